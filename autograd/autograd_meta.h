@@ -1,0 +1,29 @@
+// Per-tensor autograd state, allocated only for tensors that take part in autograd.
+#pragma once
+
+#include <memory>
+
+#include "autograd/node.h"
+#include "tensor/tensor.h"
+
+namespace twig::autograd {
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  Tensor grad;                            // accumulated gradient (leaves, or retain_grad)
+  std::shared_ptr<Node> grad_fn;          // null for leaves
+  uint32_t output_nr = 0;                 // which output of grad_fn this tensor is
+  std::weak_ptr<AccumulateGrad> grad_accumulator;  // leaves: created on first use
+  bool retains_grad = false;
+  HookDict<TensorHook> hooks;             // leaf hooks (non-leaf hooks live on grad_fn)
+};
+
+// The tensor's metadata, created if absent.
+AutogradMeta& meta(const Tensor& t);
+// Null when the tensor has none.
+AutogradMeta* meta_or_null(const Tensor& t);
+// The edge a gradient for t flows into: its grad_fn, or its leaf accumulator; empty if t does
+// not require grad.
+Edge gradient_edge(const Tensor& t);
+
+}  // namespace twig::autograd

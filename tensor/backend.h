@@ -1,0 +1,94 @@
+// The narrow interface between twig's ops and a device. Ops (tensor/ops/) check arguments, decide
+// shapes and dtypes, allocate outputs and record autograd; a Backend only runs kernels on tensors
+// whose shapes already agree. The CPU backend always builds and is the reference; cuda/ registers
+// a CUDA backend when it is built. Every tensor a kernel receives is on that backend's device.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "tensor/tensor.h"
+
+namespace twig {
+
+class Generator;
+
+enum class UnaryOp {
+  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Square, Sin, Cos, Tanh, Sigmoid,
+  Relu, Floor, Ceil, Round, Trunc, Erf, LogicalNot, BitwiseNot, IsNan, IsInf, IsFinite,
+};
+
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Remainder,
+  Eq, Ne, Lt, Le, Gt, Ge,
+  LogicalAnd, LogicalOr, LogicalXor, BitwiseAnd, BitwiseOr, BitwiseXor,
+};
+
+// True for ops whose result is bool whatever the input dtype.
+bool is_comparison(BinaryOp op);
+
+enum class ReduceOp { Sum, Prod, Max, Min, Any, All, CountNonzero, NormP, NormInf, NormNegInf, Norm0 };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* ptr) = 0;
+
+  // dst[i] = convert(src[i]); same shape, any strides and dtypes; src may be on another device.
+  virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+  virtual void fill(const Tensor& dst, Scalar value) = 0;
+
+  // out and in have the same shape; in has the compute dtype; out has it too, or bool for
+  // the IsNan/IsInf/IsFinite/LogicalNot family.
+  virtual void unary(UnaryOp op, const Tensor& out, const Tensor& in) = 0;
+  // a and b are broadcast to out's shape (stride 0 where expanded) and share the compute dtype;
+  // out has that dtype, or bool for comparisons and logical ops.
+  virtual void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // out = cond ? a : b, all broadcast to out's shape; a, b, out share a dtype.
+  virtual void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+  virtual void clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) = 0;
+
+  // out has in's shape with reduced dims of size 1; `reduced[d]` marks them. p is used by NormP.
+  virtual void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced,
+                      double p) = 0;
+  // Max/Min with indices along dim; values/indices have in's shape with dim of size 1.
+  virtual void arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in,
+                          int64_t dim) = 0;
+  virtual void cumsum(const Tensor& out, const Tensor& in, int64_t dim) = 0;
+
+  // out (B, M, N) contiguous = alpha * a (B, M, K) @ b (B, K, N) + beta * out. a and b may be
+  // transposed views (either of the last two strides 1); batch strides may be 0 (broadcast).
+  virtual void gemm(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) = 0;
+
+  // Sorting along the last dim of contiguous tensors (ops move dim last).
+  virtual void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending,
+                    bool stable) = 0;
+  virtual void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
+                    bool sorted) = 0;
+
+  // Index kernels along `dim`; index is int64, already bounds-checked by the op.
+  virtual void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) = 0;
+  // out[i][j] = in[i][index[i][j]] (dim = 1 example); index has out's shape.
+  virtual void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) = 0;
+  // self[i][index[i][j]] += src[i][j]  (accumulate) or = src[i][j]; index has src's shape.
+  virtual void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) = 0;
+  // self.index_select(dim, index) (+)= source along dim.
+  virtual void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                         bool accumulate) = 0;
+  // Coordinates of nonzero elements, (n, ndim) int64.
+  virtual Tensor nonzero(const Tensor& in) = 0;
+
+  virtual void uniform(const Tensor& out, double lo, double hi, Generator& gen) = 0;
+  virtual void normal(const Tensor& out, double mean, double std, Generator& gen) = 0;
+  // out[i] = 1 with probability p[i]; p broadcast to out.
+  virtual void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) = 0;
+};
+
+// The backend serving device d; RuntimeError if none is built for it (CUDA without cuda/).
+Backend& backend_for(Device d);
+// Called by device libraries (cuda/) at load time.
+void register_backend(DeviceType type, Backend* backend);
+
+}  // namespace twig

@@ -1,0 +1,152 @@
+// CPU backend: memory, copies, fills, random numbers, and backend registration.
+#include "tensor/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/random.h"
+
+namespace twig {
+
+namespace {
+// Function-local, so a storage allocated during another file's static initialization still finds it.
+Backend*& registry_slot(DeviceType type) {
+  static Backend* registry[2] = {&cpu::cpu_backend(), nullptr};
+  return registry[static_cast<int>(type)];
+}
+}  // namespace
+
+Backend& backend_for(Device d) {
+  Backend* b = registry_slot(d.type());
+  TWIG_CHECK(b != nullptr, RuntimeError, "no backend for device ", d,
+             ": twig was built without CUDA support, or no CUDA device is available");
+  return *b;
+}
+
+void register_backend(DeviceType type, Backend* backend) { registry_slot(type) = backend; }
+
+bool is_comparison(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::LogicalAnd:
+    case BinaryOp::LogicalOr:
+    case BinaryOp::LogicalXor:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace twig
+
+namespace twig::cpu {
+
+CpuBackend& cpu_backend() {
+  static CpuBackend instance;
+  return instance;
+}
+
+void* CpuBackend::allocate(size_t nbytes) {
+  void* p = nullptr;
+  // 64-byte alignment suits AVX-512 loads and OpenBLAS.
+  if (posix_memalign(&p, 64, nbytes) != 0 || p == nullptr) {
+    TWIG_THROW(RuntimeError, "CPU out of memory: failed to allocate ", nbytes, " bytes");
+  }
+  return p;
+}
+
+void CpuBackend::deallocate(void* ptr) { std::free(ptr); }
+
+namespace {
+
+template <typename To, typename From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+}  // namespace
+
+void CpuBackend::copy(const Tensor& dst, const Tensor& src) {
+  TWIG_CHECK(src.device().is_cpu(), RuntimeError, "CPU copy from ", src.device(), " is served by that device's backend");
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    if (dst.raw_data_ptr() != src.raw_data_ptr() && dst.numel() > 0) {
+      std::memmove(dst.raw_data_ptr(), src.raw_data_ptr(), dst.nbytes());
+    }
+    return;
+  }
+  TWIG_DISPATCH_ALL(dst.dtype(), "copy", [&] {
+    using out_t = scalar_t;
+    TWIG_DISPATCH_ALL(src.dtype(), "copy", [&] {
+      using in_t = scalar_t;
+      map1<out_t, in_t>(dst, src, [](in_t v) { return convert<out_t>(v); });
+    });
+  });
+}
+
+void CpuBackend::fill(const Tensor& dst, Scalar value) {
+  TWIG_DISPATCH_ALL(dst.dtype(), "fill", [&] {
+    const scalar_t v = value.to<scalar_t>();
+    for_each<1>(dst.sizes(), {&dst}, [v](std::array<char*, 1> p, std::array<int64_t, 1> s, int64_t n) {
+      if (s[0] == sizeof(scalar_t)) {
+        scalar_t* o = reinterpret_cast<scalar_t*>(p[0]);
+        std::fill(o, o + n, v);
+      } else {
+        for (int64_t i = 0; i < n; ++i) *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = v;
+      }
+    });
+  });
+}
+
+// Random numbers are drawn serially in row-major order so a seed gives the same tensor whatever
+// the thread count.
+namespace {
+template <typename F>
+void fill_serial(const Tensor& out, F draw) {
+  TWIG_DISPATCH_ALL(out.dtype(), "random", [&] {
+    for_each<1>(
+        out.sizes(), {&out},
+        [&](std::array<char*, 1> p, std::array<int64_t, 1> s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = convert<scalar_t>(draw());
+        },
+        /*parallel=*/false);
+  });
+}
+}  // namespace
+
+void CpuBackend::uniform(const Tensor& out, double lo, double hi, Generator& gen) {
+  if (out.dtype() == kFloat32) {
+    // Keep float results strictly below hi after rounding.
+    fill_serial(out, [&] {
+      float v = static_cast<float>(lo + (hi - lo) * gen.uniform());
+      return v < static_cast<float>(hi) ? v : std::nextafter(static_cast<float>(hi), static_cast<float>(lo));
+    });
+  } else {
+    fill_serial(out, [&] { return lo + (hi - lo) * gen.uniform(); });
+  }
+}
+
+void CpuBackend::normal(const Tensor& out, double mean, double std, Generator& gen) {
+  fill_serial(out, [&] { return mean + std * gen.normal(); });
+}
+
+void CpuBackend::bernoulli(const Tensor& out, const Tensor& p, Generator& gen) {
+  Tensor pd = p.dtype() == kFloat64 ? p : p.to(kFloat64);
+  Tensor pe = pd.expand(out.sizes()).contiguous();
+  const double* probs = pe.data_ptr<double>();
+  int64_t i = 0;
+  fill_serial(out, [&] { return gen.uniform() < probs[i++] ? 1.0 : 0.0; });
+}
+
+}  // namespace twig::cpu

@@ -1,0 +1,38 @@
+// The CPU backend: always built, and the reference every other backend is tested against.
+#pragma once
+
+#include "tensor/backend.h"
+
+namespace twig::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  void* allocate(size_t nbytes) override;
+  void deallocate(void* ptr) override;
+  void copy(const Tensor& dst, const Tensor& src) override;
+  void fill(const Tensor& dst, Scalar value) override;
+  void unary(UnaryOp op, const Tensor& out, const Tensor& in) override;
+  void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) override;
+  void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) override;
+  void clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) override;
+  void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, double p) override;
+  void arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) override;
+  void cumsum(const Tensor& out, const Tensor& in, int64_t dim) override;
+  void gemm(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) override;
+  void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) override;
+  void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
+            bool sorted) override;
+  void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
+  void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
+  void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) override;
+  void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                 bool accumulate) override;
+  Tensor nonzero(const Tensor& in) override;
+  void uniform(const Tensor& out, double lo, double hi, Generator& gen) override;
+  void normal(const Tensor& out, double mean, double std, Generator& gen) override;
+  void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) override;
+};
+
+CpuBackend& cpu_backend();
+
+}  // namespace twig::cpu

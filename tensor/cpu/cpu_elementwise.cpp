@@ -1,0 +1,232 @@
+// CPU elementwise kernels: unary, binary, where, clamp.
+#include <cmath>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
+
+namespace twig::cpu {
+
+namespace {
+
+template <typename T>
+T sign_of(T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v;
+  } else if constexpr (std::is_unsigned_v<T>) {
+    return v > 0 ? 1 : 0;
+  } else {
+    return static_cast<T>((T(0) < v) - (v < T(0)));
+  }
+}
+
+// Floating remainder with the sign of the divisor (Python's %).
+template <typename T>
+T py_remainder(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    T r = std::fmod(a, b);
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return a;  // unreachable: bool remainder is rejected by the op
+  } else {
+    if (b == 0) return 0;  // checked by the op for integers
+    T r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  }
+}
+
+template <typename T>
+T int_pow(T base, T exp) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return base || !exp;
+  } else {
+    if (exp < 0) return base == 1 ? 1 : (base == T(-1) ? ((exp & 1) ? T(-1) : T(1)) : 0);
+    T result = 1;
+    while (exp) {
+      if (exp & 1) result *= base;
+      base *= base;
+      exp >>= 1;
+    }
+    return result;
+  }
+}
+
+template <typename T>
+void unary_float(UnaryOp op, const Tensor& out, const Tensor& in) {
+  switch (op) {
+    case UnaryOp::Neg: return map1<T, T>(out, in, [](T v) { return -v; });
+    case UnaryOp::Abs: return map1<T, T>(out, in, [](T v) { return std::abs(v); });
+    case UnaryOp::Sign: return map1<T, T>(out, in, [](T v) { return sign_of(v); });
+    case UnaryOp::Exp: return map1<T, T>(out, in, [](T v) { return std::exp(v); });
+    case UnaryOp::Log: return map1<T, T>(out, in, [](T v) { return std::log(v); });
+    case UnaryOp::Log1p: return map1<T, T>(out, in, [](T v) { return std::log1p(v); });
+    case UnaryOp::Expm1: return map1<T, T>(out, in, [](T v) { return std::expm1(v); });
+    case UnaryOp::Sqrt: return map1<T, T>(out, in, [](T v) { return std::sqrt(v); });
+    case UnaryOp::Rsqrt: return map1<T, T>(out, in, [](T v) { return T(1) / std::sqrt(v); });
+    case UnaryOp::Reciprocal: return map1<T, T>(out, in, [](T v) { return T(1) / v; });
+    case UnaryOp::Square: return map1<T, T>(out, in, [](T v) { return v * v; });
+    case UnaryOp::Sin: return map1<T, T>(out, in, [](T v) { return std::sin(v); });
+    case UnaryOp::Cos: return map1<T, T>(out, in, [](T v) { return std::cos(v); });
+    case UnaryOp::Tanh: return map1<T, T>(out, in, [](T v) { return std::tanh(v); });
+    case UnaryOp::Sigmoid: return map1<T, T>(out, in, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::Floor: return map1<T, T>(out, in, [](T v) { return std::floor(v); });
+    case UnaryOp::Ceil: return map1<T, T>(out, in, [](T v) { return std::ceil(v); });
+    case UnaryOp::Round: return map1<T, T>(out, in, [](T v) { return std::nearbyint(v); });
+    case UnaryOp::Trunc: return map1<T, T>(out, in, [](T v) { return std::trunc(v); });
+    case UnaryOp::Erf: return map1<T, T>(out, in, [](T v) { return std::erf(v); });
+    case UnaryOp::IsNan: return map1<bool, T>(out, in, [](T v) { return std::isnan(v); });
+    case UnaryOp::IsInf: return map1<bool, T>(out, in, [](T v) { return std::isinf(v); });
+    case UnaryOp::IsFinite: return map1<bool, T>(out, in, [](T v) { return std::isfinite(v); });
+    case UnaryOp::LogicalNot: return map1<bool, T>(out, in, [](T v) { return v == T(0); });
+    case UnaryOp::BitwiseNot: break;
+  }
+  TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for floating tensors");
+}
+
+template <typename T>
+void unary_integral(UnaryOp op, const Tensor& out, const Tensor& in) {
+  switch (op) {
+    case UnaryOp::Neg: return map1<T, T>(out, in, [](T v) { return static_cast<T>(-v); });
+    case UnaryOp::Abs:
+      return map1<T, T>(out, in, [](T v) {
+        if constexpr (std::is_unsigned_v<T>) return v;
+        else return static_cast<T>(v < 0 ? -v : v);
+      });
+    case UnaryOp::Sign: return map1<T, T>(out, in, [](T v) { return sign_of(v); });
+    case UnaryOp::Square: return map1<T, T>(out, in, [](T v) { return static_cast<T>(v * v); });
+    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Trunc: return map1<T, T>(out, in, [](T v) { return v; });
+    case UnaryOp::IsNan:
+    case UnaryOp::IsInf: return map1<bool, T>(out, in, [](T) { return false; });
+    case UnaryOp::IsFinite: return map1<bool, T>(out, in, [](T) { return true; });
+    case UnaryOp::LogicalNot: return map1<bool, T>(out, in, [](T v) { return v == T(0); });
+    case UnaryOp::BitwiseNot: return map1<T, T>(out, in, [](T v) { return static_cast<T>(~v); });
+    default: break;
+  }
+  TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for integer tensors");
+}
+
+void unary_bool(UnaryOp op, const Tensor& out, const Tensor& in) {
+  switch (op) {
+    case UnaryOp::LogicalNot:
+    case UnaryOp::BitwiseNot: return map1<bool, bool>(out, in, [](bool v) { return !v; });
+    case UnaryOp::Abs:
+    case UnaryOp::Sign:
+    case UnaryOp::Relu:
+    case UnaryOp::Square: return map1<bool, bool>(out, in, [](bool v) { return v; });
+    case UnaryOp::IsNan:
+    case UnaryOp::IsInf: return map1<bool, bool>(out, in, [](bool) { return false; });
+    case UnaryOp::IsFinite: return map1<bool, bool>(out, in, [](bool) { return true; });
+    default: break;
+  }
+  TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for bool tensors");
+}
+
+template <typename T>
+void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  using B = bool;
+  switch (op) {
+    case BinaryOp::Add:
+      if constexpr (std::is_same_v<T, bool>) return map2<T, T>(out, a, b, [](T x, T y) { return x || y; });
+      else return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
+    case BinaryOp::Sub: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
+    case BinaryOp::Mul:
+      if constexpr (std::is_same_v<T, bool>) return map2<T, T>(out, a, b, [](T x, T y) { return x && y; });
+      else return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+    case BinaryOp::Div:
+      if constexpr (std::is_floating_point_v<T>) return map2<T, T>(out, a, b, [](T x, T y) { return x / y; });
+      else break;
+    case BinaryOp::Pow:
+      if constexpr (std::is_floating_point_v<T>) {
+        return map2<T, T>(out, a, b, [](T x, T y) { return y == T(2) ? x * x : std::pow(x, y); });
+      } else {
+        return map2<T, T>(out, a, b, [](T x, T y) { return int_pow(x, y); });
+      }
+    case BinaryOp::Maximum:
+      return map2<T, T>(out, a, b, [](T x, T y) {
+        if constexpr (std::is_floating_point_v<T>) {
+          if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<T>::quiet_NaN();
+        }
+        return x > y ? x : y;
+      });
+    case BinaryOp::Minimum:
+      return map2<T, T>(out, a, b, [](T x, T y) {
+        if constexpr (std::is_floating_point_v<T>) {
+          if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<T>::quiet_NaN();
+        }
+        return x < y ? x : y;
+      });
+    case BinaryOp::Remainder: return map2<T, T>(out, a, b, [](T x, T y) { return py_remainder(x, y); });
+    case BinaryOp::Eq: return map2<B, T>(out, a, b, [](T x, T y) { return x == y; });
+    case BinaryOp::Ne: return map2<B, T>(out, a, b, [](T x, T y) { return x != y; });
+    case BinaryOp::Lt: return map2<B, T>(out, a, b, [](T x, T y) { return x < y; });
+    case BinaryOp::Le: return map2<B, T>(out, a, b, [](T x, T y) { return x <= y; });
+    case BinaryOp::Gt: return map2<B, T>(out, a, b, [](T x, T y) { return x > y; });
+    case BinaryOp::Ge: return map2<B, T>(out, a, b, [](T x, T y) { return x >= y; });
+    case BinaryOp::LogicalAnd: return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) && y != T(0); });
+    case BinaryOp::LogicalOr: return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) || y != T(0); });
+    case BinaryOp::LogicalXor: return map2<B, T>(out, a, b, [](T x, T y) { return (x != T(0)) != (y != T(0)); });
+    case BinaryOp::BitwiseAnd:
+    case BinaryOp::BitwiseOr:
+    case BinaryOp::BitwiseXor:
+      if constexpr (std::is_integral_v<T>) {
+        if (op == BinaryOp::BitwiseAnd) return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x & y); });
+        if (op == BinaryOp::BitwiseOr) return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x | y); });
+        return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x ^ y); });
+      }
+      break;
+  }
+  TWIG_THROW(TypeError, "binary op ", static_cast<int>(op), " is not defined for dtype ", dtype_name(a.dtype()));
+}
+
+}  // namespace
+
+void CpuBackend::unary(UnaryOp op, const Tensor& out, const Tensor& in) {
+  switch (in.dtype()) {
+    case kFloat32: return unary_float<float>(op, out, in);
+    case kFloat64: return unary_float<double>(op, out, in);
+    case kBool: return unary_bool(op, out, in);
+    case kUInt8: return unary_integral<uint8_t>(op, out, in);
+    case kInt32: return unary_integral<int32_t>(op, out, in);
+    case kInt64: return unary_integral<int64_t>(op, out, in);
+  }
+}
+
+void CpuBackend::binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  TWIG_DISPATCH_ALL(a.dtype(), "binary", [&] { binary_typed<scalar_t>(op, out, a, b); });
+}
+
+void CpuBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  TWIG_DISPATCH_ALL(out.dtype(), "where", [&] {
+    for_each<4>(out.sizes(), {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+        *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) =
+            c ? *reinterpret_cast<const scalar_t*>(p[2] + i * s[2]) : *reinterpret_cast<const scalar_t*>(p[3] + i * s[3]);
+      }
+    });
+  });
+}
+
+void CpuBackend::clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) {
+  TWIG_DISPATCH_NUMERIC(in.dtype(), "clamp", [&] {
+    const bool has_lo = lo.has_value(), has_hi = hi.has_value();
+    const scalar_t l = has_lo ? lo->to<scalar_t>() : scalar_t(0);
+    const scalar_t h = has_hi ? hi->to<scalar_t>() : scalar_t(0);
+    map1<scalar_t, scalar_t>(out, in, [=](scalar_t v) {
+      if constexpr (std::is_floating_point_v<scalar_t>) {
+        if (std::isnan(v)) return v;
+      }
+      if (has_lo && v < l) v = l;
+      if (has_hi && v > h) v = h;
+      return v;
+    });
+  });
+}
+
+}  // namespace twig::cpu

@@ -1,0 +1,184 @@
+// CPU sorting, top-k and index kernels.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
+#include "tensor/ops/internal.h"
+
+namespace twig::cpu {
+
+namespace {
+
+// NaN sorts as the largest value, as in PyTorch.
+template <typename T>
+bool less_nan_last(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a)) return false;
+    if (std::isnan(b)) return true;
+  }
+  return a < b;
+}
+
+// A view whose `dim` has size 1, so for_each visits one position per line along dim.
+Tensor line_starts(const Tensor& t, int64_t dim) {
+  Shape s = t.sizes();
+  s[dim] = 1;
+  return detail::make_alias(t, s, t.strides(), t.storage_offset());
+}
+
+}  // namespace
+
+void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) {
+  (void)stable;  // always stable: equal values keep their order, so results are deterministic
+  const int64_t last = in.dim() - 1;
+  const int64_t len = in.size(last);
+  const int64_t rows = len == 0 ? 0 : in.numel() / len;
+  TWIG_DISPATCH_ALL(in.dtype(), "sort", [&] {
+    using T = scalar_t;
+    const T* x = static_cast<const T*>(in.raw_data_ptr());
+    T* v = static_cast<T*>(values.raw_data_ptr());
+    int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
+    parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
+      std::vector<int64_t> order(static_cast<size_t>(len));
+      for (int64_t r = b; r < e; ++r) {
+        const T* row = x + r * len;
+        std::iota(order.begin(), order.end(), 0);
+        if (descending) {
+          std::stable_sort(order.begin(), order.end(), [row](int64_t i, int64_t j) { return less_nan_last(row[j], row[i]); });
+        } else {
+          std::stable_sort(order.begin(), order.end(), [row](int64_t i, int64_t j) { return less_nan_last(row[i], row[j]); });
+        }
+        for (int64_t k = 0; k < len; ++k) {
+          v[r * len + k] = row[order[k]];
+          idx[r * len + k] = order[k];
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
+                      bool sorted) {
+  (void)sorted;  // results are always sorted (a valid answer for sorted=false too)
+  const int64_t last = in.dim() - 1;
+  const int64_t len = in.size(last);
+  const int64_t rows = len == 0 ? 0 : in.numel() / len;
+  TWIG_DISPATCH_ALL(in.dtype(), "topk", [&] {
+    using T = scalar_t;
+    const T* x = static_cast<const T*>(in.raw_data_ptr());
+    T* v = static_cast<T*>(values.raw_data_ptr());
+    int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
+    parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
+      std::vector<int64_t> order(static_cast<size_t>(len));
+      for (int64_t r = b; r < e; ++r) {
+        const T* row = x + r * len;
+        std::iota(order.begin(), order.end(), 0);
+        // Ties go to the lower index, so results do not depend on the algorithm.
+        auto before = [row, largest](int64_t i, int64_t j) {
+          if (largest ? less_nan_last(row[j], row[i]) : less_nan_last(row[i], row[j])) return true;
+          if (largest ? less_nan_last(row[i], row[j]) : less_nan_last(row[j], row[i])) return false;
+          return i < j;
+        };
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        for (int64_t q = 0; q < k; ++q) {
+          v[r * k + q] = row[order[q]];
+          idx[r * k + q] = order[q];
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
+  Tensor idx = index.contiguous();
+  const int64_t* ip = idx.data_ptr<int64_t>();
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    Tensor dst = detail::make_alias(out, line_starts(out, dim).sizes(), out.strides(), out.storage_offset() + i * out.stride(dim));
+    Tensor src = detail::make_alias(in, dst.sizes(), in.strides(), in.storage_offset() + ip[i] * in.stride(dim));
+    copy(dst, src);
+  }
+}
+
+void CpuBackend::gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
+  // `in` restricted to index's shape with stride 0 along dim; the index supplies the offset.
+  Shape st = in.strides();
+  const int64_t dim_stride = st[dim] * static_cast<int64_t>(in.element_size());
+  st[dim] = 0;
+  Tensor in_r = detail::make_alias(in, index.sizes(), st, in.storage_offset());
+  TWIG_DISPATCH_ALL(in.dtype(), "gather", [&] {
+    using T = scalar_t;
+    for_each<3>(index.sizes(), {&out, &in_r, &index}, [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t k = *reinterpret_cast<const int64_t*>(p[2] + i * s[2]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const T*>(p[1] + i * s[1] + k * dim_stride);
+      }
+    });
+  });
+}
+
+void CpuBackend::scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) {
+  Shape st = self.strides();
+  const int64_t dim_stride = st[dim] * static_cast<int64_t>(self.element_size());
+  st[dim] = 0;
+  Tensor self_r = detail::make_alias(self, index.sizes(), st, self.storage_offset());
+  Tensor src_r = detail::make_alias(src, index.sizes(), src.strides(), src.storage_offset());
+  TWIG_DISPATCH_ALL(self.dtype(), "scatter", [&] {
+    using T = scalar_t;
+    for_each<3>(
+        index.sizes(), {&self_r, &src_r, &index},
+        [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t k = *reinterpret_cast<const int64_t*>(p[2] + i * s[2]);
+            T* dst = reinterpret_cast<T*>(p[0] + i * s[0] + k * dim_stride);
+            T v = *reinterpret_cast<const T*>(p[1] + i * s[1]);
+            if constexpr (std::is_same_v<T, bool>) {
+              *dst = accumulate ? (*dst || v) : v;
+            } else {
+              *dst = accumulate ? static_cast<T>(*dst + v) : v;
+            }
+          }
+        },
+        /*parallel=*/false);  // several sources may hit one destination
+  });
+}
+
+void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, bool accumulate) {
+  Tensor idx = index.contiguous();
+  const int64_t* ip = idx.data_ptr<int64_t>();
+  Shape slice_shape = line_starts(self, dim).sizes();
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    Tensor dst = detail::make_alias(self, slice_shape, self.strides(), self.storage_offset() + ip[i] * self.stride(dim));
+    Tensor src = detail::make_alias(source, slice_shape, source.strides(), source.storage_offset() + i * source.stride(dim));
+    if (accumulate) {
+      binary(BinaryOp::Add, dst, dst, src);
+    } else {
+      copy(dst, src);
+    }
+  }
+}
+
+Tensor CpuBackend::nonzero(const Tensor& in) {
+  Tensor c = in.contiguous();
+  const int64_t nd = c.dim(), n = c.numel();
+  std::vector<int64_t> hits;
+  TWIG_DISPATCH_ALL(c.dtype(), "nonzero", [&] {
+    const scalar_t* x = static_cast<const scalar_t*>(c.raw_data_ptr());
+    for (int64_t i = 0; i < n; ++i) {
+      if (x[i] != scalar_t(0)) hits.push_back(i);
+    }
+  });
+  Tensor out = detail::make_empty({static_cast<int64_t>(hits.size()), nd}, kInt64, Device::cpu());
+  int64_t* o = static_cast<int64_t*>(out.raw_data_ptr());
+  for (size_t h = 0; h < hits.size(); ++h) {
+    int64_t rem = hits[h];
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      o[static_cast<int64_t>(h) * nd + d] = rem % c.size(d);
+      rem /= c.size(d);
+    }
+  }
+  return out;
+}
+
+}  // namespace twig::cpu

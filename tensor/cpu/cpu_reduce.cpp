@@ -1,0 +1,288 @@
+// CPU reductions. A reduction splits the input's dims into kept dims (one output element per
+// position) and reduced dims (walked for each output). One output: the reduced range is split over
+// threads and partial accumulators are combined. Floating sums accumulate in double.
+#include <cmath>
+#include <limits>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
+#include "tensor/ops/internal.h"
+
+namespace twig::cpu {
+
+namespace {
+
+// Accumulator policies: init, step, combine (for parallel partials), and the final value.
+template <typename T>
+struct SumOp {
+  using Acc = acc_type<T>;
+  double p = 0;
+  Acc init() const { return Acc(0); }
+  void step(Acc& a, T v) const { a += static_cast<Acc>(v); }
+  Acc combine(Acc a, Acc b) const { return a + b; }
+  double finish(Acc a) const { return static_cast<double>(a); }
+  Acc finish_exact(Acc a) const { return a; }
+};
+template <typename T>
+struct ProdOp {
+  using Acc = acc_type<T>;
+  double p = 0;
+  Acc init() const { return Acc(1); }
+  void step(Acc& a, T v) const { a *= static_cast<Acc>(v); }
+  Acc combine(Acc a, Acc b) const { return a * b; }
+  Acc finish_exact(Acc a) const { return a; }
+};
+template <typename T, bool IsMax>
+struct ExtremeOp {
+  using Acc = T;
+  double p = 0;
+  Acc init() const {
+    if constexpr (std::is_same_v<T, bool>) return !IsMax;
+    else return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  }
+  void step(Acc& a, T v) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(a)) return;
+      if (std::isnan(v)) { a = v; return; }
+    }
+    if (IsMax ? v > a : v < a) a = v;
+  }
+  Acc combine(Acc a, Acc b) const {
+    Acc r = a;
+    step(r, b);
+    return r;
+  }
+  Acc finish_exact(Acc a) const { return a; }
+};
+template <typename T, bool IsAll>
+struct LogicOp {
+  using Acc = bool;
+  double p = 0;
+  Acc init() const { return IsAll; }
+  void step(Acc& a, T v) const { a = IsAll ? (a && v != T(0)) : (a || v != T(0)); }
+  Acc combine(Acc a, Acc b) const { return IsAll ? (a && b) : (a || b); }
+  Acc finish_exact(Acc a) const { return a; }
+};
+template <typename T>
+struct CountOp {
+  using Acc = int64_t;
+  double p = 0;
+  Acc init() const { return 0; }
+  void step(Acc& a, T v) const { a += v != T(0); }
+  Acc combine(Acc a, Acc b) const { return a + b; }
+  Acc finish_exact(Acc a) const { return a; }
+};
+// Norms run on floating inputs only (the op converts).
+template <typename T>
+struct NormPOp {
+  using Acc = double;
+  double p = 2;
+  Acc init() const { return 0; }
+  void step(Acc& a, T v) const {
+    double x = std::abs(static_cast<double>(v));
+    a += p == 1.0 ? x : p == 2.0 ? x * x : std::pow(x, p);
+  }
+  Acc combine(Acc a, Acc b) const { return a + b; }
+  Acc finish_exact(Acc a) const { return p == 1.0 ? a : p == 2.0 ? std::sqrt(a) : std::pow(a, 1.0 / p); }
+};
+template <typename T, bool IsMax>
+struct NormExtremeOp {
+  using Acc = double;
+  double p = 0;
+  Acc init() const { return IsMax ? 0.0 : std::numeric_limits<double>::infinity(); }
+  void step(Acc& a, T v) const {
+    double x = std::abs(static_cast<double>(v));
+    if (std::isnan(a)) return;
+    if (std::isnan(x)) { a = x; return; }
+    if (IsMax ? x > a : x < a) a = x;
+  }
+  Acc combine(Acc a, Acc b) const {
+    Acc r = a;
+    step(r, static_cast<T>(b));
+    return r;
+  }
+  Acc finish_exact(Acc a) const { return a; }
+};
+template <typename T>
+struct Norm0Op {
+  using Acc = double;
+  double p = 0;
+  Acc init() const { return 0; }
+  void step(Acc& a, T v) const { a += v != T(0); }
+  Acc combine(Acc a, Acc b) const { return a + b; }
+  Acc finish_exact(Acc a) const { return a; }
+};
+
+template <typename Out, typename Acc>
+Out cast_out(Acc a) {
+  if constexpr (std::is_same_v<Out, bool>) return a != Acc(0);
+  else return static_cast<Out>(a);
+}
+
+template <typename T, typename Op>
+void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, Op op) {
+  using Acc = typename Op::Acc;
+  // Split dims.
+  Shape kept_sizes, kept_in_strides, kept_out_strides, red_sizes, red_strides;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    if (reduced[d]) {
+      red_sizes.push_back(in.size(d));
+      red_strides.push_back(in.stride(d));
+    } else {
+      kept_sizes.push_back(in.size(d));
+      kept_in_strides.push_back(in.stride(d));
+      kept_out_strides.push_back(out.stride(d));
+    }
+  }
+  Tensor red_view = detail::make_alias(in, red_sizes, red_strides, in.storage_offset());
+  StridedGeometry<1> geo = make_geometry<1>(red_sizes, {&red_view});
+  const int64_t red_n = geo.numel;
+  int64_t out_n = 1;
+  for (int64_t s : kept_sizes) out_n *= s;
+  char* in_base = static_cast<char*>(in.raw_data_ptr());
+  const int64_t isz = static_cast<int64_t>(sizeof(T));
+
+  auto reduce_from = [&](char* base, int64_t begin, int64_t end) {
+    Acc acc = op.init();
+    StridedGeometry<1> g = geo;
+    g.base[0] = base;
+    auto inner = [&](std::array<char*, 1> p, std::array<int64_t, 1> s, int64_t n) {
+      if (s[0] == isz) {
+        const T* x = reinterpret_cast<const T*>(p[0]);
+        for (int64_t i = 0; i < n; ++i) op.step(acc, x[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i) op.step(acc, *reinterpret_cast<const T*>(p[0] + i * s[0]));
+      }
+    };
+    walk_range(g, begin, end, inner);
+    return acc;
+  };
+
+  TWIG_DISPATCH_ALL(out.dtype(), "reduce", [&] {
+    using out_t = scalar_t;
+    out_t* out_base = static_cast<out_t*>(out.raw_data_ptr());
+    if (out_n == 1) {
+      if (red_n < kParallelGrain || in_parallel_region() || get_num_threads() == 1) {
+        *out_base = cast_out<out_t>(op.finish_exact(red_n == 0 ? op.init() : reduce_from(in_base, 0, red_n)));
+        return;
+      }
+      int64_t nt = get_num_threads();
+      std::vector<Acc> partial(static_cast<size_t>(nt), op.init());
+      int64_t chunk = (red_n + nt - 1) / nt;
+      parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          int64_t lo = t * chunk, hi = std::min(red_n, lo + chunk);
+          if (lo < hi) partial[static_cast<size_t>(t)] = reduce_from(in_base, lo, hi);
+        }
+      });
+      Acc acc = partial[0];
+      for (size_t t = 1; t < partial.size(); ++t) acc = op.combine(acc, partial[t]);
+      *out_base = cast_out<out_t>(op.finish_exact(acc));
+      return;
+    }
+    const int64_t nk = static_cast<int64_t>(kept_sizes.size());
+    auto body = [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        int64_t rem = o, in_off = 0, out_off = 0;
+        for (int64_t d = nk - 1; d >= 0; --d) {
+          int64_t i = rem % kept_sizes[d];
+          rem /= kept_sizes[d];
+          in_off += i * kept_in_strides[d];
+          out_off += i * kept_out_strides[d];
+        }
+        Acc acc = red_n == 0 ? op.init() : reduce_from(in_base + in_off * isz, 0, red_n);
+        out_base[out_off] = cast_out<out_t>(op.finish_exact(acc));
+      }
+    };
+    int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(red_n, 1));
+    parallel_for(0, out_n, grain, body);
+  });
+}
+
+}  // namespace
+
+void CpuBackend::reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, double p) {
+  TWIG_DISPATCH_ALL(in.dtype(), "reduce", [&] {
+    using T = scalar_t;
+    switch (op) {
+      case ReduceOp::Sum: return reduce_typed<T>(out, in, reduced, SumOp<T>{});
+      case ReduceOp::Prod: return reduce_typed<T>(out, in, reduced, ProdOp<T>{});
+      case ReduceOp::Max: return reduce_typed<T>(out, in, reduced, ExtremeOp<T, true>{});
+      case ReduceOp::Min: return reduce_typed<T>(out, in, reduced, ExtremeOp<T, false>{});
+      case ReduceOp::Any: return reduce_typed<T>(out, in, reduced, LogicOp<T, false>{});
+      case ReduceOp::All: return reduce_typed<T>(out, in, reduced, LogicOp<T, true>{});
+      case ReduceOp::CountNonzero: return reduce_typed<T>(out, in, reduced, CountOp<T>{});
+      case ReduceOp::NormP: {
+        NormPOp<T> n;
+        n.p = p;
+        return reduce_typed<T>(out, in, reduced, n);
+      }
+      case ReduceOp::NormInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, true>{});
+      case ReduceOp::NormNegInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, false>{});
+      case ReduceOp::Norm0: return reduce_typed<T>(out, in, reduced, Norm0Op<T>{});
+    }
+  });
+}
+
+void CpuBackend::arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) {
+  TWIG_CHECK(op == ReduceOp::Max || op == ReduceOp::Min, RuntimeError, "arg_reduce supports max and min");
+  const bool is_max = op == ReduceOp::Max;
+  const int64_t len = in.size(dim), in_stride = in.stride(dim);
+  // Iterate over every position of `values` (dim has size 1 there); walk dim in the input.
+  Tensor in_first = detail::make_alias(in, values.sizes(), in.strides(), in.storage_offset());
+  TWIG_DISPATCH_ALL(in.dtype(), "max/min", [&] {
+    using T = scalar_t;
+    for_each<3>(values.sizes(), {&values, &indices, &in_first},
+                [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i) {
+                    const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
+                    T best = x[0];
+                    int64_t best_i = 0;
+                    for (int64_t j = 1; j < len; ++j) {
+                      T v = x[j * in_stride];
+                      if constexpr (std::is_floating_point_v<T>) {
+                        if (std::isnan(best)) break;
+                        if (std::isnan(v)) {
+                          best = v;
+                          best_i = j;
+                          break;
+                        }
+                      }
+                      if (is_max ? v > best : v < best) {
+                        best = v;
+                        best_i = j;
+                      }
+                    }
+                    *reinterpret_cast<T*>(p[0] + i * s[0]) = best;
+                    *reinterpret_cast<int64_t*>(p[1] + i * s[1]) = best_i;
+                  }
+                });
+  });
+}
+
+void CpuBackend::cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
+  const int64_t len = in.size(dim), in_stride = in.stride(dim), out_stride = out.stride(dim);
+  Shape line_shape = in.sizes();
+  line_shape[dim] = 1;
+  Tensor in_first = detail::make_alias(in, line_shape, in.strides(), in.storage_offset());
+  Tensor out_first = detail::make_alias(out, line_shape, out.strides(), out.storage_offset());
+  TWIG_DISPATCH_NUMERIC(in.dtype(), "cumsum", [&] {
+    using T = scalar_t;
+    TWIG_DISPATCH_NUMERIC(out.dtype(), "cumsum", [&] {
+      using O = scalar_t;
+      for_each<2>(line_shape, {&out_first, &in_first}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          const T* x = reinterpret_cast<const T*>(p[1] + i * s[1]);
+          O* y = reinterpret_cast<O*>(p[0] + i * s[0]);
+          acc_type<O> acc = 0;
+          for (int64_t j = 0; j < len; ++j) {
+            acc += static_cast<acc_type<O>>(x[j * in_stride]);
+            y[j * out_stride] = static_cast<O>(acc);
+          }
+        }
+      });
+    });
+  });
+}
+
+}  // namespace twig::cpu

@@ -1,0 +1,98 @@
+// Typed errors mirroring Python's exception classes, and the two tiers of checks:
+// TWIG_CHECK for user mistakes (throws a typed exception naming the offending values) and
+// TWIG_INTERNAL_ASSERT for broken invariants. The library never aborts or exits.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace twig {
+
+// Base of every twig exception (Python's Exception).
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+class TypeError : public Error {
+  using Error::Error;
+};
+class ValueError : public Error {
+  using Error::Error;
+};
+// Python: IndexError and KeyError are both LookupErrors.
+class LookupError : public Error {
+  using Error::Error;
+};
+class IndexError : public LookupError {
+  using LookupError::LookupError;
+};
+class KeyError : public LookupError {
+  using LookupError::LookupError;
+};
+class RuntimeError : public Error {
+  using Error::Error;
+};
+// Python: NotImplementedError derives from RuntimeError.
+class NotImplementedError : public RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+class AssertionError : public Error {
+  using Error::Error;
+};
+
+namespace detail {
+
+template <typename T>
+void append_one(std::ostringstream& os, const T& v) {
+  os << v;
+}
+
+// Shapes and index lists print as [2, 3], like torch.Size.
+template <typename T>
+void append_one(std::ostringstream& os, const std::vector<T>& v) {
+  os << '[';
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ']';
+}
+
+inline void append(std::ostringstream&) {}
+
+template <typename T, typename... Rest>
+void append(std::ostringstream& os, const T& first, const Rest&... rest) {
+  append_one(os, first);
+  append(os, rest...);
+}
+
+template <typename... Args>
+std::string str_cat(const Args&... args) {
+  std::ostringstream os;
+  append(os, args...);
+  return os.str();
+}
+
+}  // namespace detail
+
+}  // namespace twig
+
+// TWIG_CHECK(cond, ValueError, "amount=", amount, " is negative");
+#define TWIG_CHECK(cond, ErrorType, ...)                                  \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      throw ::twig::ErrorType(::twig::detail::str_cat(__VA_ARGS__));     \
+    }                                                                     \
+  } while (0)
+
+#define TWIG_THROW(ErrorType, ...) throw ::twig::ErrorType(::twig::detail::str_cat(__VA_ARGS__))
+
+// An invariant of twig itself; a failure is a twig bug, reported as RuntimeError.
+#define TWIG_INTERNAL_ASSERT(cond, ...)                                                        \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      throw ::twig::RuntimeError(::twig::detail::str_cat(                                      \
+          "internal assert failed at " __FILE__ ":", __LINE__, ": " #cond ". ", ##__VA_ARGS__, \
+          " (this is a twig bug)"));                                                           \
+    }                                                                                          \
+  } while (0)

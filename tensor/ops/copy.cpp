@@ -1,0 +1,80 @@
+// Copies and conversions: contiguous, clone, to(dtype/device), copy_, fill_, zero_.
+#include "autograd/function.h"
+#include "tensor/ops.h"
+#include "tensor/ops/inplace.h"
+#include "tensor/ops/internal.h"
+
+namespace twig {
+
+using autograd::Node;
+
+namespace {
+Tensor copy_to(const Tensor& t, Dtype dtype, Device device) {
+  Tensor out = detail::make_empty(t.sizes(), dtype, device);
+  // A cross-device copy is served by the non-CPU side's backend.
+  Backend& b = device.is_cpu() ? backend_for(t.device()) : backend_for(device);
+  b.copy(out, t);
+  return out;
+}
+}  // namespace
+
+Tensor Tensor::clone() const {
+  detail::check_defined(*this, "clone");
+  Tensor out = copy_to(*this, dtype(), device());
+  autograd::record("CloneBackward0", {*this}, {out}, [](const TensorList& g, const Node&) { return TensorList{g[0]}; });
+  return out;
+}
+
+Tensor Tensor::contiguous() const {
+  detail::check_defined(*this, "contiguous");
+  return is_contiguous() ? *this : clone();
+}
+
+Tensor Tensor::to(const TensorOptions& options, bool copy) const {
+  detail::check_defined(*this, "to");
+  Dtype dt = options.dtype_or(dtype());
+  Device dev = options.device_;
+  if (!copy && dt == dtype() && dev == device()) return *this;
+  if (requires_grad()) {
+    TWIG_CHECK(is_floating(dt), RuntimeError, "to: a tensor that requires grad cannot be converted to ",
+               dtype_name(dt), " inside autograd; detach() it first");
+  }
+  Tensor out = copy_to(*this, dt, dev);
+  autograd::record("ToCopyBackward0", {*this}, {out},
+                   [src_dtype = dtype(), src_device = device()](const TensorList& g, const Node&) {
+                     return TensorList{g[0].to(TensorOptions(src_dtype).device(src_device))};
+                   });
+  return out;
+}
+
+Tensor Tensor::to(Dtype dt, bool copy) const { return to(TensorOptions(dt).device(device()), copy); }
+Tensor Tensor::to(Device dev, bool copy) const { return to(TensorOptions(dtype()).device(dev), copy); }
+
+const Tensor& Tensor::copy_(const Tensor& src) const {
+  detail::check_defined(src, "copy_");
+  return detail::inplace(
+      *this, "copy_", {src},
+      [&](const Tensor&) { return src.to(TensorOptions(dtype()).device(device())).expand(sizes()).clone(); },
+      [&] {
+        Shape shape = broadcast_shape(sizes(), src.sizes());
+        TWIG_CHECK(shape == sizes(), RuntimeError, "copy_: the source of shape ", src.sizes(),
+                   " cannot be broadcast to the destination shape ", sizes());
+        Backend& b = device().is_cpu() ? backend_for(src.device()) : backend_for(device());
+        b.copy(*this, detail::broadcast_raw(src, sizes()));
+      });
+}
+
+const Tensor& Tensor::fill_(Scalar value) const {
+  return detail::inplace(
+      *this, "fill_", {},
+      [&](const Tensor& s) { return where(ones_like(s, kBool), full_like(s, value), s); },
+      [&] {
+        TWIG_CHECK(!(value.is_floating() && !is_floating(dtype()) && value.to_double() != static_cast<double>(value.to_int())),
+                   TypeError, "fill_: value ", value, " cannot be converted to ", dtype_name(dtype()), " without overflow");
+        backend_for(device()).fill(*this, value);
+      });
+}
+
+const Tensor& Tensor::zero_() const { return fill_(0); }
+
+}  // namespace twig

@@ -1,0 +1,47 @@
+// The in-place driver shared by every in-place op (internal).
+#pragma once
+
+#include "autograd/autograd_meta.h"
+#include "autograd/function.h"
+#include "tensor/ops/internal.h"
+
+namespace twig::detail {
+
+// Whether a value of dtype `from` may be written into a tensor of dtype `to` (float into an
+// integer tensor may not, like PyTorch's "result type can't be cast" rule).
+inline bool can_cast(Dtype from, Dtype to) {
+  auto category = [](Dtype t) { return t == kBool ? 0 : is_integral(t) ? 1 : 2; };
+  return category(from) <= category(to);
+}
+
+// Shared in-place driver. Without autograd the kernel writes straight into self; with autograd
+// the out-of-place op runs on a clone of self (so values it saves stay intact) and self takes over
+// its result and its history.
+template <typename OutOfPlace, typename Direct>
+const Tensor& inplace(const Tensor& self, const char* name, const TensorList& others, OutOfPlace out_of_place,
+                      Direct direct) {
+  detail::check_defined(self, name);
+  TensorList inputs = others;
+  inputs.push_back(self);
+  if (autograd::should_record(inputs)) {
+    autograd::check_inplace(self, name);
+    Tensor r = out_of_place(self.clone());
+    TWIG_CHECK(r.sizes() == self.sizes(), RuntimeError, name, ": output with shape ", self.sizes(),
+               " doesn't match the broadcast shape ", r.sizes());
+    TWIG_CHECK(can_cast(r.dtype(), self.dtype()), RuntimeError, name, ": result type ",
+               dtype_tensor_name(r.dtype()), " can't be cast to the desired output type ",
+               dtype_tensor_name(self.dtype()));
+    backend_for(self.device()).copy(self, r);
+    self.bump_version();
+    auto& m = autograd::meta(self);
+    m.grad_fn = r.grad_fn();
+    m.output_nr = r.output_nr();
+    m.requires_grad = true;
+    return self;
+  }
+  direct();
+  self.bump_version();
+  return self;
+}
+
+}  // namespace twig::detail

@@ -1,0 +1,148 @@
+// Index-based selection and writes: index_select, gather, scatter_add, index_add_/copy_/fill_.
+#include "autograd/function.h"
+#include "tensor/ops.h"
+#include "tensor/ops/inplace.h"
+#include "tensor/ops/internal.h"
+
+namespace twig {
+
+using autograd::Node;
+using autograd::SavedTensor;
+
+namespace {
+
+// index must be a 1-D (or 0-d) int64 tensor whose values lie in [-size, size); returns it with
+// negative values wrapped.
+Tensor checked_index(const Tensor& index, int64_t size, const char* op) {
+  detail::check_defined(index, op);
+  TWIG_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, IndexError, op,
+             "(): Expected dtype int64 for index, got ", dtype_name(index.dtype()));
+  TWIG_CHECK(index.dim() <= 1, IndexError, op, "(): Index is supposed to be a vector, got shape ", index.sizes());
+  Tensor idx = index.to(kInt64).contiguous().view({index.numel()});
+  if (idx.numel() == 0) return idx;
+  Tensor cpu = idx.device().is_cpu() ? idx : idx.cpu();
+  const int64_t* p = cpu.data_ptr<int64_t>();
+  bool negative = false;
+  for (int64_t i = 0; i < cpu.numel(); ++i) {
+    TWIG_CHECK(p[i] >= -size && p[i] < size, IndexError, op, "(): index ", p[i], " is out of bounds for dimension with size ",
+               size);
+    negative = negative || p[i] < 0;
+  }
+  if (!negative) return idx;
+  return where(idx < 0, idx + size, idx);
+}
+
+// gather/scatter: index has src's rank, and index.size(d) <= src.size(d) for d != dim.
+void check_gather_index(const Tensor& self, int64_t dim, const Tensor& index, const char* op) {
+  detail::check_defined(index, op);
+  TWIG_CHECK(index.dtype() == kInt64, RuntimeError, op, "(): Expected dtype int64 for index, got ",
+             dtype_name(index.dtype()));
+  TWIG_CHECK(index.dim() == self.dim() || (self.dim() == 0 && index.dim() <= 1), RuntimeError, op,
+             "(): Index tensor must have the same number of dimensions as input tensor (", index.dim(), " vs ", self.dim(),
+             ")");
+  for (int64_t d = 0; d < index.dim(); ++d) {
+    if (d == dim) continue;
+    TWIG_CHECK(index.size(d) <= self.size(d), RuntimeError, op, "(): Size does not match at dimension ", d,
+               " expected index ", index.sizes(), " to be smaller than self ", self.sizes(), " apart from dimension ",
+               dim);
+  }
+  if (index.numel() == 0) return;
+  Tensor mn = index.amin({}), mx = index.amax({});
+  int64_t size = self.dim() == 0 ? 1 : self.size(dim);
+  TWIG_CHECK(mn.item<int64_t>() >= 0 && mx.item<int64_t>() < size, RuntimeError, op, "(): index ",
+             mn.item<int64_t>() < 0 ? mn.item<int64_t>() : mx.item<int64_t>(), " is out of bounds for dimension ", dim,
+             " with size ", size);
+}
+
+}  // namespace
+
+Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
+  detail::check_defined(*this, "index_select");
+  int64_t d = wrap_dim(dim, this->dim());
+  if (this->dim() == 0) return view({1}).index_select(0, index).view(index.dim() == 0 ? Shape{} : Shape{index.numel()});
+  Tensor idx = checked_index(index, size(d), "index_select");
+  Shape shape = sizes();
+  shape[d] = idx.numel();
+  Tensor out = detail::make_empty(shape, dtype(), device());
+  backend_for(device()).index_select(out, *this, d, idx);
+  autograd::record("IndexSelectBackward0", {*this}, {out}, [s = sizes(), d, idx](const TensorList& g, const Node&) {
+    Tensor z = zeros(s, g[0].options());
+    z.index_add_(d, idx, g[0]);
+    return TensorList{z};
+  });
+  return out;
+}
+
+Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
+  detail::check_defined(*this, "gather");
+  int64_t d = wrap_dim(dim, this->dim());
+  check_gather_index(*this, d, index, "gather");
+  Tensor out = detail::make_empty(index.sizes(), dtype(), device());
+  if (index.numel() > 0) backend_for(device()).gather(out, *this, d, index);
+  autograd::record("GatherBackward0", {*this}, {out}, [s = sizes(), d, si = SavedTensor(index)](const TensorList& g, const Node&) {
+    return TensorList{zeros(s, g[0].options()).scatter_add(d, si.get(), g[0])};
+  });
+  return out;
+}
+
+Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const {
+  detail::check_defined(*this, "scatter_add");
+  detail::check_defined(src, "scatter_add");
+  int64_t d = wrap_dim(dim, this->dim());
+  check_gather_index(*this, d, index, "scatter_add");
+  TWIG_CHECK(src.dtype() == dtype(), RuntimeError, "scatter_add(): Expected self.dtype to be equal to src.dtype (",
+             dtype_name(dtype()), " vs ", dtype_name(src.dtype()), ")");
+  for (int64_t k = 0; k < index.dim(); ++k) {
+    TWIG_CHECK(index.size(k) <= src.size(k), RuntimeError, "scatter_add(): index ", index.sizes(),
+               " must not be larger than src ", src.sizes(), " in any dimension");
+  }
+  Tensor out = clone();
+  {
+    NoGradGuard no_grad;
+    if (index.numel() > 0) backend_for(device()).scatter(out, d, index, src, /*accumulate=*/true);
+  }
+  autograd::record("ScatterAddBackward0", {*this, src}, {out}, [d, si = SavedTensor(index)](const TensorList& g, const Node& n) {
+    return TensorList{g[0], n.needs_input_grad(1) ? g[0].gather(d, si.get()) : Tensor()};
+  });
+  return out;
+}
+
+namespace {
+// Shared checks of index_add_/index_copy_: source matches self except along dim.
+void check_index_source(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source, const char* op) {
+  detail::check_defined(source, op);
+  Shape expect = self.sizes();
+  if (self.dim() > 0) expect[d] = idx.numel();
+  TWIG_CHECK(source.sizes() == expect || (self.dim() == 0 && source.numel() == idx.numel()), RuntimeError, op,
+             "(): source of shape ", source.sizes(), " does not match self ", self.sizes(), " with ", idx.numel(),
+             " indices along dim ", d, " (expected ", expect, ")");
+}
+void index_add_raw(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
+  if (idx.numel() == 0) return;
+  Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
+  Tensor src_v = self.dim() == 0 ? source.reshape({idx.numel()}) : source;
+  backend_for(self.device()).index_put(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/true);
+}
+
+// Out-of-place index_add with its backward (the in-place form runs it when autograd records).
+Tensor index_add(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
+  Tensor out = self.detach().clone();
+  index_add_raw(out, d, idx, source.detach());
+  autograd::record("IndexAddBackward0", {self, source}, {out}, [d, idx](const TensorList& g, const Node& n) {
+    return TensorList{g[0], n.needs_input_grad(1) ? g[0].index_select(d, idx) : Tensor()};
+  });
+  return out;
+}
+
+}  // namespace
+
+const Tensor& Tensor::index_add_(int64_t dim, const Tensor& index, const Tensor& source) const {
+  int64_t d = wrap_dim(dim, this->dim());
+  Tensor idx = checked_index(index, this->dim() == 0 ? 1 : size(d), "index_add_");
+  check_index_source(*this, d, idx, source, "index_add_");
+  return detail::inplace(
+      *this, "index_add_", {source},
+      [&](const Tensor& s) { return index_add(s, d, idx, source); }, [&] { index_add_raw(*this, d, idx, source); });
+}
+
+}  // namespace twig

@@ -1,0 +1,176 @@
+// The thread pool: n-1 persistent workers plus the calling thread. One parallel_for runs at a time;
+// a second caller (another user thread, or a nested call) runs its loop serially instead of waiting.
+#include "tensor/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tensor/error.h"
+
+extern "C" void openblas_set_num_threads(int num_threads);
+
+namespace twig {
+
+namespace {
+
+thread_local bool tls_in_parallel = false;
+
+int default_threads() {
+  for (const char* var : {"TWIG_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(var)) {
+      int n = std::atoi(v);
+      if (n >= 1) return n;
+    }
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n) { resize(n); }
+  ~ThreadPool() { stop_workers(); }
+
+  int size() const { return num_threads_; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> run_lock(run_mutex_);
+    stop_workers();
+    num_threads_ = n;
+    stop_ = false;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void run(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    const int64_t range = end - begin;
+    int64_t chunks = std::min<int64_t>(num_threads_, (range + grain - 1) / grain);
+    std::unique_lock<std::mutex> run_lock(run_mutex_, std::try_to_lock);
+    if (chunks <= 1 || tls_in_parallel || !run_lock.owns_lock()) {
+      bool prev = tls_in_parallel;
+      tls_in_parallel = true;
+      try {
+        fn(begin, end);
+      } catch (...) {
+        tls_in_parallel = prev;
+        throw;
+      }
+      tls_in_parallel = prev;
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = &fn;
+      begin_ = begin;
+      end_ = end;
+      num_chunks_ = chunks;
+      chunk_size_ = (range + chunks - 1) / chunks;
+      next_chunk_ = 0;
+      busy_workers_ = static_cast<int>(workers_.size());
+      error_ = nullptr;
+      ++generation_;
+    }
+    cv_.notify_all();
+    tls_in_parallel = true;
+    work();
+    tls_in_parallel = false;
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [this] { return busy_workers_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      int64_t c = next_chunk_.fetch_add(1);
+      if (c >= num_chunks_) return;
+      int64_t b = begin_ + c * chunk_size_;
+      int64_t e = std::min(end_, b + chunk_size_);
+      if (b >= e) continue;
+      try {
+        (*fn_)(b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+
+  void worker_loop() {
+    tls_in_parallel = true;
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+      }
+      work();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --busy_workers_;
+      }
+      done_cv_.notify_one();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  int num_threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;  // one parallel_for at a time
+  std::mutex mutex_;
+  std::condition_variable cv_, done_cv_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t begin_ = 0, end_ = 0, chunk_size_ = 1, num_chunks_ = 0;
+  std::atomic<int64_t> next_chunk_{0};
+  int busy_workers_ = 0;
+  std::exception_ptr error_;
+};
+
+ThreadPool& pool() {
+  static ThreadPool* p = [] {
+    int n = default_threads();
+    openblas_set_num_threads(n);
+    return new ThreadPool(n);  // never destroyed: workers may outlive static destructors
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int get_num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  TWIG_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive thread count, got ", n);
+  TWIG_CHECK(!tls_in_parallel, RuntimeError, "set_num_threads cannot be called inside parallel_for");
+  pool().resize(n);
+  openblas_set_num_threads(n);
+}
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (begin >= end) return;
+  pool().run(begin, end, std::max<int64_t>(grain, 1), fn);
+}
+
+bool in_parallel_region() { return tls_in_parallel; }
+
+}  // namespace twig

@@ -1,0 +1,176 @@
+// Tensor metadata, element access, and the small types declared beside Tensor.
+#include "tensor/tensor.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "autograd/autograd_meta.h"
+#include "tensor/ops/internal.h"
+
+namespace twig {
+
+uint64_t next_hook_id() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
+TensorImpl::TensorImpl() = default;
+TensorImpl::~TensorImpl() = default;
+
+int64_t TensorImpl::numel() const {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
+bool TensorImpl::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = sizes.size(); i-- > 0;) {
+    if (sizes[i] == 1) continue;
+    if (sizes[i] == 0) return true;
+    if (strides[i] != expected) return false;
+    expected *= sizes[i];
+  }
+  return true;
+}
+
+namespace {
+const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
+  TWIG_CHECK(impl != nullptr, RuntimeError, "use of an undefined tensor (a default-constructed twig::Tensor)");
+  return *impl;
+}
+}  // namespace
+
+int64_t Tensor::dim() const { return static_cast<int64_t>(checked(impl_).sizes.size()); }
+const Shape& Tensor::sizes() const { return checked(impl_).sizes; }
+const Shape& Tensor::strides() const { return checked(impl_).strides; }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim())]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim())]; }
+int64_t Tensor::numel() const { return checked(impl_).numel(); }
+Dtype Tensor::dtype() const { return checked(impl_).dtype; }
+Device Tensor::device() const { return checked(impl_).storage->device(); }
+TensorOptions Tensor::options() const { return TensorOptions(dtype()).device(device()); }
+int64_t Tensor::storage_offset() const { return checked(impl_).offset; }
+const Storage& Tensor::storage() const { return checked(impl_).storage; }
+bool Tensor::is_contiguous() const { return checked(impl_).is_contiguous(); }
+uint32_t Tensor::version() const { return checked(impl_).version->value.load(); }
+void Tensor::bump_version() const { checked(impl_).version->value++; }
+
+void* Tensor::raw_data_ptr() const {
+  const TensorImpl& t = checked(impl_);
+  return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(itemsize(t.dtype));
+}
+
+template <typename T>
+T* Tensor::data_ptr() const {
+  TWIG_CHECK(dtype() == dtype_of<T>::value, TypeError, "data_ptr: expected dtype ", dtype_name(dtype_of<T>::value),
+             " but the tensor is ", dtype_name(dtype()));
+  TWIG_CHECK(device().is_cpu(), RuntimeError, "data_ptr: tensor is on ", device(), "; call .cpu() first");
+  return static_cast<T*>(raw_data_ptr());
+}
+
+Scalar Tensor::item() const {
+  TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
+             " elements cannot be converted to Scalar (item() needs exactly one)");
+  Tensor c = device().is_cpu() ? *this : cpu();
+  return TWIG_DISPATCH_ALL(dtype(), "item", [&]() -> Scalar { return Scalar(*static_cast<scalar_t*>(c.raw_data_ptr())); });
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor c = to(Device::cpu()).to(dtype_of<T>::value).contiguous();
+  const T* p = static_cast<const T*>(c.raw_data_ptr());
+  return std::vector<T>(p, p + c.numel());
+}
+
+#define TWIG_INSTANTIATE(T)                     \
+  template T* Tensor::data_ptr<T>() const;      \
+  template std::vector<T> Tensor::to_vector<T>() const;
+TWIG_INSTANTIATE(bool)
+TWIG_INSTANTIATE(uint8_t)
+TWIG_INSTANTIATE(int32_t)
+TWIG_INSTANTIATE(int64_t)
+TWIG_INSTANTIATE(float)
+TWIG_INSTANTIATE(double)
+#undef TWIG_INSTANTIATE
+
+TensorIndex::TensorIndex(const Tensor& t) : v_(std::make_shared<Tensor>(t)) {
+  TWIG_CHECK(t.defined(), IndexError, "an undefined tensor cannot be used as an index");
+}
+
+NormP::NormP(const char* s) {
+  std::string name = s ? s : "";
+  if (name == "fro") {
+    p = 2.0;
+    fro = true;
+  } else if (name == "inf") {
+    p = INFINITY;
+  } else if (name == "-inf") {
+    p = -INFINITY;
+  } else {
+    TWIG_THROW(ValueError, "norm: unsupported p='", name, "' (expected a number, 'fro', 'inf' or '-inf')");
+  }
+}
+
+std::string NormP::str() const {
+  if (fro) return "fro";
+  std::ostringstream os;
+  os << p;
+  return os.str();
+}
+
+namespace detail {
+
+Tensor make_empty(const Shape& shape, Dtype dtype, Device device) {
+  int64_t n = shape_numel(shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<StorageImpl>(static_cast<size_t>(n) * itemsize(dtype), device);
+  impl->sizes = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  const TensorImpl& b = *base.impl();
+  impl->storage = b.storage;
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = b.dtype;
+  impl->version = b.version;
+  impl->view_base = b.view_base ? b.view_base : base.impl_ptr();
+  return Tensor(std::move(impl));
+}
+
+Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
+  Tensor t = make_empty({}, dtype, device);
+  backend_for(device).fill(t, s);
+  return t;
+}
+
+void check_defined(const Tensor& t, const char* op) {
+  TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  TWIG_CHECK(a.device() == b.device(), RuntimeError, op,
+             ": expected all tensors to be on the same device, but found at least two devices, ", a.device(),
+             " and ", b.device());
+}
+
+Tensor converted(const Tensor& t, Dtype dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out = make_empty(t.sizes(), dtype, t.device());
+  backend_for(t.device()).copy(out, t);
+  return out;
+}
+
+std::string describe(const Tensor& t) {
+  if (!t.defined()) return "undefined";
+  return detail::str_cat(dtype_tensor_name(t.dtype()), t.sizes());
+}
+
+}  // namespace detail
+}  // namespace twig

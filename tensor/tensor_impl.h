@@ -1,0 +1,45 @@
+// The data behind a Tensor handle: {shared storage, sizes, strides, offset, dtype} plus optional
+// autograd metadata and a version counter shared with every view of the same storage.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tensor/dtype.h"
+#include "tensor/storage.h"
+
+namespace twig {
+
+namespace autograd {
+struct AutogradMeta;
+}
+
+using Shape = std::vector<int64_t>;
+
+// Counts in-place modifications; a tensor and all its views hold the same counter, so a tensor
+// saved for backward notices when any alias of it was written.
+struct VersionCounter {
+  std::atomic<uint32_t> value{0};
+};
+
+struct TensorImpl {
+  Storage storage;
+  Shape sizes;    // one entry per dim
+  Shape strides;  // in elements, one per dim
+  int64_t offset = 0;  // in elements, from storage->data()
+  Dtype dtype = kFloat32;
+  std::shared_ptr<VersionCounter> version = std::make_shared<VersionCounter>();
+  // Null until the tensor takes part in autograd (requires_grad, a grad_fn, a hook).
+  std::unique_ptr<autograd::AutogradMeta> autograd;
+  // Set for views: the tensor whose storage this one aliases (used to refuse unsafe in-place ops).
+  std::shared_ptr<TensorImpl> view_base;
+
+  TensorImpl();
+  ~TensorImpl();
+  int64_t numel() const;
+  bool is_contiguous() const;
+};
+
+}  // namespace twig
