@@ -75,7 +75,7 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& fn
     int64_t base = 0;
     for (const Tensor& out : outs) {
       Tensor g = zeros_like(out);
-      if (o >= base && o < base + out.numel()) g.view({out.numel()}).index_put_({o - base}, 1.0);
+      if (o >= base && o < base + out.numel()) write(g, o - base, 1.0);
       base += out.numel();
       if (out.requires_grad()) {
         roots.push_back(out);
