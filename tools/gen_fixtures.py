@@ -138,8 +138,12 @@ def as_inp(x):
     return x if isinstance(x, Inp) else Inp(x)
 
 
-def add(family, op, name, fn, inputs, params=None, grad=True):
-    """Runs fn(*inputs, **params) in torch and records the case."""
+def add(family, op, name, fn, inputs, params=None, grad=True, keep_requires_grad=False):
+    """Runs fn(*inputs, **params) in torch and records the case.
+
+    Float inputs require grad when grad is True. If no output is differentiable (comparisons,
+    argmax, ...) they are stored as not requiring grad, unless keep_requires_grad: then the case
+    checks that the op accepts inputs that require grad (and returns outputs without history)."""
     params = params or {}
     cid = f"{family}/{op}/{name}"
     assert cid not in IDS, cid
@@ -161,7 +165,7 @@ def add(family, op, name, fn, inputs, params=None, grad=True):
     case["inputs"] = []
     for inp, leaf in zip(inputs, leaves):
         e = enc_tensor(inp.t)
-        e["requires_grad"] = leaf.requires_grad and differentiable
+        e["requires_grad"] = leaf.requires_grad and (differentiable or keep_requires_grad)
         if inp.permute is not None:
             e["permute"] = list(inp.permute)
         if inp.slice is not None:
@@ -379,6 +383,8 @@ def compare_cases():
         add("compare", op + "_scalar", "i64_int", lambda x, other, fn=fn: fn(x, other),
             [randint(-2, 3, 6)], {"other": 1})
     add("compare", "eq", "bool", torch.eq, [bools(6), bools(6)])
+    add("compare", "gt", "requires_grad", torch.gt, [randn(5), randn(5)], keep_requires_grad=True)
+    add("compare", "isnan", "requires_grad", torch.isnan, [randn(3)], keep_requires_grad=True)
     add("compare", "lt", "noncontig", torch.lt, [Inp(randn(4, 3), permute=[1, 0]), randn(3, 4)])
     for op in ("logical_and", "logical_or", "logical_xor"):
         fn = getattr(torch, op)
@@ -492,6 +498,8 @@ def copy_cases():
     add(C, "to", "i64_to_u8_wrap", to, [torch.tensor([-1, 256, 300, 7])], {"dtype": "uint8"})
     add(C, "to", "bool_to_f32", to, [bools(5)], {"dtype": "float32"})
     add(C, "to", "i64_to_i32", to, [randint(-100, 100, 5)], {"dtype": "int32"})
+    add(C, "to", "f32_requires_grad_to_i64", to, [randn(4) * 3], {"dtype": "int64"}, keep_requires_grad=True)
+    add(C, "to", "f32_requires_grad_to_bool", to, [randn(4)], {"dtype": "bool"}, keep_requires_grad=True)
 
 
 # ======================================================================================================
@@ -603,6 +611,7 @@ def reductions_cases():
         add(R, op, "dim1_keep", f, [randn(3, 4)], {"dim": 1, "keepdim": True})
         add(R, op, "noncontig", f, [Inp(randn(4, 3), permute=[1, 0])], {"dim": 1})
         add(R, op, "i64", f, [distinct(3, 4).mul(4).to(i64)], {"dim": 1})
+        add(R, op, "requires_grad", f, [randn(3, 4)], {"dim": 0}, keep_requires_grad=True)
 
     def norm(x, p, dims=None, keepdim=False):
         pv = {"inf": float("inf"), "-inf": float("-inf")}.get(p, p) if isinstance(p, str) else p
@@ -680,6 +689,9 @@ def selection_cases():
     add(S, "argsort", "asc", aso, [distinct(3, 5)])
     add(S, "argsort", "desc_dim0", aso, [distinct(4, 3)], {"dim": 0, "descending": True})
     add(S, "argsort", "i64", aso, [distinct(6).mul(4).to(i64)])
+    add(S, "argsort", "requires_grad", aso, [distinct(6)], keep_requires_grad=True)
+    add(S, "nonzero", "requires_grad", lambda x: torch.nonzero(x), [randn(2, 3) * bools(2, 3)],
+        keep_requires_grad=True)
 
     ms = lambda x, m: torch.masked_select(x, m)
     add(S, "masked_select", "same_shape", ms, [randn(3, 4), bools(3, 4)])
