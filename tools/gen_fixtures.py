@@ -741,18 +741,54 @@ def selection_cases():
     rp = lambda x, repeats: x.repeat(*repeats)
     add(S, "repeat", "2d", rp, [randn(2, 3)], {"repeats": [2, 2]})
     add(S, "repeat", "new_dims", rp, [randn(3)], {"repeats": [2, 1, 2]})
-    it = lambda x, idx: x[idx]
-    add(S, "index_tensor", "dim0_dup", it, [randn(4, 3), torch.tensor([3, 0, 3])])
-    add(S, "index_tensor", "neg_2d_index", it, [randn(5), torch.tensor([[0, -1], [2, -2]])])
-    add(S, "index_mask", "2d_mask", it, [randn(3, 4), bools(3, 4)])
-    add(S, "index_mask", "row_mask", it, [randn(4, 3), torch.tensor([True, False, True, True])])
+    # Python's x[...]: params["index"] lists the items: an int, {"slice": [start, stop, step]}
+    # (nulls for omitted bounds), "..." (Ellipsis), null (None: new axis), or {"tensor": k} for inputs[k].
+    def index_items(spec, tensors):
+        items = []
+        for e in spec:
+            if isinstance(e, int):
+                items.append(e)
+            elif e == "...":
+                items.append(Ellipsis)
+            elif e is None:
+                items.append(None)
+            elif "slice" in e:
+                items.append(builtin_slice(*e["slice"]))
+            else:
+                items.append(tensors[e["tensor"]])
+        return tuple(items)
 
-    def ipm(x, m, value):
+    ix = lambda x, *ts, index: x[index_items(index, (x,) + ts)]
+    sl_ = lambda a=None, b=None, c=None: {"slice": [a, b, c]}
+    add(S, "index", "int_slice_none", ix, [randn(3, 4, 2)], {"index": [1, sl_(None, None, 2), None]})
+    add(S, "index", "ellipsis_int", ix, [randn(2, 3, 4)], {"index": ["...", -1]})
+    add(S, "index", "slice_neg", ix, [randn(4, 5)], {"index": [sl_(-3, None), sl_(1, 4)]})
+    add(S, "index", "tensor_dup", ix, [randn(4, 3), torch.tensor([3, 0, 3])], {"index": [{"tensor": 1}]})
+    add(S, "index", "tensor_neg_2d", ix, [randn(5), torch.tensor([[0, -1], [2, -2]])], {"index": [{"tensor": 1}]})
+    add(S, "index", "slice_then_tensor", ix, [randn(3, 4), torch.tensor([2, 0])],
+        {"index": [sl_(), {"tensor": 1}]})
+    add(S, "index", "two_tensors", ix, [randn(3, 4), torch.tensor([0, 2, 2]), torch.tensor([1, 3, 0])],
+        {"index": [{"tensor": 1}, {"tensor": 2}]})
+    add(S, "index", "mask_2d", ix, [randn(3, 4), bools(3, 4)], {"index": [{"tensor": 1}]})
+    add(S, "index", "mask_rows", ix, [randn(4, 3), torch.tensor([True, False, True, True])],
+        {"index": [{"tensor": 1}]})
+    add(S, "index", "i64_int_int", ix, [randint(-9, 9, 3, 4)], {"index": [2, 1]})
+
+    def ipt(x, *ts, index):
         y = x.clone()
-        y[m] = value
+        y[index_items(index, (y,) + ts[:-1])] = ts[-1]
         return y
 
-    add(S, "index_put_mask", "scalar", ipm, [randn(3, 4), bools(3, 4)], {"value": 2.5})
+    def ips(x, *ts, index, value):
+        y = x.clone()
+        y[index_items(index, (y,) + ts)] = value
+        return y
+
+    add(S, "index_put_scalar_", "mask", ips, [randn(3, 4), bools(3, 4)], {"index": [{"tensor": 1}], "value": 2.5})
+    add(S, "index_put_scalar_", "slice", ips, [randn(3, 4)], {"index": [sl_(), sl_(1, 3)], "value": -1})
+    add(S, "index_put_", "tensor_rows", ipt, [randn(4, 3), torch.tensor([3, 1]), randn(2, 3)],
+        {"index": [{"tensor": 1}]})
+    add(S, "index_put_", "int_bcast_value", ipt, [randn(3, 4), randn(4)], {"index": [1]})
     icp = lambda x, idx, src, dim: x.clone().index_copy_(dim, idx, src)
     add(S, "index_copy_", "dim0", icp, [randn(4, 3), torch.tensor([3, 0]), randn(2, 3)], {"dim": 0})
     ifl = lambda x, idx, dim, value: x.clone().index_fill_(dim, idx, value)

@@ -343,6 +343,28 @@ NormP norm_p(const json& v) {
   t["log_softmax"] = [](const TensorList& in, const json& p) { return one(in[0].log_softmax(geti(p, "dim"))); };
 }
 
+// Python's x[...] items as the generator writes them: an int, {"slice": [start, stop, step]},
+// "..." (Ellipsis), null (None) or {"tensor": k} naming in[k].
+[[maybe_unused]] std::vector<TensorIndex> index_items(const json& spec, const TensorList& in) {
+  auto opt = [](const json& v) { return v.is_null() ? std::nullopt : std::optional<int64_t>(v.get<int64_t>()); };
+  std::vector<TensorIndex> items;
+  for (const json& e : spec) {
+    if (e.is_number_integer()) {
+      items.emplace_back(e.get<int64_t>());
+    } else if (e.is_null()) {
+      items.emplace_back(indexing::None);
+    } else if (e.is_string()) {
+      items.emplace_back(indexing::Ellipsis);
+    } else if (e.contains("slice")) {
+      const json& sl = e.at("slice");
+      items.emplace_back(indexing::Slice(opt(sl[0]), opt(sl[1]), sl[2].is_null() ? 1 : sl[2].get<int64_t>()));
+    } else {
+      items.emplace_back(in.at(e.at("tensor").get<size_t>()));
+    }
+  }
+  return items;
+}
+
 // select branch.
 [[maybe_unused]] void add_selection(OpTable& t) {
   t["topk"] = [](const TensorList& in, const json& p) {
@@ -375,10 +397,18 @@ NormP norm_p(const json& v) {
     return one(in[0].repeat_interleave(in[1], opt_int(p, "dim")));
   };
   t["repeat"] = [](const TensorList& in, const json& p) { return one(in[0].repeat(dims(p, "repeats"))); };
-  t["index_tensor"] = [](const TensorList& in, const json&) { return one(in[0].index({in[1]})); };
-  t["index_mask"] = [](const TensorList& in, const json&) { return one(in[0].index({in[1]})); };
-  t["index_put_mask"] = [](const TensorList& in, const json& p) {
-    return one(in[0].clone().index_put_({in[1]}, gets(p, "value")));
+  t["index"] = [](const TensorList& in, const json& p) { return one(in[0].index(index_items(p.at("index"), in))); };
+  t["index_put_"] = [](const TensorList& in, const json& p) {
+    Tensor y = in[0].clone();
+    TensorList refs(in.begin(), in.end() - 1);  // the last input is the value
+    refs[0] = y;
+    return one(y.index_put_(index_items(p.at("index"), refs), in.back()));
+  };
+  t["index_put_scalar_"] = [](const TensorList& in, const json& p) {
+    Tensor y = in[0].clone();
+    TensorList refs = in;
+    refs[0] = y;
+    return one(y.index_put_(index_items(p.at("index"), refs), gets(p, "value")));
   };
   t["index_copy_"] = [](const TensorList& in, const json& p) {
     return one(in[0].clone().index_copy_(geti(p, "dim"), in[1], in[2]));
