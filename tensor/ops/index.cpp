@@ -131,11 +131,13 @@ Tensor index_impl(const Tensor& self, const std::vector<TensorIndex>& indices) {
   return apply_int_index(r.view, r.advanced_dim, r.advanced);
 }
 
-// The storage offset of each element of t (t's shape, int64).
-Tensor element_offsets(const Tensor& t) {
-  TensorOptions opts = TensorOptions(kInt64).device(t.device());
-  Tensor off = scalar_tensor(t.storage_offset(), opts);
-  for (int64_t d = 0; d < t.dim(); ++d) off = off.unsqueeze(-1) + arange(t.size(d), opts) * t.stride(d);
+// offset + sum_d i_d * strides[d] for every index (i_0, ...) of sizes, as int64 of that shape:
+// the storage offset of each element of a tensor with this geometry. Built from one small arange
+// per dim (the broadcast adds are cheaper than an arange over every element).
+Tensor element_offsets(const Shape& sizes, const Shape& strides, int64_t offset, Device device) {
+  TensorOptions opts = TensorOptions(kInt64).device(device);
+  Tensor off = scalar_tensor(offset, opts);
+  for (size_t d = 0; d < sizes.size(); ++d) off = off.unsqueeze(-1) + arange(sizes[d], opts) * strides[d];
   return off;
 }
 
@@ -186,8 +188,13 @@ const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const 
   detail::check_defined(*this, "index_put_");
   detail::check_defined(value, "index_put_");
   detail::check_same_device(*this, value, "index_put_");
+  // t[mask] = scalar with a mask over all of t (pruning's w[mask] = 0) is masked_fill_.
+  if (indices.size() == 1 && indices[0].is_tensor() && indices[0].tensor().dtype() == kBool &&
+      indices[0].tensor().sizes() == sizes() && value.dim() == 0 && !value.requires_grad()) {
+    return masked_fill_(indices[0].tensor(), value.item());
+  }
   // Element numbers (row-major) of the region the indices select; also validates them.
-  Tensor numbers = arange(numel(), TensorOptions(kInt64).device(device())).view(sizes());
+  Tensor numbers = element_offsets(sizes(), contiguous_strides(sizes()), 0, device());
   Tensor pos = index_impl(numbers, indices);
   Shape region = pos.sizes();
   bool fits = value.dim() <= pos.dim();
@@ -202,7 +209,9 @@ const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const 
       [&] {
         int64_t capacity = static_cast<int64_t>(storage()->nbytes() / element_size());
         Tensor all = detail::make_alias(*this, {capacity}, {1}, 0);
-        Tensor offsets = element_offsets(*this).reshape({-1}).index_select(0, pos.reshape({-1}));
+        Tensor offsets = element_offsets(sizes(), strides(), storage_offset(), device())
+                             .reshape({-1})
+                             .index_select(0, pos.reshape({-1}));
         scatter_raw(all, offsets, flat_values(value, region, dtype()));
       });
 }

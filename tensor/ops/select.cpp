@@ -65,7 +65,13 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
   Shape shape = sizes();
   shape[d] = idx.numel();
   Tensor out = detail::make_empty(shape, dtype(), device());
-  backend_for(device()).index_select(out, *this, d, idx);
+  // On 1-D input each selected slice is one element: the gather kernel's tight loop beats a
+  // slice copy per index (masks select this way).
+  if (this->dim() == 1) {
+    backend_for(device()).gather(out, *this, 0, idx);
+  } else {
+    backend_for(device()).index_select(out, *this, d, idx);
+  }
   autograd::record("IndexSelectBackward0", {*this}, {out}, [s = sizes(), d, idx](const TensorList& g, const Node&) {
     Tensor z = zeros(s, g[0].options());
     z.index_add_(d, idx, g[0]);
@@ -118,11 +124,19 @@ void check_index_source(const Tensor& self, int64_t d, const Tensor& idx, const 
              "(): source of shape ", source.sizes(), " does not match self ", self.sizes(), " with ", idx.numel(),
              " indices along dim ", d, " (expected ", expect, ")");
 }
+// self.index_select(d, idx) (+)= source; 1-D self goes through the scatter kernel's tight loop.
+void put_along(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source, bool accumulate) {
+  if (self.dim() == 1) {
+    backend_for(self.device()).scatter(self, 0, idx, detail::broadcast_raw(source, idx.sizes()), accumulate);
+  } else {
+    backend_for(self.device()).index_put(self, d, idx, source, accumulate);
+  }
+}
 void index_add_raw(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
   if (idx.numel() == 0) return;
   Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
   Tensor src_v = self.dim() == 0 ? source.reshape({idx.numel()}) : source;
-  backend_for(self.device()).index_put(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/true);
+  put_along(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/true);
 }
 
 // Out-of-place index_add with its backward (the in-place form runs it when autograd records).
@@ -152,7 +166,7 @@ void index_copy_raw(const Tensor& self, int64_t d, const Tensor& idx, const Tens
   if (idx.numel() == 0) return;
   Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
   Tensor src_v = self.dim() == 0 ? source.reshape({idx.numel()}) : source;
-  backend_for(self.device()).index_put(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/false);
+  put_along(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/false);
 }
 
 // Writes value into the slices idx along d (a 0-d source broadcast over each slice).
@@ -162,7 +176,7 @@ void index_fill_raw(const Tensor& self, int64_t d, const Tensor& idx, Scalar val
   Shape region = self_v.sizes();
   region[d] = idx.numel();
   Tensor v = detail::broadcast_raw(detail::scalar_to_tensor(value, self.dtype(), self.device()), region);
-  backend_for(self.device()).index_put(self_v, d, idx, v, /*accumulate=*/false);
+  put_along(self_v, d, idx, v, /*accumulate=*/false);
 }
 
 // Out-of-place index_copy: the copied slices take source's gradient, self keeps the rest.

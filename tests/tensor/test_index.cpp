@@ -230,6 +230,11 @@ TEST(IndexPut, WritesThroughNonContiguousViewsAndOverlaps) {
   Tensor v = base.index({Slice(), Slice(1, std::nullopt)});
   v.index_put_({Slice(), 0}, 9);
   EXPECT_EQ(base.to_vector<int64_t>(), (L{0, 9, 2, -3, 9, -5}));
+  Tensor full = base.t();  // a mask over the whole tensor with a scalar: the masked_fill_ path
+  uint32_t v0 = base.version();
+  full.index_put_({full.lt(0)}, 0);
+  EXPECT_EQ(base.to_vector<int64_t>(), (L{0, 9, 2, 0, 9, 0}));
+  EXPECT_GT(base.version(), v0);
   Tensor r = arange(4);
   r.index_put_({Slice(1, std::nullopt)}, r.index({Slice(std::nullopt, 3)}));  // source overlaps the destination
   EXPECT_EQ(r.to_vector<int64_t>(), (L{0, 0, 1, 2}));
@@ -281,6 +286,13 @@ TEST(IndexPut, Gradcheck) {
   };
   EXPECT_GRADCHECK(rows, (TL{leaf({3, 3}, 5), leaf({2, 2}, 6)}));
   EXPECT_GRADCHECK(rows, (TL{noncontiguous({3, 3}, 7).first, noncontiguous({2, 2}, 8).first}));
+  gradcheck_both(
+      [m](const TL& x) {
+        Tensor y = x[0] * 2.0;
+        y.index_put_({m}, 0);
+        return TL{y};
+      },
+      {2, 3});
   gradcheck_both(
       [](const TL& x) {
         Tensor y = x[0] * 2.0;
