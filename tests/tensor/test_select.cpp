@@ -105,6 +105,10 @@ TEST(SelectTopk, KOutOfRange) {
 }
 
 TEST(SelectTopk, Gradcheck) {
+  Tensor x = tensor({1.0, 5.0, 3.0, 4.0}, kFloat64).requires_grad_();
+  auto [v, i] = x.topk(2);
+  (v * tensor({10.0, 20.0}, kFloat64)).sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (D{0, 10, 0, 20}));
   gradcheck_both([](const TL& x) { return TL{std::get<0>(x[0].topk(2, 1))}; }, {3, 4});
   gradcheck_both([](const TL& x) { return TL{std::get<0>(x[0].topk(2, 0, false))}; }, {3, 4});
 }
