@@ -1,4 +1,5 @@
-// Index-based selection and writes: index_select, gather, scatter_add, index_add_/copy_/fill_.
+// Index-based selection and writes: index_select, gather, scatter_add, index_add_/copy_/fill_,
+// masked_fill/masked_select and nonzero.
 #include "autograd/function.h"
 #include "tensor/ops.h"
 #include "tensor/ops/inplace.h"
@@ -64,7 +65,13 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
   Shape shape = sizes();
   shape[d] = idx.numel();
   Tensor out = detail::make_empty(shape, dtype(), device());
-  backend_for(device()).index_select(out, *this, d, idx);
+  // On 1-D input each selected slice is one element: the gather kernel's tight loop beats a
+  // slice copy per index (masks select this way).
+  if (this->dim() == 1) {
+    backend_for(device()).gather(out, *this, 0, idx);
+  } else {
+    backend_for(device()).index_select(out, *this, d, idx);
+  }
   autograd::record("IndexSelectBackward0", {*this}, {out}, [s = sizes(), d, idx](const TensorList& g, const Node&) {
     Tensor z = zeros(s, g[0].options());
     z.index_add_(d, idx, g[0]);
@@ -117,11 +124,19 @@ void check_index_source(const Tensor& self, int64_t d, const Tensor& idx, const 
              "(): source of shape ", source.sizes(), " does not match self ", self.sizes(), " with ", idx.numel(),
              " indices along dim ", d, " (expected ", expect, ")");
 }
+// self.index_select(d, idx) (+)= source; 1-D self goes through the scatter kernel's tight loop.
+void put_along(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source, bool accumulate) {
+  if (self.dim() == 1) {
+    backend_for(self.device()).scatter(self, 0, idx, detail::broadcast_raw(source, idx.sizes()), accumulate);
+  } else {
+    backend_for(self.device()).index_put(self, d, idx, source, accumulate);
+  }
+}
 void index_add_raw(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
   if (idx.numel() == 0) return;
   Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
   Tensor src_v = self.dim() == 0 ? source.reshape({idx.numel()}) : source;
-  backend_for(self.device()).index_put(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/true);
+  put_along(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/true);
 }
 
 // Out-of-place index_add with its backward (the in-place form runs it when autograd records).
@@ -143,6 +158,122 @@ const Tensor& Tensor::index_add_(int64_t dim, const Tensor& index, const Tensor&
   return detail::inplace(
       *this, "index_add_", {source},
       [&](const Tensor& s) { return index_add(s, d, idx, source); }, [&] { index_add_raw(*this, d, idx, source); });
+}
+
+namespace {
+
+void index_copy_raw(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
+  if (idx.numel() == 0) return;
+  Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
+  Tensor src_v = self.dim() == 0 ? source.reshape({idx.numel()}) : source;
+  put_along(self_v, d, idx, detail::converted(src_v, self.dtype()), /*accumulate=*/false);
+}
+
+// Writes value into the slices idx along d (a 0-d source broadcast over each slice).
+void index_fill_raw(const Tensor& self, int64_t d, const Tensor& idx, Scalar value) {
+  if (idx.numel() == 0) return;
+  Tensor self_v = self.dim() == 0 ? self.view({1}) : self;
+  Shape region = self_v.sizes();
+  region[d] = idx.numel();
+  Tensor v = detail::broadcast_raw(detail::scalar_to_tensor(value, self.dtype(), self.device()), region);
+  put_along(self_v, d, idx, v, /*accumulate=*/false);
+}
+
+// Out-of-place index_copy: the copied slices take source's gradient, self keeps the rest.
+Tensor index_copy(const Tensor& self, int64_t d, const Tensor& idx, const Tensor& source) {
+  Tensor out = self.detach().clone();
+  index_copy_raw(out, d, idx, source.detach());
+  autograd::record("IndexCopyBackward0", {self, source}, {out}, [d, idx](const TensorList& g, const Node& n) {
+    Tensor gs;
+    if (n.needs_input_grad(0)) {
+      gs = g[0].clone();
+      gs.index_fill_(d, idx, 0);
+    }
+    return TensorList{gs, n.needs_input_grad(1) ? g[0].index_select(d, idx) : Tensor()};
+  });
+  return out;
+}
+
+Tensor index_fill(const Tensor& self, int64_t d, const Tensor& idx, Scalar value) {
+  Tensor out = self.detach().clone();
+  index_fill_raw(out, d, idx, value);
+  autograd::record("IndexFillBackward0", {self}, {out}, [d, idx](const TensorList& g, const Node&) {
+    Tensor gs = g[0].clone();
+    gs.index_fill_(d, idx, 0);
+    return TensorList{gs};
+  });
+  return out;
+}
+
+}  // namespace
+
+const Tensor& Tensor::index_copy_(int64_t dim, const Tensor& index, const Tensor& source) const {
+  detail::check_defined(*this, "index_copy_");
+  int64_t d = wrap_dim(dim, this->dim());
+  Tensor idx = checked_index(index, this->dim() == 0 ? 1 : size(d), "index_copy_");
+  check_index_source(*this, d, idx, source, "index_copy_");
+  return detail::inplace(
+      *this, "index_copy_", {source},
+      [&](const Tensor& s) { return index_copy(s, d, idx, source); }, [&] { index_copy_raw(*this, d, idx, source); });
+}
+
+const Tensor& Tensor::index_fill_(int64_t dim, const Tensor& index, Scalar value) const {
+  detail::check_defined(*this, "index_fill_");
+  int64_t d = wrap_dim(dim, this->dim());
+  Tensor idx = checked_index(index, this->dim() == 0 ? 1 : size(d), "index_fill_");
+  return detail::inplace(
+      *this, "index_fill_", {}, [&](const Tensor& s) { return index_fill(s, d, idx, value); },
+      [&] { index_fill_raw(*this, d, idx, value); });
+}
+
+// ---- masks ------------------------------------------------------------------------------------
+
+namespace {
+void check_mask(const Tensor& mask, const char* op) {
+  detail::check_defined(mask, op);
+  TWIG_CHECK(mask.dtype() == kBool, RuntimeError, op, " only supports boolean masks, but got mask with dtype ",
+             dtype_name(mask.dtype()));
+}
+}  // namespace
+
+// where() carries the backward: the gradient passes where the mask is false.
+Tensor Tensor::masked_fill(const Tensor& mask, Scalar value) const {
+  detail::check_defined(*this, "masked_fill");
+  check_mask(mask, "masked_fill");
+  detail::check_same_device(*this, mask, "masked_fill");
+  return where(mask, detail::scalar_to_tensor(value, dtype(), device()), *this);
+}
+
+const Tensor& Tensor::masked_fill_(const Tensor& mask, Scalar value) const {
+  detail::check_defined(*this, "masked_fill_");
+  check_mask(mask, "masked_fill_");
+  detail::check_same_device(*this, mask, "masked_fill_");
+  Shape shape = broadcast_shape(sizes(), mask.sizes());
+  TWIG_CHECK(shape == sizes(), RuntimeError, "masked_fill_: mask of shape ", mask.sizes(),
+             " cannot be broadcast to the destination shape ", sizes());
+  return detail::inplace(
+      *this, "masked_fill_", {}, [&](const Tensor& s) { return s.masked_fill(mask, value); },
+      [&] {
+        Tensor v = detail::scalar_to_tensor(value, dtype(), device());
+        backend_for(device()).where(*this, detail::broadcast_raw(mask, sizes()), detail::broadcast_raw(v, sizes()), *this);
+      });
+}
+
+// self and mask broadcast together; the selected elements in row-major order. The gradient
+// flows back through expand / reshape / index_select.
+Tensor Tensor::masked_select(const Tensor& mask) const {
+  detail::check_defined(*this, "masked_select");
+  check_mask(mask, "masked_select");
+  detail::check_same_device(*this, mask, "masked_select");
+  Shape shape = broadcast_shape(sizes(), mask.sizes());
+  Tensor flat_mask = detail::broadcast_raw(mask, shape).contiguous().view({shape_numel(shape)});
+  Tensor idx = backend_for(device()).nonzero(flat_mask).view({-1});
+  return expand(shape).reshape({-1}).index_select(0, idx);
+}
+
+Tensor Tensor::nonzero() const {
+  detail::check_defined(*this, "nonzero");
+  return backend_for(device()).nonzero(*this);
 }
 
 }  // namespace twig
