@@ -397,6 +397,11 @@ def compare_cases():
     add("compare", "bitwise_not", "bool", torch.bitwise_not, [bools(5)])
     add("compare", "bitwise_not", "i64", torch.bitwise_not, [randint(-5, 5, 5)])
     add("compare", "bitwise_not", "u8", torch.bitwise_not, [randint(0, 255, 5, dtype=u8)])
+    for op, fn in (("bitwise_and", torch.bitwise_and), ("bitwise_or", torch.bitwise_or),
+                   ("bitwise_xor", torch.bitwise_xor)):
+        add("compare", op, "bool", fn, [bools(2, 3), bools(3)])
+        add("compare", op, "i64", fn, [randint(-20, 20, 6), randint(-20, 20, 6)])
+        add("compare", op, "u8_i32", fn, [randint(0, 255, 4, dtype=u8), randint(-9, 9, 4, dtype=i32)])
     special = lambda dt: torch.tensor([1.0, float("inf"), -float("inf"), float("nan"), -0.0, 3.5], dtype=dt)
     for op in ("isnan", "isinf", "isfinite"):
         fn = getattr(torch, op)
@@ -839,8 +844,58 @@ def linalg_cases():
     add(L, "cdist", "p3", cd, [randn(3, 2), randn(2, 2)], {"p": 3.0})
 
 
+# ======================================================================================================
+# factory: deterministic factories (the values PyTorch's own formulas give)
+# ======================================================================================================
+def factory_cases():
+    F = "factory"
+    ar = lambda start, end, step=1, dtype=None: torch.arange(
+        start, end, step, dtype=None if dtype is None else getattr(torch, dtype))
+    add(F, "arange", "int", ar, [], {"start": 0, "end": 7})
+    add(F, "arange", "int_neg_step", ar, [], {"start": 5, "end": -4, "step": -3})
+    add(F, "arange", "float_step", ar, [], {"start": 0.0, "end": 1.0, "step": 0.1})
+    add(F, "arange", "float_f64", ar, [], {"start": -1.5, "end": 2.0, "step": 0.25, "dtype": "float64"})
+    add(F, "arange", "int_bounds_f32", ar, [], {"start": 1, "end": 6, "step": 2, "dtype": "float32"})
+    ls = lambda start, end, steps, dtype=None: torch.linspace(
+        start, end, steps, dtype=None if dtype is None else getattr(torch, dtype))
+    add(F, "linspace", "unit", ls, [], {"start": 0.0, "end": 1.0, "steps": 5})
+    add(F, "linspace", "f32_long", ls, [], {"start": -1.0, "end": 2.0, "steps": 31})
+    add(F, "linspace", "f64", ls, [], {"start": 3.0, "end": -0.1, "steps": 9, "dtype": "float64"})
+    add(F, "linspace", "one_step", ls, [], {"start": 2.0, "end": 5.0, "steps": 1})
+    ey = lambda n, m=None: torch.eye(n) if m is None else torch.eye(n, m)
+    add(F, "eye", "square", ey, [], {"n": 3})
+    add(F, "eye", "rect", ey, [], {"n": 2, "m": 4})
+    fu = lambda shape, value: torch.full(shape, value)
+    add(F, "full", "float", fu, [], {"shape": [2, 3], "value": 1.5})
+    add(F, "full", "int", fu, [], {"shape": [3], "value": 7})
+    add(F, "full", "bool", fu, [], {"shape": [2], "value": True})
+    add(F, "broadcast_tensors", "three", lambda *xs: tuple(torch.broadcast_tensors(*xs)),
+        [randn(3, 1), randn(4), randint(-5, 5, 1, 1)])
+
+
+# ======================================================================================================
+# close (print branch): isclose, allclose (a 0-d bool tensor here)
+# ======================================================================================================
+def close_cases():
+    C = "close"
+    a = torch.tensor([1.0, 1.0 + 1e-6, 1.0 + 1e-4, 0.0, 1e-9, float("nan"), float("inf"), -float("inf")])
+    b = torch.tensor([1.0, 1.0, 1.0, 1e-9, 0.0, float("nan"), float("inf"), float("inf")])
+    ic = lambda x, y, rtol=1e-5, atol=1e-8, equal_nan=False: torch.isclose(x, y, rtol, atol, equal_nan)
+    add(C, "isclose", "defaults", ic, [a, b])
+    add(C, "isclose", "equal_nan_loose", ic, [a, b], {"rtol": 1e-3, "atol": 1e-8, "equal_nan": True})
+    add(C, "isclose", "atol_only", ic, [a, b], {"rtol": 0.0, "atol": 1e-5})
+    add(C, "isclose", "bcast_f64", ic, [randn(3, 1, dtype=f64), randn(4, dtype=f64)], {"rtol": 0.5, "atol": 0.5})
+    add(C, "isclose", "i64", ic, [torch.tensor([1, 2, 100]), torch.tensor([1, 3, 101])], {"rtol": 0.02, "atol": 0.0})
+    ac = lambda x, y, rtol=1e-5, atol=1e-8, equal_nan=False: torch.tensor(torch.allclose(x, y, rtol, atol, equal_nan))
+    x = randn(3, 4)
+    add(C, "allclose", "tiny_diff", ac, [x, x * (1 + 1e-7)])
+    add(C, "allclose", "big_diff", ac, [x, x + 1e-3])
+    add(C, "allclose", "nan_equal", ac, [a[5:], b[5:].clone().fill_(float("nan"))], {"equal_nan": True})
+
+
 FAMILIES = [unary_cases, binary_cases, inplace_cases, compare_cases, where_clamp_cases, view_cases, copy_cases,
-            reduce_basic_cases, indexing_cases, reductions_cases, selection_cases, linalg_cases]
+            reduce_basic_cases, indexing_cases, reductions_cases, selection_cases, linalg_cases, factory_cases,
+            close_cases]
 
 
 def main():
