@@ -213,10 +213,10 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b) {
   if (!a_vec) out_shape.push_back(M);
   if (!b_vec) out_shape.push_back(N);
   Tensor out = detail::make_empty(out_shape, a.dtype(), a.device());
-  Shape full = batch;
-  full.push_back(M);
-  full.push_back(N);
-  Tensor out_full = detail::make_alias(out, full, contiguous_strides(full), 0);
+  if (!a_vec && !b_vec && batch.empty()) {
+    gemm_into(out, a2, b2, 1, 0);  // the 2-D hot path: straight to one gemm call
+    return out;
+  }
 
   // A batched left operand against a plain matrix: fold the batch into M when a's batch and row
   // dims collapse to one stride (e.g. a contiguous (B, T, C) input times a (C, N) weight).
@@ -230,7 +230,10 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b) {
       return out;
     }
   }
-  gemm_into(out_full, a2, b2, 1, 0);
+  Shape full = batch;
+  full.push_back(M);
+  full.push_back(N);
+  gemm_into(detail::make_alias(out, full, contiguous_strides(full), 0), a2, b2, 1, 0);
   return out;
 }
 
@@ -245,6 +248,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   TWIG_CHECK(a.dim() >= 1 && b.dim() >= 1, RuntimeError,
              "both arguments to matmul need to be at least 1D, but they are ", a.dim(), "D and ", b.dim(), "D");
   Tensor out = matmul_raw(a, b);
+  // Checked here so that the no-grad hot path builds no backward closure at all.
+  if (!a.requires_grad() && !b.requires_grad()) return out;
   autograd::record("MatmulBackward0", {a, b}, {out},
                    [sa = SavedTensor(a), sb = SavedTensor(b)](const TensorList& g, const Node& n) -> TensorList {
                      const Tensor a = sa.get(), b = sb.get();

@@ -443,3 +443,19 @@ TEST(LinalgGrad, CdistZeroDistanceHasFiniteGradient) {
     }
   }
 }
+
+TEST(LinalgGrad, RecordsOnlyWhenNeeded) {
+  Tensor a = leaf({2, 3}, 1), b = leaf({3, 2}, 2);
+  Tensor out = matmul(a, b);
+  EXPECT_TRUE(out.requires_grad());
+  ASSERT_NE(out.grad_fn(), nullptr);
+  EXPECT_FALSE(matmul(a.detach(), b.detach()).requires_grad());
+  {
+    autograd::NoGradGuard no_grad;
+    EXPECT_FALSE(matmul(a, b).requires_grad());
+    EXPECT_FALSE(addmm(zeros({2, 2}, kFloat64), a, b).requires_grad());
+    EXPECT_FALSE(cdist(a, b.t()).requires_grad());
+  }
+  // Integer matmul never records.
+  EXPECT_FALSE(matmul(ones({2, 2}, kInt64), ones({2, 2}, kInt64)).requires_grad());
+}
