@@ -426,6 +426,14 @@ TEST(CoreElementwise, SpecialValues) {
   EXPECT_EQ(x.isinf().to_vector<bool>(), (std::vector<bool>{false, false, true, false}));
   EXPECT_EQ(x.isfinite().to_vector<bool>(), (std::vector<bool>{true, true, false, false}));
   EXPECT_EQ((tensor({1., -1., 0.}) / 0.).isinf().to_vector<bool>(), (std::vector<bool>{true, true, false}));
+  // NaN propagates through relu and clamp, as in torch.
+  EXPECT_TRUE(std::isnan(tensor({NAN}).relu().item<float>()));
+  EXPECT_TRUE(std::isnan(tensor({NAN}, kFloat64).relu().item<double>()));
+  EXPECT_TRUE(std::isnan(tensor({NAN}).clamp(0, 1).item<float>()));
+  EXPECT_TRUE(std::isnan(maximum(tensor({NAN}), tensor({0.})).item<float>()));
+  Tensor r = tensor({NAN, -1.});
+  r.relu_();
+  EXPECT_TRUE(std::isnan(r.to_vector<float>()[0]));
 }
 
 TEST(CoreElementwise, IntegerOps) {
@@ -443,6 +451,8 @@ TEST(CoreElementwise, IntegerOps) {
   EXPECT_EQ((~tensor({true, false})).to_vector<bool>(), (std::vector<bool>{false, true}));
   EXPECT_EQ((tensor({6}) & tensor({3})).item<int64_t>(), 2);
   expect_error<RuntimeError>([&] { i.remainder(0); }, {"zero"});
+  expect_error<RuntimeError>([&] { i.pow(-1); }, {"negative integer powers", "-1"});
+  EXPECT_EQ(i.pow(-1.0).dtype(), kFloat32);  // a float exponent promotes instead
   expect_error<RuntimeError>([] { -tensor({true}); }, {"bool"});
   expect_error<TypeError>([] { ~tensor({1.0}); }, {"float32"});
 }
