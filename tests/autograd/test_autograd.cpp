@@ -79,6 +79,15 @@ TEST(AutogradBackward, Float32LeafThroughFloat64Op) {
   EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{3, 4}));
 }
 
+TEST(AutogradBackward, ConversionToIntegerLeavesTheGraph) {
+  Tensor w = tensor({1.5, -2.5}).requires_grad_();
+  Tensor i = w.to(kInt64);  // torch: w.long() works and does not require grad
+  EXPECT_FALSE(i.requires_grad());
+  EXPECT_EQ(i.to_vector<int64_t>(), (std::vector<int64_t>{1, -2}));
+  EXPECT_FALSE((w * 2).to(kBool).requires_grad());
+  EXPECT_EQ(w.to_vector<int64_t>(), (std::vector<int64_t>{1, -2}));
+}
+
 TEST(AutogradBackward, RetainGraphAllowsSecondBackward) {
   Tensor x = tensor({1., 2.}, kFloat64).requires_grad_();
   Tensor y = (x * x).sum();
