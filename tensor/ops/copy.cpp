@@ -35,11 +35,9 @@ Tensor Tensor::to(const TensorOptions& options, bool copy) const {
   Dtype dt = options.dtype_or(dtype());
   Device dev = options.device_;
   if (!copy && dt == dtype() && dev == device()) return *this;
-  if (requires_grad()) {
-    TWIG_CHECK(is_floating(dt), RuntimeError, "to: a tensor that requires grad cannot be converted to ",
-               dtype_name(dt), " inside autograd; detach() it first");
-  }
   Tensor out = copy_to(*this, dt, dev);
+  // Integer and bool results are not differentiable: like torch, they simply leave the graph.
+  if (!is_floating(dt)) return out;
   autograd::record("ToCopyBackward0", {*this}, {out},
                    [src_dtype = dtype(), src_device = device()](const TensorList& g, const Node&) {
                      return TensorList{g[0].to(TensorOptions(src_dtype).device(src_device))};
