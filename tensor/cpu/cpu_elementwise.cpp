@@ -70,7 +70,8 @@ void unary_float(UnaryOp op, const Tensor& out, const Tensor& in) {
     case UnaryOp::Cos: return map1<T, T>(out, in, [](T v) { return std::cos(v); });
     case UnaryOp::Tanh: return map1<T, T>(out, in, [](T v) { return std::tanh(v); });
     case UnaryOp::Sigmoid: return map1<T, T>(out, in, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v > T(0) ? v : T(0); });
+    // NaN propagates (torch.relu(nan) is nan): only values below zero are replaced.
+    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v < T(0) ? T(0) : v; });
     case UnaryOp::Floor: return map1<T, T>(out, in, [](T v) { return std::floor(v); });
     case UnaryOp::Ceil: return map1<T, T>(out, in, [](T v) { return std::ceil(v); });
     case UnaryOp::Round: return map1<T, T>(out, in, [](T v) { return std::nearbyint(v); });

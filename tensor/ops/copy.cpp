@@ -36,7 +36,7 @@ Tensor Tensor::to(const TensorOptions& options, bool copy) const {
   Device dev = options.device_;
   if (!copy && dt == dtype() && dev == device()) return *this;
   Tensor out = copy_to(*this, dt, dev);
-  // An integer or bool result has no gradient: like PyTorch's x.long(), it is simply outside the graph.
+  // Integer and bool results are not differentiable: like torch, they simply leave the graph.
   if (!is_floating(dt)) return out;
   autograd::record("ToCopyBackward0", {*this}, {out},
                    [src_dtype = dtype(), src_device = device()](const TensorList& g, const Node&) {
@@ -52,13 +52,7 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
   detail::check_defined(src, "copy_");
   return detail::inplace(
       *this, "copy_", {src},
-      [&](const Tensor& s) {
-        // Broadcast first, then convert: backward then converts the gradient to src's dtype before
-        // summing over the broadcast dims, as PyTorch does (a float64 src gets a float64-accurate sum).
-        Tensor v = src.expand(sizes()).to(TensorOptions(dtype()).device(device()), /*copy=*/true);
-        // where() keeps self in the graph with a zero gradient, like PyTorch's CopyBackwards (and fill_).
-        return where(ones_like(s, kBool), v, s);
-      },
+      [&](const Tensor&) { return src.to(TensorOptions(dtype()).device(device())).expand(sizes()).clone(); },
       [&] {
         Shape shape = broadcast_shape(sizes(), src.sizes());
         TWIG_CHECK(shape == sizes(), RuntimeError, "copy_: the source of shape ", src.sizes(),

@@ -193,6 +193,8 @@ Tensor Tensor::pow(const Tensor& exponent) const {
 
 Tensor Tensor::pow(Scalar exponent) const {
   Dtype compute = result_type(*this, exponent);
+  TWIG_CHECK(!(is_integral(compute, true) && exponent.is_integral() && exponent.to_int() < 0), RuntimeError,
+             "Integers to negative integer powers are not allowed (exponent ", exponent, ")");
   Tensor out = binary_raw(BinaryOp::Pow, *this, detail::scalar_to_tensor(exponent, compute, device()), compute);
   autograd::record("PowBackward0", {*this}, {out}, [sa = SavedTensor(*this), exponent](const TensorList& g, const Node&) {
     double e = exponent.to_double();

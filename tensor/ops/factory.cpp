@@ -76,7 +76,7 @@ Tensor linspace(double start, double end, int64_t steps, const TensorOptions& op
   for (int64_t i = 0; i < steps; ++i) {
     p[i] = i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
   }
-  if (steps == 1) p[0] = start;  // torch.linspace(a, b, 1) is [a]; the loop above would give [b]
+  if (steps == 1) p[0] = start;  // a single step is `start` (the fill from the end would give `end`)
   Tensor out = detail::make_empty({steps}, options.dtype_or(default_dtype()), options.device_);
   backend_for(out.device()).copy(out, cpu);
   return finish(out, options);
