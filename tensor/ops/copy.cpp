@@ -52,7 +52,13 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
   detail::check_defined(src, "copy_");
   return detail::inplace(
       *this, "copy_", {src},
-      [&](const Tensor&) { return src.to(TensorOptions(dtype()).device(device())).expand(sizes()).clone(); },
+      [&](const Tensor& s) {
+        // Broadcast first, then convert: backward then converts the gradient to src's dtype before
+        // summing over the broadcast dims, as PyTorch does (a float64 src gets a float64-accurate sum).
+        Tensor v = src.expand(sizes()).to(TensorOptions(dtype()).device(device()), /*copy=*/true);
+        // where() keeps self in the graph with a zero gradient, like PyTorch's CopyBackwards (and fill_).
+        return where(ones_like(s, kBool), v, s);
+      },
       [&] {
         Shape shape = broadcast_shape(sizes(), src.sizes());
         TWIG_CHECK(shape == sizes(), RuntimeError, "copy_: the source of shape ", src.sizes(),
