@@ -142,6 +142,7 @@ std::tuple<Tensor, Tensor> arg_reduce_raw(const Tensor& self, int64_t dim, bool 
   Tensor indices = detail::make_empty(keep, kInt64, self.device());
   if (values.numel() > 0) backend_for(self.device()).arg_reduce(op, values, indices, in, d);
   Shape out_shape = self.sizes();
+  if (self.dim() > 0 && keepdim) out_shape[d] = 1;
   if (self.dim() > 0 && !keepdim) out_shape.erase(out_shape.begin() + d);
   return {values.view(out_shape), indices.view(out_shape)};
 }
