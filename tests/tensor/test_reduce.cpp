@@ -397,6 +397,7 @@ TEST(ReduceCumsum, ValuesAndDtypes) {
   EXPECT_EQ(x.cumsum(0).sizes(), x.sizes());
   EXPECT_EQ(x.cumsum(0).dtype(), kFloat64);
   EXPECT_EQ(tensor({1, 2}, kInt32).cumsum(0).dtype(), kInt64);
+  EXPECT_EQ(tensor({{1, 2}, {3, -4}}, kInt32).cumsum(0).to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 4, -2}));
   Tensor b = tensor({true, false, true}).cumsum(0);
   EXPECT_EQ(b.dtype(), kInt64);
   EXPECT_EQ(b.to_vector<int64_t>(), (std::vector<int64_t>{1, 1, 2}));
@@ -440,6 +441,17 @@ TEST(ReduceSoftmax, Values) {
   EXPECT_EQ(zeros({0, 3}).softmax(0).sizes(), (Shape{0, 3}));
   EXPECT_ERROR(x.softmax(2), IndexError, "got 2");
   EXPECT_ERROR(x.log_softmax(-3), IndexError, "got -3");
+}
+
+TEST(ReduceSoftmax, BackwardValues) {
+  // softmax of two equal logits is (1/2, 1/2); d y0 / d x = (1/4, -1/4).
+  Tensor x = d64({0.0, 0.0}).requires_grad_();
+  x.softmax(0).select(0, 0).backward();
+  expect_near(x.grad(), {0.25, -0.25});
+  // log_softmax: d/dx sum(g * y) = g - softmax * sum(g).
+  Tensor z = d64({0.0, 0.0}).requires_grad_();
+  (z.log_softmax(0) * d64({1.0, 3.0})).sum().backward();
+  expect_near(z.grad(), {1.0 - 2.0, 3.0 - 2.0});
 }
 
 TEST(ReduceSoftmax, SingleNodeAndGradcheck) {
