@@ -56,7 +56,7 @@ Scalar scalar(const json& v) {
 
 bool has(const json& p, const char* k) { return p.contains(k) && !p.at(k).is_null(); }
 int64_t geti(const json& p, const char* k) { return p.at(k).get<int64_t>(); }
-[[maybe_unused]] int64_t geti(const json& p, const char* k, int64_t dflt) { return has(p, k) ? geti(p, k) : dflt; }
+int64_t geti(const json& p, const char* k, int64_t dflt) { return has(p, k) ? geti(p, k) : dflt; }
 bool getb(const json& p, const char* k, bool dflt) { return has(p, k) ? p.at(k).get<bool>() : dflt; }
 Scalar gets(const json& p, const char* k, Scalar dflt = 1) { return has(p, k) ? scalar(p.at(k)) : dflt; }
 std::optional<Scalar> opt_scalar(const json& p, const char* k) {
@@ -126,7 +126,7 @@ bool all_zero(const Tensor& t) { return !t.defined() || t.to(kFloat64).abs().sum
 
 // ---- the op table, one registration function per family -----------------------------------------
 TensorList one(const Tensor& t) { return {t}; }
-[[maybe_unused]] TensorList two(const std::tuple<Tensor, Tensor>& t) { return {std::get<0>(t), std::get<1>(t)}; }
+TensorList two(const std::tuple<Tensor, Tensor>& t) { return {std::get<0>(t), std::get<1>(t)}; }
 
 void add_unary(OpTable& t) {
 #define TWIG_UNARY(name) t[#name] = [](const TensorList& in, const json&) { return one(in[0].name()); };
@@ -305,11 +305,7 @@ void add_factory(OpTable& t) {
   t["broadcast_tensors"] = [](const TensorList& in, const json&) { return broadcast_tensors(in); };
 }
 
-// ---- families whose ops are on branches not yet merged into main -------------------------------------
-// Written against tensor.h/ops.h; op_table() calls each (and its TEST loses DISABLED_) once the
-// branch is merged. Unused until then, so the missing definitions are never referenced at link time.
-
-// reduce branch.
+// ---- reductions, selection, linear algebra, closeness -------------------------------------------------
 NormP norm_p(const json& v) {
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
@@ -318,7 +314,7 @@ NormP norm_p(const json& v) {
   return v.is_number_integer() ? NormP(static_cast<double>(v.get<int64_t>())) : NormP(v.get<double>());
 }
 
-[[maybe_unused]] void add_reductions(OpTable& t) {
+void add_reductions(OpTable& t) {
   t["prod"] = [](const TensorList& in, const json& p) {
     if (!has(p, "dim")) return one(in[0].prod());
     return one(in[0].prod(geti(p, "dim"), getb(p, "keepdim", false)));
@@ -386,7 +382,6 @@ std::vector<TensorIndex> index_items(const json& spec, const TensorList& in) {
   return items;
 }
 
-// select branch.
 void add_selection(OpTable& t) {
   t["topk"] = [](const TensorList& in, const json& p) {
     return two(in[0].topk(geti(p, "k"), geti(p, "dim", -1), getb(p, "largest", true), getb(p, "sorted", true)));
@@ -439,7 +434,6 @@ void add_selection(OpTable& t) {
   };
 }
 
-// linalg branch.
 void add_linalg(OpTable& t) {
   t["matmul"] = [](const TensorList& in, const json&) { return one(matmul(in[0], in[1])); };
   t["mm"] = [](const TensorList& in, const json&) { return one(mm(in[0], in[1])); };
@@ -452,7 +446,7 @@ void add_linalg(OpTable& t) {
   t["cdist"] = [](const TensorList& in, const json& p) { return one(cdist(in[0], in[1], number(p.at("p")))); };
 }
 
-// print branch. allclose's bool is returned as a 0-d bool tensor, as the generator stores it.
+// allclose's bool is returned as a 0-d bool tensor, as the generator stores it.
 void add_close(OpTable& t) {
   t["isclose"] = [](const TensorList& in, const json& p) {
     return one(isclose(in[0], in[1], number(p.value("rtol", json(1e-5))), number(p.value("atol", json(1e-8))),
@@ -476,6 +470,7 @@ const OpTable& op_table() {
     add_copy(t);
     add_reduce_basic(t);
     add_indexing(t);
+    add_reductions(t);
     add_selection(t);
     add_factory(t);
     add_linalg(t);
@@ -606,9 +601,7 @@ TEST(TorchFixtures, views) { run_family("views"); }
 TEST(TorchFixtures, copy) { run_family("copy"); }
 TEST(TorchFixtures, reduce_basic) { run_family("reduce_basic"); }
 TEST(TorchFixtures, indexing) { run_family("indexing"); }
-// Waiting for their branches to be merged into main (their ops do not link yet); enable each,
-// and add its ops to op_table(), as the merge lands. gtest lists DISABLED tests in every run.
-TEST(TorchFixtures, DISABLED_reductions) { run_family("reductions"); }
+TEST(TorchFixtures, reductions) { run_family("reductions"); }
 TEST(TorchFixtures, selection) { run_family("selection"); }
 TEST(TorchFixtures, factory) { run_family("factory"); }
 TEST(TorchFixtures, linalg) { run_family("linalg"); }
