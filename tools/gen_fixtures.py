@@ -111,12 +111,15 @@ def enc_tensor(t):
 
 
 class Inp:
-    """One op input: a stored tensor, optionally made non-contiguous before use."""
+    """One op input: a stored tensor, optionally made non-contiguous before use (permute, then
+    slice, then expand), or a large tensor both sides generate from a formula (see generated())."""
 
-    def __init__(self, t, permute=None, slice=None, grad=True):
+    def __init__(self, t, permute=None, slice=None, expand=None, grad=True, formula=None):
         self.t = t
         self.permute = permute
         self.slice = slice
+        self.expand = expand
+        self.formula = formula
         self.grad = grad and t.dtype in (f32, f64)
 
     def view(self, leaf):
@@ -128,7 +131,19 @@ class Inp:
             idx = [builtin_slice(None)] * v.dim()
             idx[d] = builtin_slice(start, stop, step)
             v = v[tuple(idx)]
+        if self.expand is not None:
+            v = v.expand(*self.expand)
         return v
+
+
+def generated(*shape, a=7919, m=1000, c=1.0, dtype=f32):
+    """x[i] = ((i * a) % m) / (m / 2) - c in float64 (bit-identical in Python and C++: the same two
+    correctly rounded operations), then cast to dtype; i is the row-major index. Keeps large inputs
+    out of the JSON so that kernels' parallel paths can be checked."""
+    assert m % 2 == 0
+    n = math.prod(shape)
+    x = (torch.arange(n, dtype=i64) * a % m).to(f64) / (m // 2) - c
+    return Inp(x.reshape(shape).to(dtype), grad=False, formula={"a": a, "m": m, "c": c})
 
 
 builtin_slice = slice
@@ -166,10 +181,15 @@ def add(family, op, name, fn, inputs, params=None, grad=True, keep_requires_grad
     for inp, leaf in zip(inputs, leaves):
         e = enc_tensor(inp.t)
         e["requires_grad"] = leaf.requires_grad and (differentiable or keep_requires_grad)
+        if inp.formula is not None:
+            del e["values"]
+            e["formula"] = inp.formula
         if inp.permute is not None:
             e["permute"] = list(inp.permute)
         if inp.slice is not None:
             e["slice"] = list(inp.slice)
+        if inp.expand is not None:
+            e["expand"] = list(inp.expand)
         case["inputs"].append(e)
 
     case["outputs"] = []
@@ -893,9 +913,62 @@ def close_cases():
     add(C, "allclose", "nan_equal", ac, [a[5:], b[5:].clone().fill_(float("nan"))], {"equal_nan": True})
 
 
+# ======================================================================================================
+# strided: inputs with stride-0 (expanded) and mixed layouts, through elementwise, reductions, matmul
+# ======================================================================================================
+def strided_cases():
+    S = "strided"
+    add(S, "exp", "expanded", lambda x: x.exp(), [Inp(randn(3, 1), expand=[3, 4])])
+    add(S, "add", "expanded_plus_transposed", lambda a, b, alpha=1: torch.add(a, b, alpha=alpha),
+        [Inp(randn(1, 4), expand=[3, 4]), Inp(randn(4, 3), permute=[1, 0])])
+    add(S, "mul", "expanded_0d", lambda a, b: a * b, [Inp(randn(), expand=[2, 3]), randn(2, 3)])
+    add(S, "sum", "expanded_dim", lambda x, dims: torch.sum(x, dims), [Inp(randn(4), expand=[3, 4])], {"dims": [0]})
+    add(S, "amax", "sliced_transposed", lambda x, dims: torch.amax(x, dims),
+        [Inp(randn(6, 4), permute=[1, 0], slice=[1, 0, 6, 2])], {"dims": [1]})
+    add(S, "softmax", "expanded", lambda x, dim: torch.softmax(x, dim), [Inp(randn(1, 5), expand=[3, 5])], {"dim": 1})
+    add(S, "matmul", "expanded_batch", lambda a, b: torch.matmul(a, b),
+        [Inp(randn(1, 3, 4), expand=[2, 3, 4]), randn(2, 4, 2)])
+    add(S, "cumsum", "sliced", lambda x, dim: torch.cumsum(x, dim), [Inp(randn(3, 8), slice=[1, 1, 8, 3])], {"dim": 1})
+    add(S, "where", "expanded_cond", lambda c, a, b: torch.where(c, a, b),
+        [Inp(bools(1, 4), expand=[3, 4]), randn(3, 4), Inp(randn(4, 3), permute=[1, 0])])
+    add(S, "contiguous", "expanded", lambda x: x.contiguous(), [Inp(randn(2, 1, 3), expand=[2, 4, 3])])
+    add(S, "sort", "transposed_i64", lambda x, dim=-1, descending=False: tuple(
+        torch.sort(x, dim=dim, descending=descending, stable=True)),
+        [Inp(distinct(5, 3).mul(4).to(i64), permute=[1, 0])])
+
+
+# ======================================================================================================
+# large: inputs generated from a formula (not stored), big enough for the kernels' parallel paths;
+# small outputs, no gradients
+# ======================================================================================================
+def large_cases():
+    L = "large"
+    red = lambda name: lambda x, dims=None, keepdim=False: (
+        getattr(torch, name)(x) if dims is None else getattr(torch, name)(x, dims, keepdim))
+    add(L, "sum", "all_f32", red("sum"), [generated(200003)])
+    # c=0.75: with c=1 these column sums cancel to exactly 0, and torch's float32 rounding residue
+    # (1.5e-6) is then all the case would compare.
+    add(L, "sum", "dim0_f32", red("sum"), [generated(1000, 300, c=0.75)], {"dims": [0]})
+    add(L, "sum", "dim1_f64", red("sum"), [generated(300, 1000, dtype=f64)], {"dims": [1]})
+    add(L, "mean", "all_f32", red("mean"), [generated(512, 513)])
+    add(L, "amax", "dim1", lambda x, dims: torch.amax(x, dims), [generated(64, 4099, a=104729, m=100000)], {"dims": [1]})
+    add(L, "var", "all_f32", lambda x, unbiased=True: torch.var(x, unbiased), [generated(150001)])
+    add(L, "std", "dim0", lambda x, dims, unbiased=True, keepdim=False: torch.std(x, dims, unbiased, keepdim),
+        [generated(4000, 40)], {"dims": [0]})
+    nm = lambda x, p: torch.norm(x, {"inf": float("inf")}.get(p, p))
+    add(L, "norm", "p2_f32", nm, [generated(100000)], {"p": 2})
+    add(L, "norm", "p1_f32", nm, [generated(100000)], {"p": 1})
+    add(L, "norm", "pinf_f32", nm, [generated(100000, a=104729, m=100000)], {"p": "inf"})
+    add(L, "count_nonzero", "all", lambda x: torch.count_nonzero(x), [generated(70000, m=10)])
+    add(L, "mul_sum", "bcast_f32", lambda a, b: (a * b).sum(), [generated(400, 300), generated(300, a=31, m=62)])
+    add(L, "exp_sum", "f32", lambda x: x.exp().sum(), [generated(100000)])
+    add(L, "matmul", "f32_64x96x48", lambda a, b: torch.matmul(a, b),
+        [generated(64, 96, a=13, m=34), generated(96, 48, a=17, m=38)])
+
+
 FAMILIES = [unary_cases, binary_cases, inplace_cases, compare_cases, where_clamp_cases, view_cases, copy_cases,
             reduce_basic_cases, indexing_cases, reductions_cases, selection_cases, linalg_cases, factory_cases,
-            close_cases]
+            close_cases, strided_cases, large_cases]
 
 
 def main():
