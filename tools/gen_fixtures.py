@@ -966,9 +966,83 @@ def large_cases():
         [generated(64, 96, a=13, m=34), generated(96, 48, a=17, m=38)])
 
 
+# ======================================================================================================
+# special: inf / nan / signed zero / overflow / denormal inputs (values only, no gradients)
+# ======================================================================================================
+def special_cases():
+    S = "special"
+    inf, nan = float("inf"), float("nan")
+    sv = lambda dt: torch.tensor([0.0, -0.0, inf, -inf, nan, 1e-40, 88.8, -104.0, 1e30, -1.0, 0.5], dtype=dt)
+    for op in ("neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "square", "sin",
+               "tanh", "sigmoid", "relu", "floor", "round", "trunc", "erf"):
+        add(S, op, "f32", lambda x, op=op: getattr(x, op)(), [sv(f32)], grad=False)
+    add(S, "exp", "f64", lambda x: x.exp(), [sv(f64)], grad=False)
+    add(S, "sigmoid", "f64", lambda x: x.sigmoid(), [sv(f64)], grad=False)
+    pair = lambda: (torch.tensor([nan, 1.0, nan, -inf, 2.0, 0.0]), torch.tensor([1.0, nan, nan, 3.0, inf, -0.0]))
+    add(S, "maximum", "nan", torch.maximum, list(pair()), grad=False)
+    add(S, "minimum", "nan", torch.minimum, list(pair()), grad=False)
+    add(S, "div", "by_zero", lambda a, b: a / b,
+        [torch.tensor([1.0, -1.0, 0.0, inf]), torch.tensor([0.0, 0.0, 0.0, inf])], grad=False)
+    add(S, "mul", "inf_times_zero", lambda a, b: a * b, [torch.tensor([inf, -inf, nan]), torch.tensor([0.0, 2.0, 0.0])],
+        grad=False)
+    add(S, "pow", "special", lambda a, b: torch.pow(a, b),
+        [torch.tensor([0.0, 0.0, -2.0, nan, 1.0, inf, -8.0]), torch.tensor([0.0, -1.0, 0.5, 0.0, nan, -1.0, 3.0])],
+        grad=False)
+    add(S, "pow_scalar", "zero_pow_neg", lambda x, exponent: torch.pow(x, exponent),
+        [torch.tensor([0.0, -0.0, 2.0, nan])], {"exponent": -2.0}, grad=False)
+    add(S, "clamp", "nan_input", lambda x, min=None, max=None: torch.clamp(x, min, max),
+        [torch.tensor([nan, -inf, inf, 0.3])], {"min": -1.0, "max": 1.0}, grad=False)
+    add(S, "remainder_scalar", "inf_nan", lambda x, other: torch.remainder(x, other),
+        [torch.tensor([inf, nan, -0.0, 5.5])], {"other": 2.0}, grad=False)
+    row_nan = torch.tensor([[1.0, nan, 3.0], [2.0, -1.0, 0.5], [-inf, -inf, -inf]])
+    add(S, "amax", "nan_rows", lambda x, dims: torch.amax(x, dims), [row_nan], {"dims": [1]}, grad=False)
+    add(S, "amin", "nan_rows", lambda x, dims: torch.amin(x, dims), [row_nan], {"dims": [1]}, grad=False)
+    inf_rows = torch.tensor([[inf, inf], [-inf, -inf]])
+    add(S, "amin", "all_inf_row", lambda x, dims: torch.amin(x, dims), [inf_rows], {"dims": [1]}, grad=False)
+    add(S, "max_dim", "all_neg_inf_row", lambda x, dim, keepdim=False: tuple(torch.max(x, dim, keepdim)),
+        [inf_rows], {"dim": 1}, grad=False)
+    add(S, "max", "all_neg_inf", lambda x: torch.max(x), [inf_rows[1]], grad=False)
+    add(S, "min", "all_inf_f64", lambda x: torch.min(x), [inf_rows[0].double()], grad=False)
+    add(S, "sum", "inf_minus_inf", lambda x, dims: torch.sum(x, dims),
+        [torch.tensor([[inf, -inf], [inf, 1.0], [nan, 0.0]])], {"dims": [1]}, grad=False)
+    add(S, "max_dim", "nan", lambda x, dim, keepdim=False: tuple(torch.max(x, dim, keepdim)), [row_nan[:2]],
+        {"dim": 1}, grad=False)
+    add(S, "min", "nan_all", lambda x: torch.min(x), [row_nan[:2]], grad=False)
+    add(S, "argmax", "nan", lambda x, dim=None, keepdim=False: torch.argmax(x, dim, keepdim), [row_nan[:2]],
+        {"dim": 1}, grad=False)
+    add(S, "argmin", "inf_ties_first", lambda x, dim=None, keepdim=False: torch.argmin(x, dim, keepdim),
+        [torch.tensor([[3.0, -inf, 1.0, -inf], [2.0, 2.0, 5.0, 2.0]])], {"dim": 1}, grad=False)
+    add(S, "sort", "nan_last", lambda x, dim=-1, descending=False: tuple(
+        torch.sort(x, dim=dim, descending=descending, stable=True)),
+        [torch.tensor([3.0, nan, -inf, 1.0, inf, -2.0])], grad=False)
+    add(S, "sort", "nan_first_desc", lambda x, dim=-1, descending=False: tuple(
+        torch.sort(x, dim=dim, descending=descending, stable=True)),
+        [torch.tensor([3.0, nan, -inf, 1.0, inf, -2.0])], {"descending": True}, grad=False)
+    add(S, "sort", "stable_ties", lambda x, dim=-1, descending=False: tuple(
+        torch.sort(x, dim=dim, descending=descending, stable=True)),
+        [torch.tensor([2, 1, 2, 0, 1, 2, 0])], grad=False)
+    add(S, "sort", "stable_ties_desc", lambda x, dim=-1, descending=False: tuple(
+        torch.sort(x, dim=dim, descending=descending, stable=True)),
+        [torch.tensor([2.0, 1.0, 2.0, 0.0, 1.0, 2.0, -0.0])], {"descending": True}, grad=False)
+    add(S, "softmax", "masked_row", lambda x, dim: torch.softmax(x, dim),
+        [torch.tensor([[0.5, -inf, 1.0], [-inf, -inf, -inf]])], {"dim": 1}, grad=False)
+    add(S, "log_softmax", "masked_row", lambda x, dim: torch.log_softmax(x, dim),
+        [torch.tensor([[0.5, -inf, 1.0], [2.0, 3.0, -inf]])], {"dim": 1}, grad=False)
+    add(S, "norm", "inf_entry", lambda x, p: torch.norm(x, p), [torch.tensor([1.0, -inf, 2.0])], {"p": 2},
+        grad=False)
+    add(S, "cumsum", "inf", lambda x, dim: torch.cumsum(x, dim), [torch.tensor([1.0, inf, -inf, 2.0])], {"dim": 0},
+        grad=False)
+    add(S, "to", "f32_special_to_i32", lambda x, dtype: x.to(getattr(torch, dtype)),
+        [torch.tensor([-2.7, 2.7, -0.5, 1e9])], {"dtype": "int32"}, grad=False)
+    add(S, "mean", "empty", lambda x: torch.mean(x), [torch.zeros(0)], grad=False)
+    add(S, "prod", "empty", lambda x: torch.prod(x), [torch.zeros(0)], grad=False)
+    add(S, "amax", "i64_extremes", lambda x, dims: torch.amax(x, dims),
+        [torch.tensor([[-(2 ** 63), 2 ** 63 - 1], [5, -(2 ** 62)]])], {"dims": [1]}, grad=False)
+
+
 FAMILIES = [unary_cases, binary_cases, inplace_cases, compare_cases, where_clamp_cases, view_cases, copy_cases,
             reduce_basic_cases, indexing_cases, reductions_cases, selection_cases, linalg_cases, factory_cases,
-            close_cases, strided_cases, large_cases]
+            close_cases, strided_cases, large_cases, special_cases]
 
 
 def main():
