@@ -169,6 +169,9 @@ template <typename To, typename From>
 To convert(From v) {
   if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To> && std::is_unsigned_v<To>) {
+    // A negative float into uint8 wraps as in PyTorch; casting it directly is undefined.
+    return static_cast<To>(static_cast<int64_t>(v));
   } else {
     return static_cast<To>(v);
   }
