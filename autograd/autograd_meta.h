@@ -15,11 +15,14 @@ struct AutogradMeta {
   uint32_t output_nr = 0;                 // which output of grad_fn this tensor is
   std::weak_ptr<AccumulateGrad> grad_accumulator;  // leaves: created on first use
   bool retains_grad = false;
+  RemovableHandle retain_grad_hook;       // on grad_fn; moved when an in-place op rebases history
   HookDict<TensorHook> hooks;             // leaf hooks (non-leaf hooks live on grad_fn)
 };
 
 // The tensor's metadata, created if absent.
 AutogradMeta& meta(const Tensor& t);
+// Points t's history at (grad_fn, output_nr) after an in-place op; a retained gradient follows.
+void rebase_history(const Tensor& t, std::shared_ptr<Node> grad_fn, uint32_t output_nr);
 // Null when the tensor has none.
 AutogradMeta* meta_or_null(const Tensor& t);
 // The edge a gradient for t flows into: its grad_fn, or its leaf accumulator; empty if t does

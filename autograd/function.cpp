@@ -26,6 +26,19 @@ Edge gradient_edge(const Tensor& t) {
   return Edge{acc, 0};
 }
 
+void rebase_history(const Tensor& t, std::shared_ptr<Node> grad_fn, uint32_t output_nr) {
+  AutogradMeta& m = meta(t);
+  bool retained = m.retains_grad;
+  if (retained) {
+    m.retain_grad_hook.remove();
+    m.retains_grad = false;
+  }
+  m.grad_fn = std::move(grad_fn);
+  m.output_nr = output_nr;
+  m.requires_grad = true;
+  if (retained) t.retain_grad();
+}
+
 bool should_record(const TensorList& inputs) {
   if (!GradMode::is_enabled()) return false;
   for (const Tensor& t : inputs) {

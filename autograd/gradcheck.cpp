@@ -12,10 +12,19 @@ namespace twig::autograd {
 
 namespace {
 
-// All outputs flattened into one float64 vector.
-std::vector<double> flat_outputs(const TensorList& outs) {
-  std::vector<double> v;
+// The floating outputs (integer outputs such as indices have no gradient).
+TensorList floating_outputs(const TensorList& outs) {
+  TensorList f;
   for (const Tensor& o : outs) {
+    if (o.defined() && is_floating(o.dtype())) f.push_back(o);
+  }
+  return f;
+}
+
+// The floating outputs flattened into one float64 vector.
+std::vector<double> flat_outputs(const TensorList& all) {
+  std::vector<double> v;
+  for (const Tensor& o : floating_outputs(all)) {
     std::vector<double> part = o.to_vector<double>();
     v.insert(v.end(), part.begin(), part.end());
   }
@@ -61,7 +70,7 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& fn
   }
   TWIG_CHECK(!diff_inputs.empty(), ValueError, "gradcheck: no input requires grad");
 
-  TensorList outs = fn(inputs);
+  TensorList outs = floating_outputs(fn(inputs));
   std::vector<double> out0 = flat_outputs(outs);
   const int64_t n_out = static_cast<int64_t>(out0.size());
 

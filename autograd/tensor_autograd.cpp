@@ -69,7 +69,7 @@ void Tensor::retain_grad() const {
   if (m.retains_grad) return;
   m.retains_grad = true;
   std::weak_ptr<TensorImpl> weak = impl_ptr();
-  m.grad_fn->register_grad_hook(m.output_nr, [weak](const Tensor& g) -> Tensor {
+  m.retain_grad_hook = m.grad_fn->register_grad_hook(m.output_nr, [weak](const Tensor& g) -> Tensor {
     if (auto impl = weak.lock()) {
       Tensor self(impl);
       auto& mm = meta(self);

@@ -42,6 +42,10 @@ class NotImplementedError : public RuntimeError {
 class AssertionError : public Error {
   using Error::Error;
 };
+// Python: a missing attribute (module.get("weight") on a module without one).
+class AttributeError : public Error {
+  using Error::Error;
+};
 
 namespace detail {
 

@@ -310,9 +310,10 @@ class Tensor {
   Tensor mean(const Dims& dims, bool keepdim = false) const;
   Tensor prod() const;
   Tensor prod(int64_t dim, bool keepdim = false) const;
-  // Unbiased (correction=1) by default, like torch.var.
+  // Unbiased (correction=1) by default, like torch.var; var(Dims{}, false) is the biased total.
+  // (No var(bool) overload: x.var({0}) would silently pick it.)
   Tensor var(const Dims& dims, bool unbiased = true, bool keepdim = false) const;
-  Tensor var(bool unbiased = true) const;
+  Tensor var() const;
   Tensor std(const Dims& dims, bool unbiased = true, bool keepdim = false) const;
   Tensor max() const;
   Tensor min() const;

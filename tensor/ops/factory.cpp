@@ -47,22 +47,17 @@ Tensor arange(Scalar start, Scalar end, Scalar step, const TensorOptions& option
              "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
              ", step=", step, ")");
   int64_t n = static_cast<int64_t>(std::ceil((e - s) / st));
-  Tensor cpu = detail::make_empty({n}, kFloat64, Device::cpu());
-  double* p = cpu.data_ptr<double>();
-  if (any_float) {
-    for (int64_t i = 0; i < n; ++i) p[i] = s + static_cast<double>(i) * st;
-  } else {
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(start.to_int() + i * step.to_int());
-  }
-  Tensor out = detail::make_empty({n}, dt, options.device_);
-  if (dt == kInt64 && !any_float) {
-    Tensor ints = detail::make_empty({n}, kInt64, Device::cpu());
-    int64_t* q = ints.data_ptr<int64_t>();
-    for (int64_t i = 0; i < n; ++i) q[i] = start.to_int() + i * step.to_int();
-    backend_for(out.device()).copy(out, ints);
-  } else {
-    backend_for(out.device()).copy(out, cpu);
-  }
+  Tensor cpu = detail::make_empty({n}, dt, Device::cpu());
+  TWIG_DISPATCH_NUMERIC(dt, "arange", [&] {
+    scalar_t* p = static_cast<scalar_t*>(cpu.raw_data_ptr());
+    if (any_float) {
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<scalar_t>(s + static_cast<double>(i) * st);
+    } else {
+      const int64_t b = start.to_int(), k = step.to_int();
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<scalar_t>(b + i * k);
+    }
+  });
+  Tensor out = options.device_.is_cpu() ? cpu : cpu.to(options.device_);
   return finish(out, options);
 }
 

@@ -33,10 +33,7 @@ const Tensor& inplace(const Tensor& self, const char* name, const TensorList& ot
                dtype_tensor_name(self.dtype()));
     backend_for(self.device()).copy(self, r);
     self.bump_version();
-    auto& m = autograd::meta(self);
-    m.grad_fn = r.grad_fn();
-    m.output_nr = r.output_nr();
-    m.requires_grad = true;
+    autograd::rebase_history(self, r.grad_fn(), r.output_nr());
     return self;
   }
   direct();

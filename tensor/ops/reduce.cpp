@@ -252,7 +252,7 @@ Tensor Tensor::var(const Dims& dims, bool unbiased, bool keepdim) const {
   return out;
 }
 
-Tensor Tensor::var(bool unbiased) const { return var(Dims{}, unbiased, false); }
+Tensor Tensor::var() const { return var(Dims{}, true, false); }
 
 Tensor Tensor::std(const Dims& dims, bool unbiased, bool keepdim) const { return var(dims, unbiased, keepdim).sqrt(); }
 
@@ -361,7 +361,9 @@ Tensor softmax_impl(const Tensor& self, int64_t dim, bool log) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    Tensor x = is_floating(self.dtype()) ? self : self.to(default_dtype());
+    TWIG_CHECK(is_floating(self.dtype()), RuntimeError, "\"", log ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl",
+               "\" not implemented for '", dtype_tensor_name(self.dtype()), "'");
+    const Tensor& x = self;
     if (x.numel() == 0) {
       out = x.clone();
     } else {

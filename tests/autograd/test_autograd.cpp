@@ -336,3 +336,25 @@ TEST(AutogradDeep, DeepChainDestroyedWithoutBackward) {
   y = Tensor();
   SUCCEED();
 }
+
+TEST(AutogradInplace, RetainedGradFollowsInplaceRebase) {
+  // PyTorch 1.13: h = x * 2; h.retain_grad(); h.mul_(3); h.sum().backward() -> h.grad == ones.
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  Tensor h = x * 2;
+  h.retain_grad();
+  h.mul_(3);
+  h.sum().backward();
+  EXPECT_EQ(h.grad().to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{6.0, 6.0}));
+}
+
+TEST(AutogradGradcheck, IntegerOutputsAreIgnored) {
+  Tensor x = tensor({3.0, 1.0, 2.0}, kFloat64).requires_grad_();
+  auto r = autograd::gradcheck(
+      [](const TensorList& in) {
+        auto [v, i] = in[0].max(0);
+        return TensorList{v, i};
+      },
+      {x});
+  EXPECT_TRUE(r.ok) << r.message;
+}
