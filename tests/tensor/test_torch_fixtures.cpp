@@ -349,8 +349,9 @@ void add_reductions(OpTable& t) {
     return one(in[0].prod(geti(p, "dim"), getb(p, "keepdim", false)));
   };
   t["var"] = [](const TensorList& in, const json& p) {
-    if (!has(p, "dims")) return one(in[0].var(getb(p, "unbiased", true)));
-    return one(in[0].var(dims(p, "dims"), getb(p, "unbiased", true), getb(p, "keepdim", false)));
+    // An empty dim list reduces over every dim (there is no var(bool) overload).
+    Dims d = has(p, "dims") ? dims(p, "dims") : Dims{};
+    return one(in[0].var(d, getb(p, "unbiased", true), getb(p, "keepdim", false)));
   };
   t["std"] = [](const TensorList& in, const json& p) {
     // Tensor::std has no all-dims overload; an empty dim list reduces over every dim.
