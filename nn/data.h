@@ -68,6 +68,7 @@ struct Batch {
 // Batches of batch_size examples, stacked along a new dim 0. With shuffle, each pass (each
 // begin()) draws a new permutation from a Generator seeded once with `seed`, so runs repeat.
 // A TensorDataset is batched with one index_select per tensor; other datasets stack get(i).
+// The loader refers to the dataset (no copy): keep the dataset alive while iterating.
 class DataLoader {
  public:
   DataLoader(const Dataset& dataset, int64_t batch_size = 1, bool shuffle = false, bool drop_last = false,
