@@ -174,23 +174,48 @@ ModulePtr Module::find_module(const std::string& path) {
 // ---- traversal --------------------------------------------------------------------------------
 
 namespace {
+
 std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+
 }  // namespace
+
+void Module::walk(const std::string& prefix, const std::function<void(const std::string&, const Module&)>& fn) const {
+  // Pre-order, children in insertion order; an explicit stack (pushed in reverse), no recursion.
+  std::vector<std::pair<std::string, const Module*>> stack{{prefix, this}};
+  while (!stack.empty()) {
+    auto [p, m] = stack.back();
+    stack.pop_back();
+    fn(p, *m);
+    const auto& kids = m->children_.items();
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(join(p, it->first), it->second.get());
+  }
+}
+
+NamedTensors Module::persistent_state(const std::string& prefix) const {
+  NamedTensors out;
+  walk(prefix, [&](const std::string& p, const Module& m) {
+    for (const auto& [name, t] : m.parameters_) {
+      if (t.defined()) out.emplace_back(join(p, name), t);
+    }
+    for (const auto& [name, t] : m.buffers_) {
+      if (t.defined() && m.buffer_is_persistent(name)) out.emplace_back(join(p, name), t);
+    }
+  });
+  return out;
+}
 
 NamedTensors Module::named_parameters(const std::string& prefix, bool recurse) const {
   NamedTensors out;
   std::set<const TensorImpl*> seen;
-  std::vector<std::pair<std::string, const Module*>> stack{{prefix, this}};
-  // Pre-order, children in insertion order (an explicit stack, reversed pushes).
-  while (!stack.empty()) {
-    auto [p, m] = stack.back();
-    stack.pop_back();
-    for (const auto& [name, t] : m->parameters_) {
+  auto collect = [&](const std::string& p, const Module& m) {
+    for (const auto& [name, t] : m.parameters_) {
       if (t.defined() && seen.insert(t.impl()).second) out.emplace_back(join(p, name), t);
     }
-    if (!recurse) break;
-    const auto& kids = m->children_.items();
-    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(join(p, it->first), it->second.get());
+  };
+  if (recurse) {
+    walk(prefix, collect);
+  } else {
+    collect(prefix, *this);
   }
   return out;
 }
@@ -203,16 +228,15 @@ TensorList Module::parameters(bool recurse) const {
 
 NamedTensors Module::named_buffers(const std::string& prefix, bool recurse) const {
   NamedTensors out;
-  std::vector<std::pair<std::string, const Module*>> stack{{prefix, this}};
-  while (!stack.empty()) {
-    auto [p, m] = stack.back();
-    stack.pop_back();
-    for (const auto& [name, t] : m->buffers_) {
+  auto collect = [&](const std::string& p, const Module& m) {
+    for (const auto& [name, t] : m.buffers_) {
       if (t.defined()) out.emplace_back(join(p, name), t);
     }
-    if (!recurse) break;
-    const auto& kids = m->children_.items();
-    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(join(p, it->first), it->second.get());
+  };
+  if (recurse) {
+    walk(prefix, collect);
+  } else {
+    collect(prefix, *this);
   }
   return out;
 }
@@ -256,38 +280,12 @@ std::vector<ModulePtr> Module::modules() {
 
 StateDict Module::state_dict(const std::string& prefix) const {
   StateDict sd;
-  std::vector<std::pair<std::string, const Module*>> stack{{prefix, this}};
-  while (!stack.empty()) {
-    auto [p, m] = stack.back();
-    stack.pop_back();
-    for (const auto& [name, t] : m->parameters_) {
-      if (t.defined()) sd.insert(join(p, name), t.detach());
-    }
-    for (const auto& [name, t] : m->buffers_) {
-      if (t.defined() && m->buffer_is_persistent(name)) sd.insert(join(p, name), t.detach());
-    }
-    const auto& kids = m->children_.items();
-    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(join(p, it->first), it->second.get());
-  }
+  for (const auto& [key, t] : persistent_state(prefix)) sd.insert(key, t.detach());
   return sd;
 }
 
 IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
-  // The module's own slots, by key, in state_dict order.
-  std::vector<std::pair<std::string, Tensor>> slots;
-  std::vector<std::pair<std::string, const Module*>> stack{{"", this}};
-  while (!stack.empty()) {
-    auto [p, m] = stack.back();
-    stack.pop_back();
-    for (const auto& [name, t] : m->parameters_) {
-      if (t.defined()) slots.emplace_back(join(p, name), t);
-    }
-    for (const auto& [name, t] : m->buffers_) {
-      if (t.defined() && m->buffer_is_persistent(name)) slots.emplace_back(join(p, name), t);
-    }
-    const auto& kids = m->children_.items();
-    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(join(p, it->first), it->second.get());
-  }
+  NamedTensors slots = persistent_state("");
   IncompatibleKeys result;
   std::vector<std::string> errors;
   std::set<std::string> known;

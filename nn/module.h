@@ -172,6 +172,10 @@ class Module : public std::enable_shared_from_this<Module> {
 
  private:
   void check_free_name(const std::string& name, const char* what) const;
+  // fn(dotted prefix, module) for this module and every descendant, pre-order.
+  void walk(const std::string& prefix, const std::function<void(const std::string&, const Module&)>& fn) const;
+  // The state_dict's entries (defined parameters, persistent buffers) as the live tensors.
+  NamedTensors persistent_state(const std::string& prefix) const;
   std::string type_name_;
   bool training_ = true;
   OrderedDict<Tensor> parameters_;

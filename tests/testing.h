@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "twig.h"
 
@@ -31,6 +34,40 @@ inline std::pair<Tensor, Tensor> noncontiguous(const Shape& shape, uint64_t seed
     auto _r = ::twig::autograd::gradcheck(fn, inputs);                         \
     EXPECT_TRUE(_r.ok) << _r.message;                                          \
   } while (0)
+
+// Runs f and expects an exception of type E whose what() contains every needle.
+template <typename E>
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception thrown; expected one mentioning '" << (needles.empty() ? "" : needles.front()) << "'";
+  } catch (const E& e) {
+    const std::string what = e.what();
+    for (const auto& n : needles) EXPECT_NE(what.find(n), std::string::npos) << "'" << n << "' not in: " << what;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception type: " << e.what();
+  }
+}
+// One needle (a string, not a braced list, so {"a", "b"} picks the overload above).
+template <typename E, typename S, typename = std::enable_if_t<std::is_convertible_v<const S&, std::string>>>
+void expect_error(const std::function<void()>& f, const S& needle) {
+  expect_error<E>(f, std::vector<std::string>{std::string(needle)});
+}
+
+// EXPECT_ERROR(expr, ErrorType, "needle"): expr throws ErrorType naming the needle.
+#define EXPECT_ERROR(stmt, ErrorType, needle) \
+  ::twig::testing::expect_error<ErrorType>([&] { (void)(stmt); }, std::string(needle))
+
+// Gradchecks fn on a contiguous float64 leaf of `shape` and on a non-contiguous view of one.
+inline void gradcheck_both(const std::function<TensorList(const TensorList&)>& fn, const Shape& shape,
+                           uint64_t seed = 1) {
+  EXPECT_GRADCHECK(fn, (TensorList{leaf(shape, seed)}));
+  auto [view, base] = noncontiguous(shape, seed + 100);
+  if (shape.size() >= 2) {
+    EXPECT_FALSE(view.is_contiguous());
+  }
+  EXPECT_GRADCHECK(fn, (TensorList{view}));
+}
 
 inline std::string str(const Tensor& t) {
   std::ostringstream os;

@@ -38,6 +38,7 @@ struct ExtremeOp {
   double p = 0;
   Acc init() const {
     if constexpr (std::is_same_v<T, bool>) return !IsMax;
+    else if constexpr (std::is_floating_point_v<T>) return IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
     else return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
   }
   void step(Acc& a, T v) const {

@@ -7,19 +7,9 @@
 
 using namespace twig;
 using twig::testing::leaf;
+using twig::testing::expect_error;
 
 namespace {
-template <typename E>
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception thrown";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
 std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
 }  // namespace
 

@@ -8,23 +8,10 @@
 
 using namespace twig;
 using twig::testing::leaf;
+using twig::testing::expect_error;
 using twig::testing::noncontiguous;
 
 namespace {
-
-// Runs f, expects exception E, and checks that what() contains each of `needles`.
-template <typename E>
-void expect_error(const std::function<void()>& f, std::vector<std::string> needles) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception thrown";
-  } catch (const E& e) {
-    std::string what = e.what();
-    for (const auto& n : needles) EXPECT_NE(what.find(n), std::string::npos) << "'" << n << "' not in: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
 
 // A view shares storage and the version counter with its base, and writes go through.
 void expect_aliases(const Tensor& base, const Tensor& view) {

@@ -8,31 +8,16 @@ using namespace twig;
 using namespace twig::indexing;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
+using twig::testing::expect_error;
+using twig::testing::gradcheck_both;
 using TL = TensorList;
 
 namespace {
-
-template <typename E, typename F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception containing '" << needle << "'";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 using D = std::vector<double>;
 using L = std::vector<int64_t>;
 
 bool shares_storage(const Tensor& a, const Tensor& b) { return a.storage().get() == b.storage().get(); }
-
-void gradcheck_both(const std::function<TL(const TL&)>& fn, const Shape& shape, uint64_t seed = 1) {
-  EXPECT_GRADCHECK(fn, (TL{leaf(shape, seed)}));
-  auto [view, base] = noncontiguous(shape, seed + 100);
-  EXPECT_FALSE(view.is_contiguous());
-  EXPECT_GRADCHECK(fn, (TL{view}));
-}
 
 // 0..11 as (3, 4) int64.
 Tensor grid() { return arange(12).view({3, 4}); }

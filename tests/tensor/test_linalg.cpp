@@ -10,6 +10,7 @@
 
 using namespace twig;
 using twig::testing::leaf;
+using twig::testing::expect_error;
 using twig::testing::noncontiguous;
 
 namespace {
@@ -93,20 +94,6 @@ std::string shape_str(const Tensor& t) {
 }
 
 std::string shapes_str(const Tensor& a, const Tensor& b) { return shape_str(a) + " @ " + shape_str(b); }
-
-// Throws E whose message contains every one of `parts`.
-template <typename E>
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no exception; expected one mentioning " << parts.front();
-  } catch (const E& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
 
 struct ShapePair {
   Shape a, b;

@@ -12,22 +12,13 @@
 using namespace twig;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
+using twig::testing::gradcheck_both;
 
 namespace {
 
 using Fn = std::function<TensorList(const TensorList&)>;
 
 // stmt throws ErrorType and its message contains needle.
-#define EXPECT_ERROR(stmt, ErrorType, needle)                                              \
-  do {                                                                                     \
-    EXPECT_THROW((void)(stmt), ErrorType);                                                 \
-    try {                                                                                  \
-      (void)(stmt);                                                                        \
-    } catch (const ErrorType& e_) {                                                        \
-      EXPECT_NE(std::string(e_.what()).find(needle), std::string::npos) << e_.what();      \
-    } catch (...) {                                                                        \
-    }                                                                                      \
-  } while (0)
 
 std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
 
@@ -43,16 +34,6 @@ void expect_same(const Tensor& a, const Tensor& b, double tol = 1e-9) {
 }
 
 // Gradchecks fn on a contiguous leaf and on a transposed (non-contiguous) view of the same shape.
-void gradcheck_both(const Fn& fn, const Shape& shape, uint64_t seed = 1) {
-  Tensor x = leaf(shape, seed);
-  EXPECT_GRADCHECK(fn, TensorList{x});
-  auto [view, base] = noncontiguous(shape, seed + 100);
-  if (shape.size() >= 2) {
-    EXPECT_FALSE(view.is_contiguous());
-  }
-  EXPECT_GRADCHECK(fn, TensorList{view});
-}
-
 Tensor d64(const NestedList& v) { return tensor(v, kFloat64); }
 
 }  // namespace

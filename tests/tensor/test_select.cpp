@@ -8,20 +8,11 @@
 using namespace twig;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
+using twig::testing::expect_error;
+using twig::testing::gradcheck_both;
 using TL = TensorList;
 
 namespace {
-
-// Runs f, expects exception E whose what() contains needle.
-template <typename E, typename F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception containing '" << needle << "'";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 using D = std::vector<double>;
 using F = std::vector<float>;
@@ -29,13 +20,6 @@ using L = std::vector<int64_t>;
 
 
 // Gradchecks fn on a contiguous leaf and on a non-contiguous view of the same shape.
-void gradcheck_both(const std::function<TL(const TL&)>& fn, const Shape& shape, uint64_t seed = 1) {
-  EXPECT_GRADCHECK(fn, (TL{leaf(shape, seed)}));
-  auto [view, base] = noncontiguous(shape, seed + 100);
-  EXPECT_FALSE(view.is_contiguous());
-  EXPECT_GRADCHECK(fn, (TL{view}));
-}
-
 }  // namespace
 
 // ---- sort / argsort -------------------------------------------------------------------------

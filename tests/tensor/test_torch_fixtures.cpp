@@ -584,12 +584,6 @@ const std::vector<std::string> kFamilies = {"unary",        "binary",       "inp
 // remove it from here.
 const std::map<std::string, std::string> kKnownFailures = {
     {"selection/index/two_tensors", "Tensor::index supports only one tensor index (select.cpp)"},
-    // ExtremeOp::init in tensor/cpu/cpu_reduce.cpp starts from numeric_limits<T>::lowest()/max(),
-    // not -inf/+inf, so a slice that is all -inf (amax) / +inf (amin) gives -FLT_MAX / FLT_MAX.
-    {"special/amax/nan_rows", "amax of an all -inf row is -FLT_MAX, not -inf (cpu_reduce.cpp ExtremeOp::init)"},
-    {"special/amin/all_inf_row", "amin of an all +inf row is FLT_MAX, not inf (cpu_reduce.cpp ExtremeOp::init)"},
-    {"special/max/all_neg_inf", "max() of all -inf is -FLT_MAX, not -inf (cpu_reduce.cpp ExtremeOp::init)"},
-    {"special/min/all_inf_f64", "min() of all +inf is DBL_MAX, not inf (cpu_reduce.cpp ExtremeOp::init)"},
 };
 
 void run_family(const std::string& family) {
