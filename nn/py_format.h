@@ -36,21 +36,31 @@ inline std::string py_float(double v) {
   std::string out;
   if (exponent < -4 || exponent >= 16) {
     out = ds.substr(0, 1);
-    if (ds.size() > 1) out += "." + ds.substr(1);
+    if (ds.size() > 1) {
+      out += '.';
+      out.append(ds, 1, std::string::npos);
+    }
     char eb[16];
     std::snprintf(eb, sizeof eb, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
     out += eb;
   } else if (exponent < 0) {
-    out = "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + ds;
+    out = "0.";
+    out.append(static_cast<size_t>(-exponent - 1), '0');
+    out += ds;
   } else {
     size_t int_len = static_cast<size_t>(exponent) + 1;
     if (ds.size() <= int_len) {
-      out = ds + std::string(int_len - ds.size(), '0') + ".0";
+      out = ds;
+      out.append(int_len - ds.size(), '0');
+      out += ".0";
     } else {
-      out = ds.substr(0, int_len) + "." + ds.substr(int_len);
+      out = ds.substr(0, int_len);
+      out += '.';
+      out.append(ds, int_len, std::string::npos);
     }
   }
-  return neg ? "-" + out : out;
+  if (neg) out.insert(out.begin(), '-');
+  return out;
 }
 
 // A Python number that was given as an int when integral (Softplus's beta=1, threshold=20).
