@@ -24,8 +24,8 @@ constexpr int64_t kGrain = 1 << 15;
 
 void check_floating(const Tensor& x, const char* name) {
   TWIG_CHECK(x.defined(), RuntimeError, name, ": expected a defined tensor");
-  TWIG_CHECK(x.is_floating_point(), RuntimeError, "\"", name, "\" not implemented for '",
-             dtype_tensor_name(x.dtype()), "'");
+  TWIG_CHECK(x.is_floating_point(), RuntimeError, "\"", name, "\" not implemented for '", dtype_tensor_name(x.dtype()),
+             "'");
 }
 
 // out[i] = fn(a[i], b[i]) over contiguous same-shape floating tensors of one dtype; no autograd.
@@ -52,20 +52,19 @@ Tensor map2(const Tensor& a_in, const Tensor& b_in, Fn fn) {
   return out;
 }
 
-// out[i] = fn(a[i], b[i], c[i]): the backward loop, gradient times a derivative of (x, y).
+// The backward loop: dx[i] = fn(g[i], x[i]), the gradient times the derivative at x.
 template <typename Fn>
-Tensor map3(const Tensor& g_in, const Tensor& x_in, const Tensor& y_in, Fn fn) {
-  Tensor g = g_in.to(x_in.dtype()).contiguous(), x = x_in.contiguous(), y = y_in.contiguous();
+Tensor map_grad(const Tensor& g_in, const Tensor& x_in, Fn fn) {
+  Tensor g = g_in.to(x_in.dtype()).contiguous(), x = x_in.contiguous();
   Tensor out = empty(x.sizes(), x.dtype());
   auto run = [&](auto tag) {
     using T = decltype(tag);
     const T* pg = g.data_ptr<T>();
     const T* px = x.data_ptr<T>();
-    const T* py = y.data_ptr<T>();
     T* po = out.data_ptr<T>();
     parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
-        po[i] = static_cast<T>(fn(static_cast<double>(pg[i]), static_cast<double>(px[i]), static_cast<double>(py[i])));
+        po[i] = static_cast<T>(fn(static_cast<double>(pg[i]), static_cast<double>(px[i])));
     });
   };
   if (x.dtype() == kFloat32) {
@@ -76,15 +75,16 @@ Tensor map3(const Tensor& g_in, const Tensor& x_in, const Tensor& y_in, Fn fn) {
   return out;
 }
 
-// y = fwd(x) elementwise, recorded as one node whose backward is dx = bwd(g, x, y).
+// y = fwd(x) elementwise, recorded as one node whose backward is dx = bwd(g, x). Only x is saved
+// (as PyTorch does for these ops), so modifying y in place later does not break the backward.
 template <typename Fwd, typename Bwd>
 Tensor pointwise(const Tensor& x, const char* name, const char* node, Fwd fwd, Bwd bwd) {
   check_floating(x, name);
   Tensor xd = x.detach();
   Tensor y = map2(xd, Tensor(), [fwd](double v, double) { return fwd(v); });
   if (autograd::should_record({x})) {
-    autograd::record(node, {x}, {y}, [sx = SavedTensor(xd), sy = SavedTensor(y.detach()), bwd](const TensorList& g, const Node&) {
-      return TensorList{map3(g[0], sx.get(), sy.get(), bwd)};
+    autograd::record(node, {x}, {y}, [sx = SavedTensor(xd), bwd](const TensorList& g, const Node&) {
+      return TensorList{map_grad(g[0], sx.get(), bwd)};
     });
   }
   return y;
@@ -136,17 +136,20 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   TWIG_CHECK(min_val <= max_val, ValueError, "hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
              max_val, ")");
   return pointwise(
-      x, "hardtanh", "HardtanhBackward0", [=](double v) { return v < min_val ? min_val : v > max_val ? max_val : v; },
-      [=](double g, double v, double) { return v > min_val && v < max_val ? g : 0.0; });
+      x, "hardtanh", "HardtanhBackward0", [=](double v) { return v < min_val   ? min_val
+                                                                 : v > max_val ? max_val
+                                                                               : v; },
+      [=](double g, double v) { return v > min_val && v < max_val ? g : 0.0; });
 }
 
 Tensor sigmoid(const Tensor& x) { return x.sigmoid(); }
 
 Tensor hardsigmoid(const Tensor& x) {
   return pointwise(
-      x, "hardsigmoid", "HardsigmoidBackward0",
-      [](double v) { return v <= -3 ? 0.0 : v >= 3 ? 1.0 : v / 6 + 0.5; },
-      [](double g, double v, double) { return v > -3 && v < 3 ? g / 6 : 0.0; });
+      x, "hardsigmoid", "HardsigmoidBackward0", [](double v) { return v <= -3  ? 0.0
+                                                                      : v >= 3 ? 1.0
+                                                                               : v / 6 + 0.5; },
+      [](double g, double v) { return v > -3 && v < 3 ? g / 6 : 0.0; });
 }
 
 Tensor tanh(const Tensor& x) { return x.tanh(); }
@@ -154,7 +157,7 @@ Tensor tanh(const Tensor& x) { return x.tanh(); }
 Tensor silu(const Tensor& x) {
   return pointwise(
       x, "silu", "SiluBackward0", [](double v) { return v * sigmoid_of(v); },
-      [](double g, double v, double) {
+      [](double g, double v) {
         double s = sigmoid_of(v);
         return g * s * (1 + v * (1 - s));
       });
@@ -163,7 +166,7 @@ Tensor silu(const Tensor& x) {
 Tensor mish(const Tensor& x) {
   return pointwise(
       x, "mish", "MishBackward0", [](double v) { return v * std::tanh(std::log1p(std::exp(v))); },
-      [](double g, double v, double) {
+      [](double g, double v) {
         double t = std::tanh(std::log1p(std::exp(v)));
         return g * (t + v * sigmoid_of(v) * (1 - t * t));
       });
@@ -171,41 +174,43 @@ Tensor mish(const Tensor& x) {
 
 Tensor hardswish(const Tensor& x) {
   return pointwise(
-      x, "hardswish", "HardswishBackward0",
-      [](double v) { return v <= -3 ? 0.0 : v >= 3 ? v : v * (v + 3) / 6; },
-      [](double g, double v, double) { return v < -3 ? 0.0 : v <= 3 ? g * (v / 3 + 0.5) : g; });
+      x, "hardswish", "HardswishBackward0", [](double v) { return v <= -3  ? 0.0
+                                                                  : v >= 3 ? v
+                                                                           : v * (v + 3) / 6; },
+      [](double g, double v) { return v < -3   ? 0.0
+                                      : v <= 3 ? g * (v / 3 + 0.5)
+                                               : g; });
 }
 
 Tensor elu(const Tensor& x, double alpha) {
   return pointwise(
       x, "elu", "EluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v); },
-      [=](double g, double v, double) { return v > 0 ? g : g * alpha * std::exp(v); });
+      [=](double g, double v) { return v > 0 ? g : g * alpha * std::exp(v); });
 }
 
 Tensor celu(const Tensor& x, double alpha) {
   TWIG_CHECK(alpha != 0, RuntimeError, "ZeroDivisionError: celu alpha must not be 0");
   return pointwise(
       x, "celu", "CeluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v / alpha); },
-      [=](double g, double v, double) { return v > 0 ? g : g * std::exp(v / alpha); });
+      [=](double g, double v) { return v > 0 ? g : g * std::exp(v / alpha); });
 }
 
 Tensor selu(const Tensor& x) {
   return pointwise(
-      x, "selu", "EluBackward0",
-      [](double v) { return kSeluScale * (v > 0 ? v : kSeluAlpha * std::expm1(v)); },
-      [](double g, double v, double) { return v > 0 ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(v); });
+      x, "selu", "EluBackward0", [](double v) { return kSeluScale * (v > 0 ? v : kSeluAlpha * std::expm1(v)); },
+      [](double g, double v) { return v > 0 ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(v); });
 }
 
 Tensor hardshrink(const Tensor& x, double lambd) {
   return pointwise(
       x, "hardshrink", "HardshrinkBackward0", [=](double v) { return v >= -lambd && v <= lambd ? 0.0 : v; },
-      [=](double g, double v, double) { return v >= -lambd && v <= lambd ? 0.0 : g; });
+      [=](double g, double v) { return v >= -lambd && v <= lambd ? 0.0 : g; });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return pointwise(
       x, "leaky_relu", "LeakyReluBackward0", [=](double v) { return v > 0 ? v : v * negative_slope; },
-      [=](double g, double v, double) { return v > 0 ? g : g * negative_slope; });
+      [=](double g, double v) { return v > 0 ? g : g * negative_slope; });
 }
 
 Tensor logsigmoid(const Tensor& x) {
@@ -213,14 +218,14 @@ Tensor logsigmoid(const Tensor& x) {
   return pointwise(
       x, "log_sigmoid", "LogSigmoidBackward0",
       [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::fabs(v))); },
-      [](double g, double v, double) { return g * sigmoid_of(-v); });
+      [](double g, double v) { return g * sigmoid_of(-v); });
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   return pointwise(
       x, "softplus", "SoftplusBackward0",
       [=](double v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; },
-      [=](double g, double v, double) {
+      [=](double g, double v) {
         if (v * beta > threshold) return g;
         double z = std::exp(v * beta);
         return g * z / (z + 1);
@@ -255,7 +260,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "none") {
     return pointwise(
         x, "gelu", "GeluBackward0", [](double v) { return 0.5 * v * (1 + std::erf(v * M_SQRT1_2)); },
-        [](double g, double v, double) {
+        [](double g, double v) {
           double cdf = 0.5 * (1 + std::erf(v * M_SQRT1_2));
           double pdf = std::exp(-0.5 * v * v) * (M_2_SQRTPI * M_SQRT1_2 * 0.5);
           return g * (cdf + v * pdf);
@@ -266,9 +271,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;  // sqrt(2 / pi)
   constexpr double kKappa = 0.044715;
   return pointwise(
-      x, "gelu", "GeluBackward0",
-      [=](double v) { return 0.5 * v * (1 + std::tanh(kBeta * (v + kKappa * v * v * v))); },
-      [=](double g, double v, double) {
+      x, "gelu", "GeluBackward0", [=](double v) { return 0.5 * v * (1 + std::tanh(kBeta * (v + kKappa * v * v * v))); },
+      [=](double g, double v) {
         double inner = kBeta * (v + kKappa * v * v * v);
         double t = std::tanh(inner);
         double d_inner = kBeta * (1 + 3 * kKappa * v * v);
@@ -294,8 +298,8 @@ std::string RReLU::extra_repr() const { return "lower=" + py_float(lower) + ", u
 Hardtanh::Hardtanh(double min_val, double max_val) : Hardtanh("Hardtanh", min_val, max_val) {}
 Hardtanh::Hardtanh(const std::string& type_name, double min_val, double max_val)
     : UnaryModule(type_name), min_val(min_val), max_val(max_val) {
-  TWIG_CHECK(max_val > min_val, ValueError, "Hardtanh: max_val (", max_val, ") must be greater than min_val (",
-             min_val, ")");
+  TWIG_CHECK(max_val > min_val, ValueError, "Hardtanh: max_val (", max_val, ") must be greater than min_val (", min_val,
+             ")");
 }
 Tensor Hardtanh::forward(const Tensor& x) { return F::hardtanh(x, min_val, max_val); }
 std::string Hardtanh::extra_repr() const { return "min_val=" + py_float(min_val) + ", max_val=" + py_float(max_val); }
