@@ -14,7 +14,8 @@ namespace functional {
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
   TWIG_CHECK(indices.defined() && (indices.dtype() == kInt64 || indices.dtype() == kInt32), RuntimeError,
              "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
-             "but got ", indices.defined() ? dtype_tensor_name(indices.dtype()) : "None", " instead");
+             "but got ",
+             indices.defined() ? dtype_tensor_name(indices.dtype()) : "None", " instead");
   TWIG_CHECK(weight.defined() && weight.dim() == 2, RuntimeError, "'weight' must be 2-D, got ",
              weight.defined() ? weight.sizes() : Shape{});
   const int64_t v = weight.size(0), d = weight.size(1);
@@ -24,8 +25,8 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
   Tensor idx = indices.to(kInt64).reshape({-1});
   if (idx.numel() > 0) {
     int64_t lo = idx.min().item<int64_t>(), hi = idx.max().item<int64_t>();
-    TWIG_CHECK(lo >= 0 && hi < v, IndexError, "index out of range in self (got index ", lo < 0 ? lo : hi,
-               " for ", v, " embeddings)");
+    TWIG_CHECK(lo >= 0 && hi < v, IndexError, "index out of range in self (got index ", lo < 0 ? lo : hi, " for ", v,
+               " embeddings)");
   }
   Shape out_shape = indices.sizes();
   out_shape.push_back(d);
@@ -44,7 +45,10 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
 }  // namespace functional
 
 Embedding::Embedding(int64_t num_embeddings_, int64_t embedding_dim_, std::optional<int64_t> padding_idx_)
-    : UnaryModule("Embedding"), num_embeddings(num_embeddings_), embedding_dim(embedding_dim_), padding_idx(padding_idx_) {
+    : UnaryModule("Embedding"),
+      num_embeddings(num_embeddings_),
+      embedding_dim(embedding_dim_),
+      padding_idx(padding_idx_) {
   TWIG_CHECK(num_embeddings >= 0 && embedding_dim >= 0, ValueError, "Embedding: num_embeddings=", num_embeddings,
              " and embedding_dim=", embedding_dim, " must be non-negative");
   if (padding_idx) {

@@ -18,15 +18,15 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
   const int64_t nd = static_cast<int64_t>(normalized_shape.size());
   bool shape_ok = x.defined() && nd >= 1 && x.dim() >= nd;
   for (int64_t i = 0; shape_ok && i < nd; ++i) shape_ok = x.size(x.dim() - nd + i) == normalized_shape[i];
-  TWIG_CHECK(shape_ok, RuntimeError, "Given normalized_shape=", normalized_shape, ", expected input with shape [*",
-             [&] {
-               std::string s;
-               for (int64_t d : normalized_shape) s += ", " + std::to_string(d);
-               return s;
-             }(),
-             "], but got input of size", x.defined() ? x.sizes() : Shape{});
-  TWIG_CHECK(x.is_floating_point(), RuntimeError, "layer_norm: expected a floating input, got ",
-             dtype_name(x.dtype()));
+  TWIG_CHECK(
+      shape_ok, RuntimeError, "Given normalized_shape=", normalized_shape, ", expected input with shape [*",
+      [&] {
+        std::string s;
+        for (int64_t d : normalized_shape) s += ", " + std::to_string(d);
+        return s;
+      }(),
+      "], but got input of size", x.defined() ? x.sizes() : Shape{});
+  TWIG_CHECK(x.is_floating_point(), RuntimeError, "layer_norm: expected a floating input, got ", dtype_name(x.dtype()));
   const Shape ns(normalized_shape.begin(), normalized_shape.end());
   TWIG_CHECK(!weight.defined() || weight.sizes() == ns, RuntimeError, "Expected weight to be of same shape as ",
              "normalized_shape, but got weight of shape ", weight.sizes(), " and normalized_shape = ", ns);
@@ -36,11 +36,11 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
   for (int64_t d : normalized_shape) n *= d;
   const int64_t m = n > 0 ? x.numel() / n : 0;
 
-  Tensor xr = x.detach().reshape({m, n});                         // (M, N)
-  Tensor mean = xr.mean({1}, true);                                // (M, 1)
-  Tensor xc = xr - mean;                                           // (M, N)
-  Tensor rstd = ((xc * xc).mean({1}, true) + eps).rsqrt();         // (M, 1)
-  Tensor xhat = xc * rstd;                                         // (M, N)
+  Tensor xr = x.detach().reshape({m, n});                                                   // (M, N)
+  Tensor mean = xr.mean({1}, true);                                                         // (M, 1)
+  Tensor xc = xr - mean;                                                                    // (M, N)
+  Tensor rstd = ((xc * xc).mean({1}, true) + eps).rsqrt();                                  // (M, 1)
+  Tensor xhat = xc * rstd;                                                                  // (M, N)
   Tensor w2 = weight.defined() ? weight.detach().to(x.dtype()).reshape({1, n}) : Tensor();  // (1, N)
   Tensor y = w2.defined() ? xhat * w2 : xhat;
   if (bias.defined()) y = y + bias.detach().to(x.dtype()).reshape({1, n});
@@ -67,8 +67,8 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
 // Composite: the batch statistics are differentiable ops, so autograd derives the backward.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
-  TWIG_CHECK(x.defined() && x.dim() >= 2, ValueError, "batch_norm: expected an input of at least 2 dims (N, C, ...), got ",
-             x.defined() ? x.sizes() : Shape{});
+  TWIG_CHECK(x.defined() && x.dim() >= 2, ValueError,
+             "batch_norm: expected an input of at least 2 dims (N, C, ...), got ", x.defined() ? x.sizes() : Shape{});
   const int64_t c = x.size(1);
   Shape stat_shape(static_cast<size_t>(x.dim()), 1);  // (1, C, 1, ...)
   stat_shape[1] = c;
@@ -133,8 +133,7 @@ std::string LayerNorm::extra_repr() const {
          ", elementwise_affine=" + pyfmt::py_bool(elementwise_affine);
 }
 
-BatchNorm2d::BatchNorm2d(int64_t num_features_, double eps_, std::optional<double> momentum_, bool affine_,
-                         bool track)
+BatchNorm2d::BatchNorm2d(int64_t num_features_, double eps_, std::optional<double> momentum_, bool affine_, bool track)
     : UnaryModule("BatchNorm2d"),
       num_features(num_features_),
       eps(eps_),
@@ -189,7 +188,8 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 std::string BatchNorm2d::extra_repr() const {
   return detail::str_cat(num_features, ", eps=", pyfmt::py_float(eps),
                          ", momentum=", momentum ? pyfmt::py_float(*momentum) : std::string("None"),
-                         ", affine=", pyfmt::py_bool(affine), ", track_running_stats=", pyfmt::py_bool(track_running_stats));
+                         ", affine=", pyfmt::py_bool(affine),
+                         ", track_running_stats=", pyfmt::py_bool(track_running_stats));
 }
 
 }  // namespace twig::nn

@@ -23,10 +23,10 @@ double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 TensorList lstm_cell_pointwise(const Tensor& gates, const Tensor& c_prev) {
   const int64_t n = gates.size(0), h4 = gates.size(1), hs = h4 / 4;
   Tensor gin = gates.detach().contiguous(), cin = c_prev.detach().contiguous();
-  Tensor act = empty({n, h4}, gin.dtype());   // (N, 4H) activated gates, kept for backward
-  Tensor c = empty({n, hs}, gin.dtype());     // (N, H)
-  Tensor tc = empty({n, hs}, gin.dtype());    // (N, H) tanh(c), kept for backward
-  Tensor h = empty({n, hs}, gin.dtype());     // (N, H)
+  Tensor act = empty({n, h4}, gin.dtype());  // (N, 4H) activated gates, kept for backward
+  Tensor c = empty({n, hs}, gin.dtype());    // (N, H)
+  Tensor tc = empty({n, hs}, gin.dtype());   // (N, H) tanh(c), kept for backward
+  Tensor h = empty({n, hs}, gin.dtype());    // (N, H)
   auto run = [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gin.data_ptr<T>();
@@ -58,43 +58,44 @@ TensorList lstm_cell_pointwise(const Tensor& gates, const Tensor& c_prev) {
     run(double{});
   }
   if (!autograd::should_record({gates, c_prev})) return {h, c};
-  autograd::record(
-      "LstmCellBackward", {gates, c_prev}, {h, c},
-      [sa = SavedTensor(act), sc = SavedTensor(cin), stc = SavedTensor(tc), n, hs](const TensorList& grads, const Node&) {
-        Tensor a_t = sa.get(), cp_t = sc.get(), tc_t = stc.get();
-        Tensor gh = grads[0].to(a_t.dtype()).contiguous(), gc = grads[1].to(a_t.dtype()).contiguous();
-        Tensor dgates = empty({n, 4 * hs}, a_t.dtype());
-        Tensor dc_prev = empty({n, hs}, a_t.dtype());
-        auto run_back = [&](auto tag) {
-          using T = decltype(tag);
-          const T *pa = a_t.data_ptr<T>(), *pcp = cp_t.data_ptr<T>(), *ptc = tc_t.data_ptr<T>();
-          const T *pgh = gh.data_ptr<T>(), *pgc = gc.data_ptr<T>();
-          T *pdg = dgates.data_ptr<T>(), *pdc = dc_prev.data_ptr<T>();
-          parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(hs, 1)), [&](int64_t b0, int64_t b1) {
-            for (int64_t b = b0; b < b1; ++b) {
-              const T* a = pa + b * 4 * hs;
-              T* dg = pdg + b * 4 * hs;
-              for (int64_t j = 0; j < hs; ++j) {
-                const int64_t k = b * hs + j;
-                double i = a[j], f = a[hs + j], g = a[2 * hs + j], o = a[3 * hs + j];
-                double t = ptc[k], ghv = pgh[k];
-                double dc = pgc[k] + ghv * o * (1 - t * t);
-                dg[j] = static_cast<T>(dc * g * i * (1 - i));
-                dg[hs + j] = static_cast<T>(dc * static_cast<double>(pcp[k]) * f * (1 - f));
-                dg[2 * hs + j] = static_cast<T>(dc * i * (1 - g * g));
-                dg[3 * hs + j] = static_cast<T>(ghv * t * o * (1 - o));
-                pdc[k] = static_cast<T>(dc * f);
-              }
-            }
-          });
-        };
-        if (a_t.dtype() == kFloat32) {
-          run_back(float{});
-        } else {
-          run_back(double{});
-        }
-        return TensorList{dgates, dc_prev};
-      });
+  autograd::record("LstmCellBackward", {gates, c_prev}, {h, c},
+                   [sa = SavedTensor(act), sc = SavedTensor(cin), stc = SavedTensor(tc), n, hs](const TensorList& grads,
+                                                                                                const Node&) {
+                     Tensor a_t = sa.get(), cp_t = sc.get(), tc_t = stc.get();
+                     Tensor gh = grads[0].to(a_t.dtype()).contiguous(), gc = grads[1].to(a_t.dtype()).contiguous();
+                     Tensor dgates = empty({n, 4 * hs}, a_t.dtype());
+                     Tensor dc_prev = empty({n, hs}, a_t.dtype());
+                     auto run_back = [&](auto tag) {
+                       using T = decltype(tag);
+                       const T *pa = a_t.data_ptr<T>(), *pcp = cp_t.data_ptr<T>(), *ptc = tc_t.data_ptr<T>();
+                       const T *pgh = gh.data_ptr<T>(), *pgc = gc.data_ptr<T>();
+                       T *pdg = dgates.data_ptr<T>(), *pdc = dc_prev.data_ptr<T>();
+                       parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(hs, 1)),
+                                    [&](int64_t b0, int64_t b1) {
+                                      for (int64_t b = b0; b < b1; ++b) {
+                                        const T* a = pa + b * 4 * hs;
+                                        T* dg = pdg + b * 4 * hs;
+                                        for (int64_t j = 0; j < hs; ++j) {
+                                          const int64_t k = b * hs + j;
+                                          double i = a[j], f = a[hs + j], g = a[2 * hs + j], o = a[3 * hs + j];
+                                          double t = ptc[k], ghv = pgh[k];
+                                          double dc = pgc[k] + ghv * o * (1 - t * t);
+                                          dg[j] = static_cast<T>(dc * g * i * (1 - i));
+                                          dg[hs + j] = static_cast<T>(dc * static_cast<double>(pcp[k]) * f * (1 - f));
+                                          dg[2 * hs + j] = static_cast<T>(dc * i * (1 - g * g));
+                                          dg[3 * hs + j] = static_cast<T>(ghv * t * o * (1 - o));
+                                          pdc[k] = static_cast<T>(dc * f);
+                                        }
+                                      }
+                                    });
+                     };
+                     if (a_t.dtype() == kFloat32) {
+                       run_back(float{});
+                     } else {
+                       run_back(double{});
+                     }
+                     return TensorList{dgates, dc_prev};
+                   });
   return {h, c};
 }
 
@@ -173,9 +174,9 @@ std::tuple<Tensor, Tensor, Tensor> LSTM::forward(const Tensor& input, const Tens
   TWIG_CHECK(h0_in.defined() == c0_in.defined(), ValueError, "LSTM: give both h0 and c0, or neither");
   if (h0_in.defined()) {
     const int64_t want = batched ? 3 : 2;
-    TWIG_CHECK(h0_in.dim() == want && c0_in.dim() == want, RuntimeError, "For ", batched ? "batched 3-D" : "unbatched 2-D",
-               " input, hx and cx should also be ", want, "-D but got (", h0_in.dim(), "-D, ", c0_in.dim(),
-               "-D) tensors");
+    TWIG_CHECK(h0_in.dim() == want && c0_in.dim() == want, RuntimeError, "For ",
+               batched ? "batched 3-D" : "unbatched 2-D", " input, hx and cx should also be ", want, "-D but got (",
+               h0_in.dim(), "-D, ", c0_in.dim(), "-D) tensors");
   }
   // Work in (L, N, I).
   Tensor x = batched ? input : input.unsqueeze(options.batch_first_ ? 0 : 1);
@@ -203,8 +204,8 @@ std::tuple<Tensor, Tensor, Tensor> LSTM::forward(const Tensor& input, const Tens
   TensorList h_last, c_last;
   Tensor layer_in = x;  // (L, N, I) for layer 0, (L, N, H) after
   for (int64_t k = 0; k < layers; ++k) {
-    Tensor w_ih = get(layer_name("weight_ih", k));  // (4H, in_k)
-    Tensor w_hh = get(layer_name("weight_hh", k));  // (4H, H)
+    Tensor w_ih = get(layer_name("weight_ih", k));                                        // (4H, in_k)
+    Tensor w_hh = get(layer_name("weight_hh", k));                                        // (4H, H)
     Tensor b_ih = options.bias_ ? get_or_undefined(layer_name("bias_ih", k)) : Tensor();  // (4H)
     Tensor b_hh = options.bias_ ? get_or_undefined(layer_name("bias_hh", k)) : Tensor();  // (4H)
     TWIG_CHECK(w_ih.dtype() == x.dtype(), RuntimeError, "LSTM: input must have the type ", dtype_name(w_ih.dtype()),

@@ -46,14 +46,16 @@ inline void load_params(nn::Module& m, const nlohmann::json& c) {
 }
 
 // Float32 agreement with PyTorch: 1e-5 relative, a small absolute floor for values near zero.
-#define EXPECT_MATCHES_TORCH(actual, json_expected, what)                                          \
-  do {                                                                                              \
-    ::twig::Tensor _e = ::twig::testing::json_tensor(json_expected);                                \
-    ::twig::Tensor _a = (actual);                                                                   \
-    ASSERT_TRUE(_a.defined()) << what;                                                              \
-    ASSERT_EQ(_a.sizes(), _e.sizes()) << what;                                                      \
-    EXPECT_TRUE(::twig::allclose(_a.to(::twig::kFloat32), _e, 1e-5, 2e-6))                          \
-        << what << "\n" << ::twig::testing::str(_a) << "\nvs torch\n" << ::twig::testing::str(_e); \
+#define EXPECT_MATCHES_TORCH(actual, json_expected, what)                  \
+  do {                                                                     \
+    ::twig::Tensor _e = ::twig::testing::json_tensor(json_expected);       \
+    ::twig::Tensor _a = (actual);                                          \
+    ASSERT_TRUE(_a.defined()) << what;                                     \
+    ASSERT_EQ(_a.sizes(), _e.sizes()) << what;                             \
+    EXPECT_TRUE(::twig::allclose(_a.to(::twig::kFloat32), _e, 1e-5, 2e-6)) \
+        << what << "\n"                                                    \
+        << ::twig::testing::str(_a) << "\nvs torch\n"                      \
+        << ::twig::testing::str(_e);                                       \
   } while (0)
 
 }  // namespace twig::testing

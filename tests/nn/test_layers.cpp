@@ -182,14 +182,14 @@ TEST(ActivationRReLU, TrainingSamplesSlopesEvalUsesMean) {
 TEST(ActivationModules, TypeNamesAndReprsLikePyTorch) {
   const auto& reprs = twig::testing::nn_layer_fixtures()["reprs"];
   std::vector<ModulePtr> mods = {
-      std::make_shared<ReLU>(),     std::make_shared<RReLU>(),      std::make_shared<Hardtanh>(),
-      std::make_shared<ReLU6>(),    std::make_shared<Sigmoid>(),    std::make_shared<Hardsigmoid>(),
-      std::make_shared<Tanh>(),     std::make_shared<SiLU>(),       std::make_shared<Mish>(),
-      std::make_shared<Hardswish>(), std::make_shared<ELU>(),       std::make_shared<CELU>(),
-      std::make_shared<SELU>(),     std::make_shared<Hardshrink>(), std::make_shared<LeakyReLU>(),
-      std::make_shared<LogSigmoid>(), std::make_shared<Softplus>(), std::make_shared<PReLU>(),
-      std::make_shared<Softsign>(), std::make_shared<Tanhshrink>(), std::make_shared<GELU>(),
-      std::make_shared<Softmax>(1), std::make_shared<LogSoftmax>(1)};
+      std::make_shared<ReLU>(),       std::make_shared<RReLU>(),      std::make_shared<Hardtanh>(),
+      std::make_shared<ReLU6>(),      std::make_shared<Sigmoid>(),    std::make_shared<Hardsigmoid>(),
+      std::make_shared<Tanh>(),       std::make_shared<SiLU>(),       std::make_shared<Mish>(),
+      std::make_shared<Hardswish>(),  std::make_shared<ELU>(),        std::make_shared<CELU>(),
+      std::make_shared<SELU>(),       std::make_shared<Hardshrink>(), std::make_shared<LeakyReLU>(),
+      std::make_shared<LogSigmoid>(), std::make_shared<Softplus>(),   std::make_shared<PReLU>(),
+      std::make_shared<Softsign>(),   std::make_shared<Tanhshrink>(), std::make_shared<GELU>(),
+      std::make_shared<Softmax>(1),   std::make_shared<LogSoftmax>(1)};
   ASSERT_EQ(mods.size(), 23u);
   for (const auto& m : mods) {
     ASSERT_TRUE(reprs.contains(m->type_name())) << m->type_name();
@@ -209,8 +209,11 @@ TEST(ActivationErrors, TypedAndNamed) {
   expect_error_containing([] { F::gelu(randn({2}), "x"); }, "approximate argument must be either none or tanh");
   EXPECT_THROW(GELU("fast"), ValueError);
   EXPECT_THROW(F::silu(ones({2}, kInt64)), RuntimeError);
-  expect_error_containing([] { F::prelu(randn({2, 3}), full({4}, 0.25)); },
-                          "Found parameter numbers = 4 and channel size = 3");
+  expect_error_containing(
+      [] {
+        F::prelu(randn({2, 3}), full({4}, 0.25));
+      },
+      "Found parameter numbers = 4 and channel size = 3");
   EXPECT_THROW(Hardtanh(1.0, -1.0), ValueError);
   EXPECT_THROW(F::rrelu(randn({2}), 0.5, 0.1, true), ValueError);
 }
@@ -249,8 +252,11 @@ TEST(NormFixture, BatchNorm2dTrainStepAndEvalMatchTorch) {
 TEST(NormGradcheck, LayerNorm) {
   Tensor x = twig::testing::leaf({2, 3, 4}, 21, 2.0);
   Tensor w = twig::testing::leaf({3, 4}, 22), b = twig::testing::leaf({3, 4}, 23);
-  EXPECT_GRADCHECK([](const TensorList& in) { return TensorList{F::layer_norm(in[0], {3, 4}, in[1], in[2])}; },
-                   (TensorList{x, w, b}));
+  EXPECT_GRADCHECK(
+      [](const TensorList& in) {
+        return TensorList{F::layer_norm(in[0], {3, 4}, in[1], in[2])};
+      },
+      (TensorList{x, w, b}));
   EXPECT_GRADCHECK([](const TensorList& in) { return TensorList{F::layer_norm(in[0], {4}, Tensor(), Tensor(), 1e-3)}; },
                    TensorList{x});
   auto [xt, base] = twig::testing::noncontiguous({5, 3}, 24);
@@ -280,8 +286,8 @@ TEST(NormBatchNorm, BuffersMomentumNoneAndNoTracking) {
   EXPECT_EQ(names, (std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"}));
   EXPECT_EQ(m.get("num_batches_tracked").dtype(), kInt64);
   EXPECT_EQ(m.get("num_batches_tracked").dim(), 0);
-  EXPECT_EQ(m.state_dict().keys(), (std::vector<std::string>{"weight", "bias", "running_mean", "running_var",
-                                                              "num_batches_tracked"}));
+  EXPECT_EQ(m.state_dict().keys(),
+            (std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}));
   // momentum=None: a cumulative average of the batch statistics.
   BatchNorm2d cum(2, 1e-5, std::nullopt);
   Tensor x1 = randn({4, 2, 3, 3}), x2 = randn({4, 2, 3, 3}) + 1.0;
@@ -308,8 +314,11 @@ TEST(NormBatchNorm, BuffersMomentumNoneAndNoTracking) {
 
 TEST(NormErrors, TypedMessages) {
   LayerNorm ln(8);
-  expect_error_containing([&] { ln(zeros({2, 7})); },
-                          "Given normalized_shape=[8], expected input with shape [*, 8], but got input of size[2, 7]");
+  expect_error_containing(
+      [&] {
+        ln(zeros({2, 7}));
+      },
+      "Given normalized_shape=[8], expected input with shape [*, 8], but got input of size[2, 7]");
   BatchNorm2d bn(3);
   expect_error_containing([&] { bn(zeros({2, 3, 4})); }, "expected 4D input (got 3D input)");
   EXPECT_THROW(bn(zeros({2, 3, 4})), ValueError);

@@ -209,14 +209,26 @@ TEST(LSTMErrors, TypedMessagesNameShapes) {
   };
   EXPECT_THROW(run(m, zeros({3, 2, 7})), RuntimeError);
   expect_msg([&] { run(m, zeros({3, 2, 7})); }, "input.size(-1) must be equal to input_size. Expected 8, got 7");
-  expect_msg([&] { run(m, zeros({3, 2, 8}), zeros({2, 3, 8}), zeros({2, 2, 8})); },
-             "Expected hidden[0] size (2, 2, 8), got [2, 3, 8]");
-  expect_msg([&] { run(m, zeros({3, 2, 8}), zeros({2, 2, 8}), zeros({2, 2, 7})); },
-             "Expected hidden[1] size (2, 2, 8), got [2, 2, 7]");
-  expect_msg([&] { run(m, zeros({3, 8}), zeros({2, 2, 8}), zeros({2, 2, 8})); },
-             "For unbatched 2-D input, hx and cx should also be 2-D but got (3-D, 3-D) tensors");
-  expect_msg([&] { run(m, zeros({3, 2, 8}), zeros({2, 8}), zeros({2, 8})); },
-             "For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors");
+  expect_msg(
+      [&] {
+        run(m, zeros({3, 2, 8}), zeros({2, 3, 8}), zeros({2, 2, 8}));
+      },
+      "Expected hidden[0] size (2, 2, 8), got [2, 3, 8]");
+  expect_msg(
+      [&] {
+        run(m, zeros({3, 2, 8}), zeros({2, 2, 8}), zeros({2, 2, 7}));
+      },
+      "Expected hidden[1] size (2, 2, 8), got [2, 2, 7]");
+  expect_msg(
+      [&] {
+        run(m, zeros({3, 8}), zeros({2, 2, 8}), zeros({2, 2, 8}));
+      },
+      "For unbatched 2-D input, hx and cx should also be 2-D but got (3-D, 3-D) tensors");
+  expect_msg(
+      [&] {
+        run(m, zeros({3, 2, 8}), zeros({2, 8}), zeros({2, 8}));
+      },
+      "For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors");
   EXPECT_THROW(run(m, zeros({1, 3, 2, 8})), ValueError);
   EXPECT_THROW(run(m, zeros({0, 2, 8})), RuntimeError);
   EXPECT_THROW(run(m, zeros({3, 2, 8}, kFloat64)), RuntimeError);
