@@ -1,0 +1,359 @@
+// Activations. The hot ones (gelu, silu, leaky_relu, elu, softplus, hardtanh, ...) are one fused
+// forward loop and one recorded node whose backward is one fused loop; relu, sigmoid and tanh are
+// already single nodes in the core; the rest compose existing ops.
+#include "nn/activation.h"
+
+#include <cmath>
+
+#include "autograd/function.h"
+#include "nn/functional.h"
+#include "nn/init.h"
+#include "nn/py_format.h"
+#include "tensor/ops.h"
+#include "tensor/parallel.h"
+#include "tensor/random.h"
+
+namespace twig::nn {
+
+namespace {
+
+using autograd::Node;
+using autograd::SavedTensor;
+
+constexpr int64_t kGrain = 1 << 15;
+
+void check_floating(const Tensor& x, const char* name) {
+  TWIG_CHECK(x.defined(), RuntimeError, name, ": expected a defined tensor");
+  TWIG_CHECK(x.is_floating_point(), RuntimeError, "\"", name, "\" not implemented for '", dtype_tensor_name(x.dtype()),
+             "'");
+}
+
+// out[i] = fn(a[i], b[i]) over contiguous same-shape floating tensors of one dtype; no autograd.
+// fn works in double and the result is stored in the tensors' dtype.
+template <typename Fn>
+Tensor map2(const Tensor& a_in, const Tensor& b_in, Fn fn) {
+  Tensor a = a_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : a;
+  Tensor out = empty(a.sizes(), a.dtype());
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data_ptr<T>();
+    const T* pb = b.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        po[i] = static_cast<T>(fn(static_cast<double>(pa[i]), static_cast<double>(pb[i])));
+    });
+  };
+  if (a.dtype() == kFloat32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  return out;
+}
+
+// The backward loop: dx[i] = fn(g[i], x[i]), the gradient times the derivative at x.
+template <typename Fn>
+Tensor map_grad(const Tensor& g_in, const Tensor& x_in, Fn fn) {
+  Tensor g = g_in.to(x_in.dtype()).contiguous(), x = x_in.contiguous();
+  Tensor out = empty(x.sizes(), x.dtype());
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = g.data_ptr<T>();
+    const T* px = x.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        po[i] = static_cast<T>(fn(static_cast<double>(pg[i]), static_cast<double>(px[i])));
+    });
+  };
+  if (x.dtype() == kFloat32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  return out;
+}
+
+// y = fwd(x) elementwise, recorded as one node whose backward is dx = bwd(g, x). Only x is saved
+// (as PyTorch does for these ops), so modifying y in place later does not break the backward.
+template <typename Fwd, typename Bwd>
+Tensor pointwise(const Tensor& x, const char* name, const char* node, Fwd fwd, Bwd bwd) {
+  check_floating(x, name);
+  Tensor xd = x.detach();
+  Tensor y = map2(xd, Tensor(), [fwd](double v, double) { return fwd(v); });
+  if (autograd::should_record({x})) {
+    autograd::record(node, {x}, {y}, [sx = SavedTensor(xd), bwd](const TensorList& g, const Node&) {
+      return TensorList{map_grad(g[0], sx.get(), bwd)};
+    });
+  }
+  return y;
+}
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+}  // namespace
+
+namespace functional {
+
+Tensor relu(const Tensor& x) { return x.relu(); }
+
+Tensor relu6(const Tensor& x) { return hardtanh(x, 0.0, 6.0); }
+
+Tensor rrelu(const Tensor& x, double lower, double upper, bool training) {
+  TWIG_CHECK(lower <= upper, ValueError, "rrelu: lower bound (", lower, ") must not exceed upper bound (", upper, ")");
+  if (!training) return leaky_relu(x, (lower + upper) / 2);
+  check_floating(x, "rrelu_with_noise");
+  // The slopes: U(lower, upper) for x <= 0, 1 elsewhere (PyTorch's `noise`).
+  Tensor xd = x.detach().contiguous();
+  Tensor noise = empty(xd.sizes(), xd.dtype());
+  Generator& gen = default_generator();
+  auto fill = [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = xd.data_ptr<T>();
+    T* pn = noise.data_ptr<T>();
+    for (int64_t i = 0; i < xd.numel(); ++i)
+      pn[i] = px[i] <= 0 ? static_cast<T>(lower + (upper - lower) * gen.uniform()) : T(1);
+  };
+  if (xd.dtype() == kFloat32) {
+    fill(float{});
+  } else {
+    fill(double{});
+  }
+  Tensor y = map2(xd, noise, [](double v, double a) { return v * a; });
+  if (autograd::should_record({x})) {
+    autograd::record("RreluWithNoiseBackward0", {x}, {y}, [sn = SavedTensor(noise)](const TensorList& g, const Node&) {
+      return TensorList{g[0] * sn.get()};
+    });
+  }
+  return y;
+}
+
+Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
+  TWIG_CHECK(min_val <= max_val, ValueError, "hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
+             max_val, ")");
+  return pointwise(
+      x, "hardtanh", "HardtanhBackward0", [=](double v) { return v < min_val   ? min_val
+                                                                 : v > max_val ? max_val
+                                                                               : v; },
+      [=](double g, double v) { return v > min_val && v < max_val ? g : 0.0; });
+}
+
+Tensor sigmoid(const Tensor& x) { return x.sigmoid(); }
+
+Tensor hardsigmoid(const Tensor& x) {
+  return pointwise(
+      x, "hardsigmoid", "HardsigmoidBackward0", [](double v) { return v <= -3  ? 0.0
+                                                                      : v >= 3 ? 1.0
+                                                                               : v / 6 + 0.5; },
+      [](double g, double v) { return v > -3 && v < 3 ? g / 6 : 0.0; });
+}
+
+Tensor tanh(const Tensor& x) { return x.tanh(); }
+
+Tensor silu(const Tensor& x) {
+  return pointwise(
+      x, "silu", "SiluBackward0", [](double v) { return v * sigmoid_of(v); },
+      [](double g, double v) {
+        double s = sigmoid_of(v);
+        return g * s * (1 + v * (1 - s));
+      });
+}
+
+Tensor mish(const Tensor& x) {
+  return pointwise(
+      x, "mish", "MishBackward0", [](double v) { return v * std::tanh(std::log1p(std::exp(v))); },
+      [](double g, double v) {
+        double t = std::tanh(std::log1p(std::exp(v)));
+        return g * (t + v * sigmoid_of(v) * (1 - t * t));
+      });
+}
+
+Tensor hardswish(const Tensor& x) {
+  return pointwise(
+      x, "hardswish", "HardswishBackward0", [](double v) { return v <= -3  ? 0.0
+                                                                  : v >= 3 ? v
+                                                                           : v * (v + 3) / 6; },
+      [](double g, double v) { return v < -3   ? 0.0
+                                      : v <= 3 ? g * (v / 3 + 0.5)
+                                               : g; });
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  return pointwise(
+      x, "elu", "EluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v); },
+      [=](double g, double v) { return v > 0 ? g : g * alpha * std::exp(v); });
+}
+
+Tensor celu(const Tensor& x, double alpha) {
+  TWIG_CHECK(alpha != 0, RuntimeError, "ZeroDivisionError: celu alpha must not be 0");
+  return pointwise(
+      x, "celu", "CeluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v / alpha); },
+      [=](double g, double v) { return v > 0 ? g : g * std::exp(v / alpha); });
+}
+
+Tensor selu(const Tensor& x) {
+  return pointwise(
+      x, "selu", "EluBackward0", [](double v) { return kSeluScale * (v > 0 ? v : kSeluAlpha * std::expm1(v)); },
+      [](double g, double v) { return v > 0 ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(v); });
+}
+
+Tensor hardshrink(const Tensor& x, double lambd) {
+  return pointwise(
+      x, "hardshrink", "HardshrinkBackward0", [=](double v) { return v >= -lambd && v <= lambd ? 0.0 : v; },
+      [=](double g, double v) { return v >= -lambd && v <= lambd ? 0.0 : g; });
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  return pointwise(
+      x, "leaky_relu", "LeakyReluBackward0", [=](double v) { return v > 0 ? v : v * negative_slope; },
+      [=](double g, double v) { return v > 0 ? g : g * negative_slope; });
+}
+
+Tensor logsigmoid(const Tensor& x) {
+  // log σ(x) = min(x, 0) - log1p(exp(-|x|)), stable for either sign.
+  return pointwise(
+      x, "log_sigmoid", "LogSigmoidBackward0",
+      [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::fabs(v))); },
+      [](double g, double v) { return g * sigmoid_of(-v); });
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  return pointwise(
+      x, "softplus", "SoftplusBackward0",
+      [=](double v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; },
+      [=](double g, double v) {
+        if (v * beta > threshold) return g;
+        double z = std::exp(v * beta);
+        return g * z / (z + 1);
+      });
+}
+
+Tensor prelu(const Tensor& x, const Tensor& weight) {
+  check_floating(x, "prelu");
+  TWIG_CHECK(weight.defined() && weight.dim() <= 1, RuntimeError, "prelu: weight must be a 1-D tensor, got ",
+             weight.defined() ? weight.sizes() : Shape{});
+  int64_t n = weight.numel();
+  Tensor w = weight.reshape({n});
+  if (n != 1) {
+    int64_t channel_dim = x.dim() >= 2 ? 1 : 0;
+    TWIG_CHECK(x.dim() >= 1 && x.size(channel_dim) == n, RuntimeError,
+               "Mismatch of parameter numbers and input channel size. Found parameter numbers = ", n,
+               " and channel size = ", x.dim() >= 1 ? x.size(channel_dim) : 1, ".");
+    Shape shape(static_cast<size_t>(x.dim() - channel_dim), 1);
+    shape[0] = n;
+    w = w.reshape(shape);
+  } else {
+    w = w.reshape({});
+  }
+  return where(x > 0, x, x * w);
+}
+
+Tensor softsign(const Tensor& x) { return x / (x.abs() + 1.0); }
+
+Tensor tanhshrink(const Tensor& x) { return x - x.tanh(); }
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  if (approximate == "none") {
+    return pointwise(
+        x, "gelu", "GeluBackward0", [](double v) { return 0.5 * v * (1 + std::erf(v * M_SQRT1_2)); },
+        [](double g, double v) {
+          double cdf = 0.5 * (1 + std::erf(v * M_SQRT1_2));
+          double pdf = std::exp(-0.5 * v * v) * (M_2_SQRTPI * M_SQRT1_2 * 0.5);
+          return g * (cdf + v * pdf);
+        });
+  }
+  TWIG_CHECK(approximate == "tanh", RuntimeError, "approximate argument must be either none or tanh, got '",
+             approximate, "'");
+  constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;  // sqrt(2 / pi)
+  constexpr double kKappa = 0.044715;
+  return pointwise(
+      x, "gelu", "GeluBackward0", [=](double v) { return 0.5 * v * (1 + std::tanh(kBeta * (v + kKappa * v * v * v))); },
+      [=](double g, double v) {
+        double inner = kBeta * (v + kKappa * v * v * v);
+        double t = std::tanh(inner);
+        double d_inner = kBeta * (1 + 3 * kKappa * v * v);
+        return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * d_inner);
+      });
+}
+
+Tensor softmax(const Tensor& x, int64_t dim) { return x.softmax(dim); }
+
+Tensor log_softmax(const Tensor& x, int64_t dim) { return x.log_softmax(dim); }
+
+}  // namespace functional
+
+using pyfmt::py_float;
+using pyfmt::py_number;
+
+Tensor ReLU::forward(const Tensor& x) { return F::relu(x); }
+
+RReLU::RReLU(double lower, double upper) : UnaryModule("RReLU"), lower(lower), upper(upper) {}
+Tensor RReLU::forward(const Tensor& x) { return F::rrelu(x, lower, upper, is_training()); }
+std::string RReLU::extra_repr() const { return "lower=" + py_float(lower) + ", upper=" + py_float(upper); }
+
+Hardtanh::Hardtanh(double min_val, double max_val) : Hardtanh("Hardtanh", min_val, max_val) {}
+Hardtanh::Hardtanh(const std::string& type_name, double min_val, double max_val)
+    : UnaryModule(type_name), min_val(min_val), max_val(max_val) {
+  TWIG_CHECK(max_val > min_val, ValueError, "Hardtanh: max_val (", max_val, ") must be greater than min_val (", min_val,
+             ")");
+}
+Tensor Hardtanh::forward(const Tensor& x) { return F::hardtanh(x, min_val, max_val); }
+std::string Hardtanh::extra_repr() const { return "min_val=" + py_float(min_val) + ", max_val=" + py_float(max_val); }
+
+Tensor Sigmoid::forward(const Tensor& x) { return F::sigmoid(x); }
+Tensor Hardsigmoid::forward(const Tensor& x) { return F::hardsigmoid(x); }
+Tensor Tanh::forward(const Tensor& x) { return F::tanh(x); }
+Tensor SiLU::forward(const Tensor& x) { return F::silu(x); }
+Tensor Mish::forward(const Tensor& x) { return F::mish(x); }
+Tensor Hardswish::forward(const Tensor& x) { return F::hardswish(x); }
+
+Tensor ELU::forward(const Tensor& x) { return F::elu(x, alpha); }
+std::string ELU::extra_repr() const { return "alpha=" + py_float(alpha); }
+
+Tensor CELU::forward(const Tensor& x) { return F::celu(x, alpha); }
+std::string CELU::extra_repr() const { return "alpha=" + py_float(alpha); }
+
+Tensor SELU::forward(const Tensor& x) { return F::selu(x); }
+
+Tensor Hardshrink::forward(const Tensor& x) { return F::hardshrink(x, lambd); }
+std::string Hardshrink::extra_repr() const { return py_float(lambd); }
+
+Tensor LeakyReLU::forward(const Tensor& x) { return F::leaky_relu(x, negative_slope); }
+std::string LeakyReLU::extra_repr() const { return "negative_slope=" + py_float(negative_slope); }
+
+Tensor LogSigmoid::forward(const Tensor& x) { return F::logsigmoid(x); }
+
+Tensor Softplus::forward(const Tensor& x) { return F::softplus(x, beta, threshold); }
+// PyTorch's defaults are the ints 1 and 20, so integral values print without ".0".
+std::string Softplus::extra_repr() const { return "beta=" + py_number(beta) + ", threshold=" + py_number(threshold); }
+
+PReLU::PReLU(int64_t num_parameters, double init) : UnaryModule("PReLU"), num_parameters(num_parameters) {
+  TWIG_CHECK(num_parameters >= 1, ValueError, "PReLU: num_parameters must be positive, got ", num_parameters);
+  Tensor w = empty({num_parameters});
+  init::constant_(w, init);
+  register_parameter("weight", w);
+}
+Tensor PReLU::forward(const Tensor& x) { return F::prelu(x, get("weight")); }
+std::string PReLU::extra_repr() const { return detail::str_cat("num_parameters=", num_parameters); }
+
+Tensor Softsign::forward(const Tensor& x) { return F::softsign(x); }
+Tensor Tanhshrink::forward(const Tensor& x) { return F::tanhshrink(x); }
+
+GELU::GELU(std::string approx) : UnaryModule("GELU"), approximate(std::move(approx)) {
+  TWIG_CHECK(approximate == "none" || approximate == "tanh", ValueError,
+             "GELU: approximate must be 'none' or 'tanh', got '", approximate, "'");
+}
+Tensor GELU::forward(const Tensor& x) { return F::gelu(x, approximate); }
+std::string GELU::extra_repr() const { return "approximate='" + approximate + "'"; }
+
+Tensor Softmax::forward(const Tensor& x) { return F::softmax(x, dim); }
+std::string Softmax::extra_repr() const { return detail::str_cat("dim=", dim); }
+
+Tensor LogSoftmax::forward(const Tensor& x) { return F::log_softmax(x, dim); }
+std::string LogSoftmax::extra_repr() const { return detail::str_cat("dim=", dim); }
+
+}  // namespace twig::nn
