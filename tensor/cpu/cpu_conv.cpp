@@ -141,32 +141,45 @@ void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g) {
 // ---- pooling ----------------------------------------------------------------------------------
 
 template <typename T>
-void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dGeometry& g) {
-  const int64_t H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
-  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [&](int64_t b0, int64_t b1) {
+void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dGeometry& geom) {
+  // Geometry in locals: the int64 index stores below could otherwise alias it and force reloads.
+  const int64_t H = geom.in_h, W = geom.in_w, OH = geom.out_h, OW = geom.out_w;
+  const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
+  const int64_t ph = geom.pad_h, pw = geom.pad_w, dh = geom.dilation_h, dw = geom.dilation_w;
+  parallel_for(0, B, plane_grain(OH * OW * kh * kw), [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const T* src = in + b * H * W;
       T* o = out + b * OH * OW;
       int64_t* id = idx + b * OH * OW;
       for (int64_t oh = 0; oh < OH; ++oh) {
-        int64_t h0 = oh * g.stride_h - g.pad_h;
-        const int64_t h1 = std::min(h0 + (g.kernel_h - 1) * g.dilation_h + 1, H);
-        while (h0 < 0) h0 += g.dilation_h;
+        int64_t h0 = oh * sh - ph;
+        const int64_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
+        while (h0 < 0) h0 += dh;
         for (int64_t ow = 0; ow < OW; ++ow) {
-          int64_t w0 = ow * g.stride_w - g.pad_w;
-          const int64_t w1 = std::min(w0 + (g.kernel_w - 1) * g.dilation_w + 1, W);
-          while (w0 < 0) w0 += g.dilation_w;
-          // PyTorch: start at -inf with the window's first position; a larger value or a NaN wins.
+          int64_t w0 = ow * sw - pw;
+          const int64_t w1 = std::min(w0 + (kw - 1) * dw + 1, W);
+          while (w0 < 0) w0 += dw;
+          // PyTorch: start at -inf with the window's first position; a larger value or a NaN
+          // wins, so the result is the first maximum, or the last NaN if there is one. Written
+          // branch-free: on real data each comparison is a coin flip for the branch predictor.
           T best = -std::numeric_limits<T>::infinity();
           int64_t best_i = (h0 < h1 && w0 < w1) ? h0 * W + w0 : -1;
-          for (int64_t h = h0; h < h1; h += g.dilation_h) {
-            for (int64_t w = w0; w < w1; w += g.dilation_w) {
-              const T v = src[h * W + w];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                best_i = h * W + w;
-              }
+          int64_t nan_i = -1;
+          for (int64_t h = h0; h < h1; h += dh) {
+            const T* row = src + h * W;
+            for (int64_t w = w0; w < w1; w += dw) {
+              const T v = row[w];
+              const int64_t i = h * W + w;
+              const int64_t gt = -static_cast<int64_t>(v > best);  // all ones or zero
+              const int64_t isnan = -static_cast<int64_t>(v != v);
+              best_i = (i & gt) | (best_i & ~gt);
+              nan_i = (i & isnan) | (nan_i & ~isnan);
+              best = v > best ? v : best;
             }
+          }
+          if (nan_i >= 0) {
+            best = std::numeric_limits<T>::quiet_NaN();
+            best_i = nan_i;
           }
           o[oh * OW + ow] = best;
           id[oh * OW + ow] = best_i;
@@ -216,7 +229,7 @@ AvgWindow avg_window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
 template <typename T>
 void avg_pool2d_impl(T* out, const T* in, int64_t B, const Pool2dGeometry& g) {
   const int64_t H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
-  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [&](int64_t b0, int64_t b1) {
+  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const T* src = in + b * H * W;
       T* o = out + b * OH * OW;
@@ -241,7 +254,7 @@ void avg_pool2d_impl(T* out, const T* in, int64_t B, const Pool2dGeometry& g) {
 template <typename T>
 void avg_pool2d_backward_impl(T* gin, const T* gout, int64_t B, const Pool2dGeometry& g) {
   const int64_t H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
-  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [&](int64_t b0, int64_t b1) {
+  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       T* gi = gin + b * H * W;
       const T* go = gout + b * OH * OW;
@@ -312,10 +325,9 @@ void adaptive_max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, int6
           for (int64_t h = h0; h < h1; ++h) {
             for (int64_t w = w0; w < w1; ++w) {
               const T v = src[h * W + w];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                best_i = h * W + w;
-              }
+              const bool take = (v > best) | (v != v);
+              best = take ? v : best;
+              best_i = take ? h * W + w : best_i;
             }
           }
           out[b * OH * OW + oh * OW + ow] = best;
