@@ -99,7 +99,8 @@ class Backend {
   // ---- convolution and pooling (float32/float64, contiguous tensors) ----
   // Letters: N batch, C channels, S... spatial input dims, K = prod(kernel), L = prod(out dims).
   // cols (C*K, N*L) from in (N, C, S...): cols[(c, k...), (n, o...)] = in[n, c, o*stride - pad + k*dil]
-  // (0 in the padding). Row-major over (c, k...) and (n, o...).
+  // (0 in the padding). Row-major over (c, k...) and (n, o...). A 3-D cols (N, C*K, L) holds the
+  // same values one sample after another: cols[n, (c, k...), (o...)].
   virtual void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) = 0;
   // The adjoint: in (N, C, S...) = sum of the cols entries that im2col read from each element
   // (in is overwritten).

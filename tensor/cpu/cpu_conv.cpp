@@ -81,17 +81,20 @@ void for_each_window_row(const Geom3& g, Fn fn) {
 }
 
 template <typename T>
-void im2col_impl(T* cols, const T* in, int64_t N, int64_t C, const Geom3& g) {
+void im2col_impl(T* cols, const T* in, int64_t N, int64_t C, const Geom3& g, bool per_sample) {
   const int64_t K = g.k[0] * g.k[1] * g.k[2];
   const int64_t L = g.out[0] * g.out[1] * g.out[2];
   const int64_t S = g.in[0] * g.in[1] * g.in[2];
   const int64_t OW = g.out[2], sw = g.s[2];
-  const int64_t row_len = N * L;
+  // cols (C*K, N*L): row stride N*L, sample n at column n*L; per_sample cols (N, C*K, L):
+  // row stride L, sample n at n*C*K*L.
+  const int64_t row_len = per_sample ? L : N * L;
+  const int64_t sample_off = per_sample ? C * K * L : L;
   parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = b / C, c = b % C;
       const T* src = in + b * S;
-      T* block = cols + c * K * row_len + n * L;  // row (c, 0), column block n
+      T* block = cols + c * K * row_len + n * sample_off;  // row (c, 0) of sample n
       for_each_window_row(g, [&](int64_t kidx, int64_t out_off, int64_t in_row, int64_t lo, int64_t hi, int64_t ix0) {
         T* dst = block + kidx * row_len + out_off;
         if (in_row < 0) {
@@ -112,18 +115,21 @@ void im2col_impl(T* cols, const T* in, int64_t N, int64_t C, const Geom3& g) {
 }
 
 template <typename T>
-void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g) {
+void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g, bool per_sample) {
   const int64_t K = g.k[0] * g.k[1] * g.k[2];
   const int64_t L = g.out[0] * g.out[1] * g.out[2];
   const int64_t S = g.in[0] * g.in[1] * g.in[2];
   const int64_t sw = g.s[2];
-  const int64_t row_len = N * L;
+  // cols (C*K, N*L): row stride N*L, sample n at column n*L; per_sample cols (N, C*K, L):
+  // row stride L, sample n at n*C*K*L.
+  const int64_t row_len = per_sample ? L : N * L;
+  const int64_t sample_off = per_sample ? C * K * L : L;
   parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = b / C, c = b % C;
       T* dst_plane = in + b * S;
       std::fill(dst_plane, dst_plane + S, T(0));
-      const T* block = cols + c * K * row_len + n * L;
+      const T* block = cols + c * K * row_len + n * sample_off;
       for_each_window_row(g, [&](int64_t kidx, int64_t out_off, int64_t in_row, int64_t lo, int64_t hi, int64_t ix0) {
         if (in_row < 0) return;
         const T* src = block + kidx * row_len + out_off;
@@ -348,7 +354,8 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& in, const ConvGeometry
   check_contiguous({&cols, &in}, "im2col");
   const Geom3 g3 = to_geom3(g);
   TWIG_DISPATCH_FLOATING(in.dtype(), "im2col", [&] {
-    im2col_impl<scalar_t>(cols.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(), in.size(0), in.size(1), g3);
+    im2col_impl<scalar_t>(cols.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(), in.size(0), in.size(1), g3,
+                          cols.dim() == 3);
   });
 }
 
@@ -356,7 +363,8 @@ void CpuBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry
   check_contiguous({&cols, &in}, "col2im");
   const Geom3 g3 = to_geom3(g);
   TWIG_DISPATCH_FLOATING(in.dtype(), "col2im", [&] {
-    col2im_impl<scalar_t>(in.data_ptr<scalar_t>(), cols.data_ptr<scalar_t>(), in.size(0), in.size(1), g3);
+    col2im_impl<scalar_t>(in.data_ptr<scalar_t>(), cols.data_ptr<scalar_t>(), in.size(0), in.size(1), g3,
+                          cols.dim() == 3);
   });
 }
 
