@@ -113,6 +113,8 @@ def pool_case(kind, name, x_shape, **kw):
 
 pool_case("max_pool2d", "pruning_model_k2_s2_pad1", [2, 3, 6, 6], kernel_size=2, stride=2, padding=1)
 pool_case("max_pool2d", "lenet_k2", [2, 6, 8, 8], kernel_size=2)
+pool_case("max_pool2d", "k2_odd_size", [2, 3, 7, 9], kernel_size=2)
+pool_case("max_pool2d", "k2_s2_dilation2", [1, 2, 7, 8], kernel_size=2, stride=2, dilation=2)
 pool_case("max_pool2d", "k3_s2_ceil", [2, 2, 8, 8], kernel_size=3, stride=2, ceil_mode=True)
 pool_case("max_pool2d", "k2_s2_pad1_ceil_last_window_rule", [1, 2, 5, 5], kernel_size=2, stride=2, padding=1,
           ceil_mode=True)

@@ -152,11 +152,35 @@ void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dG
   const int64_t H = geom.in_h, W = geom.in_w, OH = geom.out_h, OW = geom.out_w;
   const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
   const int64_t ph = geom.pad_h, pw = geom.pad_w, dh = geom.dilation_h, dw = geom.dilation_w;
+  const bool fast_2x2 = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 &&
+                        2 * OH <= H && 2 * OW <= W;
   parallel_for(0, B, plane_grain(OH * OW * kh * kw), [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const T* src = in + b * H * W;
       T* o = out + b * OH * OW;
       int64_t* id = idx + b * OH * OW;
+      if (fast_2x2) {
+        // LeNet's pool: 2x2 windows, stride 2, no padding, all inside the input.
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t r = 2 * oh * W;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t i0 = r + 2 * ow, i1 = i0 + 1, i2 = i0 + W, i3 = i2 + 1;
+            T best = -std::numeric_limits<T>::infinity();
+            int64_t best_i = i0, nan_i = -1;
+            for (int64_t i : {i0, i1, i2, i3}) {
+              const T v = src[i];
+              const int64_t gt = -static_cast<int64_t>(v > best);
+              const int64_t isnan = -static_cast<int64_t>(v != v);
+              best_i = (i & gt) | (best_i & ~gt);
+              nan_i = (i & isnan) | (nan_i & ~isnan);
+              best = v > best ? v : best;
+            }
+            o[oh * OW + ow] = nan_i >= 0 ? std::numeric_limits<T>::quiet_NaN() : best;
+            id[oh * OW + ow] = nan_i >= 0 ? nan_i : best_i;
+          }
+        }
+        continue;
+      }
       for (int64_t oh = 0; oh < OH; ++oh) {
         int64_t h0 = oh * sh - ph;
         const int64_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
