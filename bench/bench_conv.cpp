@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   }
 
   const double full = time_it(full_step);
-  std::printf("full LeNet step (+fc, SGD): %7.3f ms/iter  -> %.2f s per 938-step epoch (libtorch 1.13: ~5.1 s)\n",
-              full, full * 938 / 1e3);
+  std::printf("full LeNet step (+fc, SGD): %7.3f ms/iter  -> %.2f s per 938-step epoch (libtorch 1.13: ~5.1 s)\n", full,
+              full * 938 / 1e3);
   return 0;
 }

@@ -115,8 +115,8 @@ ConvPlan plan_conv(const char* op, size_t D, const Tensor& x, const Tensor& w, c
   }
   TWIG_CHECK(is_floating(x.dtype()), RuntimeError, op, ": expected a floating input, got ",
              dtype_tensor_name(x.dtype()), " (input of size ", x.sizes(), ")");
-  TWIG_CHECK(x.dtype() == w.dtype(), RuntimeError, "Input type (", dtype_tensor_name(x.dtype()),
-             ") and weight type (", dtype_tensor_name(w.dtype()), ") should be the same");
+  TWIG_CHECK(x.dtype() == w.dtype(), RuntimeError, "Input type (", dtype_tensor_name(x.dtype()), ") and weight type (",
+             dtype_tensor_name(w.dtype()), ") should be the same");
   TWIG_CHECK(!b.defined() || b.dtype() == x.dtype(), RuntimeError, "Input type (", dtype_tensor_name(x.dtype()),
              ") and bias type (", dtype_tensor_name(b.dtype()), ") should be the same");
   detail::check_same_device(x, w, op);
@@ -182,7 +182,8 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
       }
       be.gemm(out3, detail::make_alias(wc, {N, O, C * K}, {0, C * K, 1}, wc.storage_offset()), cols, 1, beta);
     } else {
-      Tensor out_onl = N == 1 ? detail::make_alias(out, {O, NL}, {NL, 1}, 0) : detail::make_empty({O, NL}, dt, x.device());
+      Tensor out_onl =
+          N == 1 ? detail::make_alias(out, {O, NL}, {NL, 1}, 0) : detail::make_empty({O, NL}, dt, x.device());
       Scalar beta = 0;
       if (b.defined()) {
         be.copy(out_onl, detail::make_alias(b, {O, NL}, {b.stride(0), 0}, b.storage_offset()));
@@ -203,8 +204,7 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
       autograd::record(
           node_name, {x, w, b}, {out},
           [sx = SavedTensor(x), sw = SavedTensor(w), saved_cols, p, per_sample, x_shape = x.sizes(), xs,
-           w_shape = w.sizes()](
-              const TensorList& grads, const Node& n) -> TensorList {
+           w_shape = w.sizes()](const TensorList& grads, const Node& n) -> TensorList {
             const int64_t N = p.N, C = p.C, O = p.O, G = p.G, K = p.K, L = p.L;
             const int64_t Cg = C / G, Og = O / G, NL = N * L;
             sx.get();  // raises if x was modified in place since the forward
@@ -280,13 +280,13 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
 
 namespace functional {
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride,
-              const IntPair& padding, const IntPair& dilation, int64_t groups) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const IntPair& padding,
+              const IntPair& dilation, int64_t groups) {
   return convnd("conv2d", "ConvolutionBackward0", 2, x, weight, bias, stride, padding, dilation, groups);
 }
 
-Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride,
-              const IntPair& padding, const IntPair& dilation, int64_t groups) {
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const IntPair& padding,
+              const IntPair& dilation, int64_t groups) {
   return convnd("conv3d", "ConvolutionBackward0", 3, x, weight, bias, stride, padding, dilation, groups);
 }
 
@@ -338,9 +338,9 @@ Tensor ConvNd<D>::forward(const Tensor& x) {
 template <size_t D>
 std::string ConvNd<D>::extra_repr() const {
   const auto& o = options;
-  std::string s = detail::str_cat(o.in_channels_, ", ", o.out_channels_,
-                                  ", kernel_size=", python_repr(o.kernel_size_, true),
-                                  ", stride=", python_repr(o.stride_, true));
+  std::string s =
+      detail::str_cat(o.in_channels_, ", ", o.out_channels_, ", kernel_size=", python_repr(o.kernel_size_, true),
+                      ", stride=", python_repr(o.stride_, true));
   if (o.padding_ != std::vector<int64_t>(D, 0)) s += ", padding=" + python_repr(o.padding_, true);
   if (o.dilation_ != std::vector<int64_t>(D, 1)) s += ", dilation=" + python_repr(o.dilation_, true);
   if (o.groups_ != 1) s += detail::str_cat(", groups=", o.groups_);

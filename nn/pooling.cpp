@@ -85,7 +85,8 @@ Pool2dGeometry pool_geometry(const Tensor& x, const char* op, const IntPair& ker
                              const IntPair& padding, const IntPair& dilation, bool ceil_mode) {
   check_pool_input(x, op);
   Pool2dGeometry g;
-  std::tie(g.kernel_h, g.kernel_w) = pair_arg(kernel_size, op, "kernel_size must either be a single int, or a tuple of two ints");
+  std::tie(g.kernel_h, g.kernel_w) =
+      pair_arg(kernel_size, op, "kernel_size must either be a single int, or a tuple of two ints");
   if (stride.empty()) {
     g.stride_h = g.kernel_h;
     g.stride_w = g.kernel_w;
@@ -100,10 +101,10 @@ Pool2dGeometry pool_geometry(const Tensor& x, const char* op, const IntPair& ker
   g.in_w = x.size(-1);
   g.out_h = pooled_size(g.in_h, g.kernel_h, g.pad_h, g.stride_h, g.dilation_h, ceil_mode);
   g.out_w = pooled_size(g.in_w, g.kernel_w, g.pad_w, g.stride_w, g.dilation_w, ceil_mode);
-  TWIG_CHECK(g.kernel_h > 0 && g.kernel_w > 0, RuntimeError, "kernel size should be greater than zero, but got kH: ",
-             g.kernel_h, " kW: ", g.kernel_w);
-  TWIG_CHECK(g.stride_h > 0 && g.stride_w > 0, RuntimeError, "stride should be greater than zero, but got dH: ",
-             g.stride_h, " dW: ", g.stride_w);
+  TWIG_CHECK(g.kernel_h > 0 && g.kernel_w > 0, RuntimeError,
+             "kernel size should be greater than zero, but got kH: ", g.kernel_h, " kW: ", g.kernel_w);
+  TWIG_CHECK(g.stride_h > 0 && g.stride_w > 0, RuntimeError,
+             "stride should be greater than zero, but got dH: ", g.stride_h, " dW: ", g.stride_w);
   TWIG_CHECK(g.dilation_h > 0 && g.dilation_w > 0, RuntimeError,
              "dilation should be greater than zero, but got dilationH: ", g.dilation_h, " dilationW: ", g.dilation_w);
   const int64_t planes = x.size(-3);
@@ -122,8 +123,7 @@ std::pair<int64_t, int64_t> adaptive_size(const Tensor& x, const IntPair& output
   TWIG_CHECK(is_floating(x.dtype()), RuntimeError, op, ": expected a floating input, got ",
              dtype_tensor_name(x.dtype()));
   auto [oh, ow] = pair_arg(output_size, op, "output_size must be a single int or a pair of ints");
-  TWIG_CHECK(oh >= 0 && ow >= 0, RuntimeError, op, ": elements of output_size must be non-negative, got ",
-             output_size);
+  TWIG_CHECK(oh >= 0 && ow >= 0, RuntimeError, op, ": elements of output_size must be non-negative, got ", output_size);
   return {oh, ow};
 }
 
@@ -131,14 +131,15 @@ std::pair<int64_t, int64_t> adaptive_size(const Tensor& x, const IntPair& output
 template <typename Kernel>
 void record_pool(const char* name, const Tensor& x, const Tensor& out, int64_t B, Kernel kernel) {
   if (!autograd::should_record({x})) return;
-  autograd::record(name, {x}, {out},
-                   [x_shape = x.sizes(), B, kernel](const TensorList& g, const Node&) -> TensorList {
-                     const Tensor go = contiguous_raw(g[0]);
-                     Tensor gx = detail::make_empty(x_shape, go.dtype(), go.device());
-                     if (gx.numel() > 0 && go.numel() > 0) kernel(planes_of(gx, B), planes_of(go, B));
-                     else if (gx.numel() > 0) backend_for(gx.device()).fill(gx, 0);
-                     return {gx};
-                   });
+  autograd::record(name, {x}, {out}, [x_shape = x.sizes(), B, kernel](const TensorList& g, const Node&) -> TensorList {
+    const Tensor go = contiguous_raw(g[0]);
+    Tensor gx = detail::make_empty(x_shape, go.dtype(), go.device());
+    if (gx.numel() > 0 && go.numel() > 0)
+      kernel(planes_of(gx, B), planes_of(go, B));
+    else if (gx.numel() > 0)
+      backend_for(gx.device()).fill(gx, 0);
+    return {gx};
+  });
 }
 
 }  // namespace
@@ -167,9 +168,8 @@ Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& st
   const Planes p = to_planes(x, g.out_h, g.out_w);
   Tensor out = detail::make_empty(p.out_shape, x.dtype(), x.device());
   if (out.numel() > 0) backend_for(x.device()).avg_pool2d(planes_of(out, p.B), p.in, g);
-  record_pool("AvgPool2DBackward0", x, out, p.B, [g](const Tensor& gi, const Tensor& go) {
-    backend_for(gi.device()).avg_pool2d_backward(gi, go, g);
-  });
+  record_pool("AvgPool2DBackward0", x, out, p.B,
+              [g](const Tensor& gi, const Tensor& go) { backend_for(gi.device()).avg_pool2d_backward(gi, go, g); });
   return out;
 }
 
@@ -215,9 +215,9 @@ Tensor MaxPool2d::forward(const Tensor& x) {
 
 std::string MaxPool2d::extra_repr() const {
   const auto& o = options;
-  return detail::str_cat("kernel_size=", repr_arg(o.kernel_size_), ", stride=", repr_arg(o.stride_.value_or(o.kernel_size_)),
-                         ", padding=", repr_arg(o.padding_), ", dilation=", repr_arg(o.dilation_),
-                         ", ceil_mode=", o.ceil_mode_ ? "True" : "False");
+  return detail::str_cat("kernel_size=", repr_arg(o.kernel_size_),
+                         ", stride=", repr_arg(o.stride_.value_or(o.kernel_size_)), ", padding=", repr_arg(o.padding_),
+                         ", dilation=", repr_arg(o.dilation_), ", ceil_mode=", o.ceil_mode_ ? "True" : "False");
 }
 
 Tensor AvgPool2d::forward(const Tensor& x) {
@@ -228,8 +228,8 @@ Tensor AvgPool2d::forward(const Tensor& x) {
 
 std::string AvgPool2d::extra_repr() const {
   const auto& o = options;
-  return detail::str_cat("kernel_size=", repr_arg(o.kernel_size_), ", stride=", repr_arg(o.stride_.value_or(o.kernel_size_)),
-                         ", padding=", repr_arg(o.padding_));
+  return detail::str_cat("kernel_size=", repr_arg(o.kernel_size_),
+                         ", stride=", repr_arg(o.stride_.value_or(o.kernel_size_)), ", padding=", repr_arg(o.padding_));
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return F::adaptive_avg_pool2d(x, output_size.values); }

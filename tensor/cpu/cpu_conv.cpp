@@ -20,7 +20,9 @@ namespace {
 // A plane task should carry at least this many element visits before it is worth a thread.
 constexpr int64_t kPlaneGrainElems = 16384;
 
-int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, kPlaneGrainElems / std::max<int64_t>(1, work_per_plane)); }
+int64_t plane_grain(int64_t work_per_plane) {
+  return std::max<int64_t>(1, kPlaneGrainElems / std::max<int64_t>(1, work_per_plane));
+}
 
 // 2-D and 3-D convolution geometry as 3-D (a 2-D conv is a 3-D one with D = kD = 1).
 struct Geom3 {
@@ -420,8 +422,7 @@ void CpuBackend::avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeo
 void CpuBackend::avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Pool2dGeometry& g) {
   check_contiguous({&grad_in, &grad_out}, "avg_pool2d_backward");
   TWIG_DISPATCH_FLOATING(grad_in.dtype(), "avg_pool2d_backward", [&] {
-    avg_pool2d_backward_impl<scalar_t>(grad_in.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(), grad_in.size(0),
-                                       g);
+    avg_pool2d_backward_impl<scalar_t>(grad_in.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(), grad_in.size(0), g);
   });
 }
 

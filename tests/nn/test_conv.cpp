@@ -6,10 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "autograd/node.h"
 #include "nn/conv.h"
 #include "nn/functional.h"
 #include "nn_conv_fixture.h"
-#include "autograd/node.h"
 #include "testing.h"
 
 using namespace twig;
@@ -84,8 +84,7 @@ TEST(ConvGradcheck, Conv2dOnlySomeInputsNeedGrad) {
   EXPECT_GRADCHECK([](const TensorList& in) -> TensorList { return {F::conv2d(in[0], in[1], in[2], {1}, {1})}; },
                    (TensorList{x, w, b}));
   Tensor x2 = leaf({2, 2, 4, 4}, 1).detach(), w2 = leaf({3, 2, 3, 3}, 2);
-  EXPECT_GRADCHECK([](const TensorList& in) -> TensorList { return {F::conv2d(in[0], in[1])}; },
-                   (TensorList{x2, w2}));
+  EXPECT_GRADCHECK([](const TensorList& in) -> TensorList { return {F::conv2d(in[0], in[1])}; }, (TensorList{x2, w2}));
 }
 TEST(ConvGradcheck, Conv3dBasic) { check_conv(3, {2, 2, 3, 4, 3}, {2, 2, 2, 2, 2}, true, {}); }
 TEST(ConvGradcheck, Conv3dAllOptions) {
@@ -171,36 +170,59 @@ TEST(ConvGolden, MatchesPyTorch) {
 // ---- errors ----------------------------------------------------------------------------------------
 
 TEST(ConvErrors, ChannelMismatchNamesShapes) {
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({64, 3, 28, 28}), zeros({6, 1, 5, 5})); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({64, 3, 28, 28}), zeros({6, 1, 5, 5}));
+            }),
             "Given groups=1, weight of size [6, 1, 5, 5], expected input[64, 3, 28, 28] to have 1 channels, but got 3 "
             "channels instead");
 }
 
 TEST(ConvErrors, ShapesAndOptions) {
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({2, 3}), zeros({1, 1, 1, 1})); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({2, 3}), zeros({1, 1, 1, 1}));
+            }),
             "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [2, 3]");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 3, 2, 2}), zeros({1, 3, 3, 3})); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 3, 2, 2}), zeros({1, 3, 3, 3}));
+            }),
             "Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3). Kernel size can't be greater "
             "than actual input size");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 4, 5, 5}), zeros({3, 2, 3, 3}), Tensor(), {1}, {0}, {1}, 2); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 4, 5, 5}), zeros({3, 2, 3, 3}), Tensor(), {1}, {0}, {1}, 2);
+            }),
             "Given groups=2, expected weight to be divisible by 2 at dimension 0, but got weight of size [3, 2, 3, 3] "
             "instead");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({6, 1, 5, 5}), zeros({5})); }),
-            "Given weight of size [6, 1, 5, 5], expected bias to be 1-dimensional with 6 elements, but got bias of size "
-            "[5] instead");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1, 1, 1}); }),
+  EXPECT_EQ(
+      error_of([] {
+        F::conv2d(zeros({1, 1, 5, 5}), zeros({6, 1, 5, 5}), zeros({5}));
+      }),
+      "Given weight of size [6, 1, 5, 5], expected bias to be 1-dimensional with 6 elements, but got bias of size "
+      "[5] instead");
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1, 1, 1});
+            }),
             "expected stride to be a single integer value or a list of 2 values to match the convolution dimensions, "
             "but got stride=[1, 1, 1]");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {0}); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {0});
+            }),
             "non-positive stride is not supported");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1}, {-1}); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1}, {-1});
+            }),
             "negative padding is not supported");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1}, {0}, {1}, 0); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}), Tensor(), {1}, {0}, {1}, 0);
+            }),
             "non-positive groups is not supported");
-  EXPECT_EQ(error_of([] { F::conv3d(zeros({1, 1, 5, 5, 5}), zeros({1, 1, 3, 3})); }),
+  EXPECT_EQ(error_of([] {
+              F::conv3d(zeros({1, 1, 5, 5, 5}), zeros({1, 1, 3, 3}));
+            }),
             "Expected 4-dimensional input for 4-dimensional weight [1, 1, 3, 3], but got 5-dimensional input of size "
             "[1, 1, 5, 5, 5] instead");
-  EXPECT_EQ(error_of([] { F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}, kFloat64)); }),
+  EXPECT_EQ(error_of([] {
+              F::conv2d(zeros({1, 1, 5, 5}), zeros({1, 1, 3, 3}, kFloat64));
+            }),
             "Input type (Float) and weight type (Double) should be the same");
   EXPECT_THROW(F::conv2d(zeros({1, 1, 5, 5}, kInt64), zeros({1, 1, 3, 3}, kInt64)), RuntimeError);
 }

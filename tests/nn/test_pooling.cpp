@@ -4,10 +4,10 @@
 
 #include <limits>
 
+#include "autograd/node.h"
 #include "nn/functional.h"
 #include "nn/pooling.h"
 #include "nn_conv_fixture.h"
-#include "autograd/node.h"
 #include "testing.h"
 
 using namespace twig;
@@ -64,8 +64,11 @@ std::string error_of(Fn fn) {
 TEST(PoolGradcheck, MaxPool2d) {
   check_pool([](const Tensor& x) { return F::max_pool2d(x, {2}); }, {2, 2, 4, 4}, true);
   check_pool([](const Tensor& x) { return F::max_pool2d(x, {2}, {2}, {1}); }, {2, 2, 5, 5}, true);
-  check_pool([](const Tensor& x) { return F::max_pool2d(x, {3, 2}, {2, 1}, {1, 0}, {2, 1}, true); }, {1, 2, 7, 6},
-             true);
+  check_pool(
+      [](const Tensor& x) {
+        return F::max_pool2d(x, {3, 2}, {2, 1}, {1, 0}, {2, 1}, true);
+      },
+      {1, 2, 7, 6}, true);
   check_pool([](const Tensor& x) { return F::max_pool2d(x, {3}, {2}, {1}, {1}, true); }, {2, 6, 6}, true);
 }
 
@@ -107,7 +110,8 @@ TEST(PoolGolden, MatchesPyTorch) {
                           o.value("ceil_mode", false));
     } else if (kind == "avg_pool2d") {
       std::optional<int64_t> div;
-      if (o.contains("divisor_override") && !o["divisor_override"].is_null()) div = o["divisor_override"].get<int64_t>();
+      if (o.contains("divisor_override") && !o["divisor_override"].is_null())
+        div = o["divisor_override"].get<int64_t>();
       out = F::avg_pool2d(x, ints("kernel_size", {}), ints("stride", {}), ints("padding", {0}),
                           o.value("ceil_mode", false), o.value("count_include_pad", true), div);
     } else if (kind == "adaptive_avg_pool2d") {
@@ -162,20 +166,31 @@ TEST(PoolSemantics, BackwardRecordsOneNode) {
 // ---- errors ----------------------------------------------------------------------------------------
 
 TEST(PoolErrors, MessagesLikePyTorch) {
-  EXPECT_EQ(error_of([] { F::max_pool2d(zeros({1, 3, 4, 4}), {3}, {}, {2}); }),
+  EXPECT_EQ(error_of([] {
+              F::max_pool2d(zeros({1, 3, 4, 4}), {3}, {}, {2});
+            }),
             "pad should be at most half of kernel size, but got pad=2 and kernel_size=3");
-  EXPECT_EQ(error_of([] { F::max_pool2d(zeros({1, 3, 2, 2}), {3}); }),
+  EXPECT_EQ(error_of([] {
+              F::max_pool2d(zeros({1, 3, 2, 2}), {3});
+            }),
             "Given input size: (3x2x2). Calculated output size: (3x0x0). Output size is too small");
-  EXPECT_EQ(error_of([] { F::avg_pool2d(zeros({1, 3, 4, 4}), {2}, {}, {0}, false, true, 0); }),
+  EXPECT_EQ(error_of([] {
+              F::avg_pool2d(zeros({1, 3, 4, 4}), {2}, {}, {0}, false, true, 0);
+            }),
             "divisor must be not zero");
   EXPECT_EQ(error_of([] { F::max_pool2d(zeros({1, 1, 4, 4}), {2}, {0}); }), "stride should not be zero");
-  EXPECT_EQ(error_of([] { F::adaptive_avg_pool2d(zeros({3, 4}), {2}); }),
+  EXPECT_EQ(error_of([] {
+              F::adaptive_avg_pool2d(zeros({3, 4}), {2});
+            }),
             "adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got [3, 4]");
-  EXPECT_EQ(error_of([] { F::adaptive_avg_pool2d(zeros({1, 3, 0, 4}), {2}); }),
+  EXPECT_EQ(error_of([] {
+              F::adaptive_avg_pool2d(zeros({1, 3, 0, 4}), {2});
+            }),
             "adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, but input has "
             "sizes [1, 3, 0, 4] with dimension 2 being empty");
-  EXPECT_NE(error_of([] { F::max_pool2d(zeros({3, 4}), {2}); })
-                .find("non-empty 3D or 4D (batch mode) tensor expected for input"),
+  EXPECT_NE(error_of([] {
+              F::max_pool2d(zeros({3, 4}), {2});
+            }).find("non-empty 3D or 4D (batch mode) tensor expected for input"),
             std::string::npos);
   EXPECT_NE(error_of([] { F::max_pool2d(zeros({1, 1, 4, 4}), {2, 2, 2}); }).find("kernel_size"), std::string::npos);
 }
