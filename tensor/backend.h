@@ -29,6 +29,22 @@ bool is_comparison(BinaryOp op);
 
 enum class ReduceOp { Sum, Prod, Max, Min, Any, All, CountNonzero, NormP, NormInf, NormNegInf, Norm0 };
 
+// The geometry of an N-d convolution (N = 2 or 3; 2-D passes kernel/stride/... of length 2).
+// Per spatial dim d: out[d] = (in[d] + 2 padding[d] - dilation[d] (kernel[d] - 1) - 1) / stride[d] + 1.
+struct ConvGeometry {
+  Shape in, out, kernel, stride, padding, dilation;  // one entry per spatial dim
+};
+
+// The geometry of a 2-D pooling window over (H, W) planes, PyTorch's conventions. For average
+// pooling dilation is 1; divisor_override 0 means "none".
+struct Pool2dGeometry {
+  int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  bool count_include_pad = true;
+  int64_t divisor_override = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -79,6 +95,29 @@ class Backend {
                          bool accumulate) = 0;
   // Coordinates of nonzero elements, (n, ndim) int64.
   virtual Tensor nonzero(const Tensor& in) = 0;
+
+  // ---- convolution and pooling (float32/float64, contiguous tensors) ----
+  // Letters: N batch, C channels, S... spatial input dims, K = prod(kernel), L = prod(out dims).
+  // cols (C*K, N*L) from in (N, C, S...): cols[(c, k...), (n, o...)] = in[n, c, o*stride - pad + k*dil]
+  // (0 in the padding). Row-major over (c, k...) and (n, o...). A 3-D cols (N, C*K, L) holds the
+  // same values one sample after another: cols[n, (c, k...), (o...)].
+  virtual void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) = 0;
+  // The adjoint: in (N, C, S...) = sum of the cols entries that im2col read from each element
+  // (in is overwritten).
+  virtual void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) = 0;
+  // Planes: in (B, H, W), out and indices (B, out_h, out_w); indices (int64) are h * W + w within
+  // the plane. The window max (NaN wins); its first position on ties.
+  virtual void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) = 0;
+  // grad_in (B, H, W) is overwritten: grad_in[b, indices[b, i]] += grad_out[b, i] (max pool, adaptive
+  // max pool).
+  virtual void max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) = 0;
+  virtual void avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeometry& g) = 0;
+  // grad_in (B, H, W) overwritten.
+  virtual void avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Pool2dGeometry& g) = 0;
+  // Adaptive bins: start = floor(i * in / out), end = ceil((i + 1) * in / out), per dim.
+  virtual void adaptive_avg_pool2d(const Tensor& out, const Tensor& in) = 0;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out) = 0;
+  virtual void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in) = 0;
 
   virtual void uniform(const Tensor& out, double lo, double hi, Generator& gen) = 0;
   virtual void normal(const Tensor& out, double mean, double std, Generator& gen) = 0;

@@ -28,6 +28,15 @@ class CpuBackend final : public Backend {
   void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
                  bool accumulate) override;
   Tensor nonzero(const Tensor& in) override;
+  void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) override;
+  void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) override;
+  void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) override;
+  void max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) override;
+  void avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeometry& g) override;
+  void avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Pool2dGeometry& g) override;
+  void adaptive_avg_pool2d(const Tensor& out, const Tensor& in) override;
+  void adaptive_avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out) override;
+  void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in) override;
   void uniform(const Tensor& out, double lo, double hi, Generator& gen) override;
   void normal(const Tensor& out, double mean, double std, Generator& gen) override;
   void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) override;

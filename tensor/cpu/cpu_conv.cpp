@@ -1,0 +1,453 @@
+// Convolution and pooling kernels on CPU: im2col / col2im (2-D and 3-D) for conv-as-gemm, and
+// 2-D max / average / adaptive pooling with their backward passes. Each kernel is parallelized
+// over (batch x channel) planes with parallel_for, so every task writes its own plane (or its own
+// rows of cols) and no BLAS call ever runs inside a parallel region.
+//
+// Dimension letters: N batch, C channels, (D, H, W) input dims, (OD, OH, OW) output dims,
+// K = kD * kH * kW kernel positions, L = OD * OH * OW output positions, B = N * C planes.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/parallel.h"
+
+namespace twig::cpu {
+
+namespace {
+
+// A plane task should carry at least this many element visits before it is worth a thread.
+constexpr int64_t kPlaneGrainElems = 16384;
+
+int64_t plane_grain(int64_t work_per_plane) {
+  return std::max<int64_t>(1, kPlaneGrainElems / std::max<int64_t>(1, work_per_plane));
+}
+
+// 2-D and 3-D convolution geometry as 3-D (a 2-D conv is a 3-D one with D = kD = 1).
+struct Geom3 {
+  int64_t in[3], out[3], k[3], s[3], p[3], d[3];
+};
+
+Geom3 to_geom3(const ConvGeometry& g) {
+  Geom3 r{};
+  const size_t nd = g.in.size();
+  TWIG_INTERNAL_ASSERT(nd == 2 || nd == 3, "conv geometry must be 2-D or 3-D");
+  for (size_t i = 0; i < 3; ++i) {
+    const bool lead = nd == 2 && i == 0;
+    const size_t j = nd == 2 ? i - 1 : i;
+    r.in[i] = lead ? 1 : g.in[j];
+    r.out[i] = lead ? 1 : g.out[j];
+    r.k[i] = lead ? 1 : g.kernel[j];
+    r.s[i] = lead ? 1 : g.stride[j];
+    r.p[i] = lead ? 0 : g.padding[j];
+    r.d[i] = lead ? 1 : g.dilation[j];
+  }
+  return r;
+}
+
+// ceil(num / den) for den > 0, clamped below at 0.
+int64_t ceil_div_pos(int64_t num, int64_t den) { return num <= 0 ? 0 : (num + den - 1) / den; }
+
+// For kernel column offset kx: the output columns [lo, hi) whose input column
+// ox * s - p + kx * d lies inside [0, W).
+void valid_cols(int64_t W, int64_t OW, int64_t s, int64_t p, int64_t offset, int64_t& lo, int64_t& hi) {
+  lo = std::min(OW, ceil_div_pos(p - offset, s));
+  hi = std::max(lo, std::min(OW, ceil_div_pos(W + p - offset, s)));
+}
+
+// Visits, for plane (n, c), every (kernel position, output row): fn(row_in_cols_block, out_row_ptr_offset,
+// input row pointer offset or -1, lo, hi, input column of ox = 0). Shared by im2col and col2im.
+template <typename Fn>
+void for_each_window_row(const Geom3& g, Fn fn) {
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t kz = 0; kz < g.k[0]; ++kz) {
+    for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+      for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+        const int64_t kidx = (kz * g.k[1] + ky) * g.k[2] + kx;
+        int64_t lo, hi;
+        valid_cols(g.in[2], OW, g.s[2], g.p[2], kx * g.d[2], lo, hi);
+        const int64_t ix0 = -g.p[2] + kx * g.d[2];  // input column of ox = 0
+        for (int64_t oz = 0; oz < OD; ++oz) {
+          const int64_t iz = oz * g.s[0] - g.p[0] + kz * g.d[0];
+          for (int64_t oy = 0; oy < OH; ++oy) {
+            const int64_t iy = oy * g.s[1] - g.p[1] + ky * g.d[1];
+            const bool inside = iz >= 0 && iz < g.in[0] && iy >= 0 && iy < g.in[1];
+            const int64_t in_row = inside ? (iz * g.in[1] + iy) * g.in[2] : -1;
+            fn(kidx, (oz * OH + oy) * OW, in_row, lo, hi, ix0);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void im2col_impl(T* cols, const T* in, int64_t N, int64_t C, const Geom3& g, bool per_sample) {
+  const int64_t K = g.k[0] * g.k[1] * g.k[2];
+  const int64_t L = g.out[0] * g.out[1] * g.out[2];
+  const int64_t S = g.in[0] * g.in[1] * g.in[2];
+  const int64_t OW = g.out[2], sw = g.s[2];
+  // cols (C*K, N*L): row stride N*L, sample n at column n*L; per_sample cols (N, C*K, L):
+  // row stride L, sample n at n*C*K*L.
+  const int64_t row_len = per_sample ? L : N * L;
+  const int64_t sample_off = per_sample ? C * K * L : L;
+  parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b / C, c = b % C;
+      const T* src = in + b * S;
+      T* block = cols + c * K * row_len + n * sample_off;  // row (c, 0) of sample n
+      for_each_window_row(g, [&](int64_t kidx, int64_t out_off, int64_t in_row, int64_t lo, int64_t hi, int64_t ix0) {
+        T* dst = block + kidx * row_len + out_off;
+        if (in_row < 0) {
+          std::fill(dst, dst + OW, T(0));
+          return;
+        }
+        const T* s = src + in_row + ix0;  // s[ox * sw] is input column ox * sw + ix0
+        std::fill(dst, dst + lo, T(0));
+        if (sw == 1) {
+          std::copy(s + lo, s + hi, dst + lo);
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = s[ox * sw];
+        }
+        std::fill(dst + hi, dst + OW, T(0));
+      });
+    }
+  });
+}
+
+template <typename T>
+void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g, bool per_sample) {
+  const int64_t K = g.k[0] * g.k[1] * g.k[2];
+  const int64_t L = g.out[0] * g.out[1] * g.out[2];
+  const int64_t S = g.in[0] * g.in[1] * g.in[2];
+  const int64_t sw = g.s[2];
+  // cols (C*K, N*L): row stride N*L, sample n at column n*L; per_sample cols (N, C*K, L):
+  // row stride L, sample n at n*C*K*L.
+  const int64_t row_len = per_sample ? L : N * L;
+  const int64_t sample_off = per_sample ? C * K * L : L;
+  parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b / C, c = b % C;
+      T* dst_plane = in + b * S;
+      std::fill(dst_plane, dst_plane + S, T(0));
+      const T* block = cols + c * K * row_len + n * sample_off;
+      for_each_window_row(g, [&](int64_t kidx, int64_t out_off, int64_t in_row, int64_t lo, int64_t hi, int64_t ix0) {
+        if (in_row < 0) return;
+        const T* src = block + kidx * row_len + out_off;
+        T* d = dst_plane + in_row + ix0;
+        if (sw == 1) {
+          for (int64_t ox = lo; ox < hi; ++ox) d[ox] += src[ox];
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) d[ox * sw] += src[ox];
+        }
+      });
+    }
+  });
+}
+
+// ---- pooling ----------------------------------------------------------------------------------
+
+template <typename T>
+void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dGeometry& geom) {
+  // Geometry in locals: the int64 index stores below could otherwise alias it and force reloads.
+  const int64_t H = geom.in_h, W = geom.in_w, OH = geom.out_h, OW = geom.out_w;
+  const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
+  const int64_t ph = geom.pad_h, pw = geom.pad_w, dh = geom.dilation_h, dw = geom.dilation_w;
+  const bool fast_2x2 = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 &&
+                        2 * OH <= H && 2 * OW <= W;
+  parallel_for(0, B, plane_grain(OH * OW * kh * kw), [=](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* src = in + b * H * W;
+      T* o = out + b * OH * OW;
+      int64_t* id = idx + b * OH * OW;
+      if (fast_2x2) {
+        // LeNet's pool: 2x2 windows, stride 2, no padding, all inside the input.
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t r = 2 * oh * W;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t i0 = r + 2 * ow, i1 = i0 + 1, i2 = i0 + W, i3 = i2 + 1;
+            T best = -std::numeric_limits<T>::infinity();
+            int64_t best_i = i0, nan_i = -1;
+            for (int64_t i : {i0, i1, i2, i3}) {
+              const T v = src[i];
+              const int64_t gt = -static_cast<int64_t>(v > best);
+              const int64_t isnan = -static_cast<int64_t>(v != v);
+              best_i = (i & gt) | (best_i & ~gt);
+              nan_i = (i & isnan) | (nan_i & ~isnan);
+              best = v > best ? v : best;
+            }
+            o[oh * OW + ow] = nan_i >= 0 ? std::numeric_limits<T>::quiet_NaN() : best;
+            id[oh * OW + ow] = nan_i >= 0 ? nan_i : best_i;
+          }
+        }
+        continue;
+      }
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        int64_t h0 = oh * sh - ph;
+        const int64_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
+        while (h0 < 0) h0 += dh;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t w0 = ow * sw - pw;
+          const int64_t w1 = std::min(w0 + (kw - 1) * dw + 1, W);
+          while (w0 < 0) w0 += dw;
+          // PyTorch: start at -inf with the window's first position; a larger value or a NaN
+          // wins, so the result is the first maximum, or the last NaN if there is one. Written
+          // branch-free: on real data each comparison is a coin flip for the branch predictor.
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t best_i = (h0 < h1 && w0 < w1) ? h0 * W + w0 : -1;
+          int64_t nan_i = -1;
+          for (int64_t h = h0; h < h1; h += dh) {
+            const T* row = src + h * W;
+            for (int64_t w = w0; w < w1; w += dw) {
+              const T v = row[w];
+              const int64_t i = h * W + w;
+              const int64_t gt = -static_cast<int64_t>(v > best);  // all ones or zero
+              const int64_t isnan = -static_cast<int64_t>(v != v);
+              best_i = (i & gt) | (best_i & ~gt);
+              nan_i = (i & isnan) | (nan_i & ~isnan);
+              best = v > best ? v : best;
+            }
+          }
+          if (nan_i >= 0) {
+            best = std::numeric_limits<T>::quiet_NaN();
+            best_i = nan_i;
+          }
+          o[oh * OW + ow] = best;
+          id[oh * OW + ow] = best_i;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void max_pool2d_backward_impl(T* gin, const T* gout, const int64_t* idx, int64_t B, int64_t S_in, int64_t S_out) {
+  parallel_for(0, B, plane_grain(S_in + S_out), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      T* gi = gin + b * S_in;
+      const T* go = gout + b * S_out;
+      const int64_t* id = idx + b * S_out;
+      std::fill(gi, gi + S_in, T(0));
+      for (int64_t i = 0; i < S_out; ++i) {
+        if (id[i] >= 0) gi[id[i]] += go[i];
+      }
+    }
+  });
+}
+
+// The window of average-pool output (oh, ow) clipped to the input, and its divisor (PyTorch's
+// cpu_avg_pool: the padded window size counts unless count_include_pad is false).
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  int64_t divisor;  // 0 when the clipped window is empty
+};
+
+AvgWindow avg_window(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+  int64_t h1 = std::min(h0 + g.kernel_h, g.in_h + g.pad_h), w1 = std::min(w0 + g.kernel_w, g.in_w + g.pad_w);
+  const int64_t pool_size = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.in_h);
+  w1 = std::min(w1, g.in_w);
+  if (h0 >= h1 || w0 >= w1) return {h0, h1, w0, w1, 0};
+  int64_t divisor = g.divisor_override != 0 ? g.divisor_override
+                    : g.count_include_pad   ? pool_size
+                                            : (h1 - h0) * (w1 - w0);
+  return {h0, h1, w0, w1, divisor};
+}
+
+template <typename T>
+void avg_pool2d_impl(T* out, const T* in, int64_t B, const Pool2dGeometry& g) {
+  const int64_t H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
+  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [=](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* src = in + b * H * W;
+      T* o = out + b * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const AvgWindow win = avg_window(g, oh, ow);
+          if (win.divisor == 0) {
+            o[oh * OW + ow] = T(0);
+            continue;
+          }
+          T sum = 0;
+          for (int64_t h = win.h0; h < win.h1; ++h) {
+            for (int64_t w = win.w0; w < win.w1; ++w) sum += src[h * W + w];
+          }
+          o[oh * OW + ow] = sum / static_cast<T>(win.divisor);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void avg_pool2d_backward_impl(T* gin, const T* gout, int64_t B, const Pool2dGeometry& g) {
+  const int64_t H = g.in_h, W = g.in_w, OH = g.out_h, OW = g.out_w;
+  parallel_for(0, B, plane_grain(OH * OW * g.kernel_h * g.kernel_w), [=](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      T* gi = gin + b * H * W;
+      const T* go = gout + b * OH * OW;
+      std::fill(gi, gi + H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const AvgWindow win = avg_window(g, oh, ow);
+          if (win.divisor == 0) continue;
+          const T share = go[oh * OW + ow] / static_cast<T>(win.divisor);
+          for (int64_t h = win.h0; h < win.h1; ++h) {
+            for (int64_t w = win.w0; w < win.w1; ++w) gi[h * W + w] += share;
+          }
+        }
+      }
+    }
+  });
+}
+
+// Adaptive bin i of `out` bins over `in` elements: [floor(i * in / out), ceil((i + 1) * in / out)).
+int64_t bin_start(int64_t i, int64_t out, int64_t in) { return (i * in) / out; }
+int64_t bin_end(int64_t i, int64_t out, int64_t in) { return ((i + 1) * in + out - 1) / out; }
+
+template <typename T>
+void adaptive_avg_pool2d_impl(T* out, const T* in, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                              bool backward) {
+  // Forward: out[b, oh, ow] = mean of the bin. Backward (out is grad_in, in is grad_out): every
+  // element of the bin gets grad_out / bin size.
+  parallel_for(0, B, plane_grain(H * W + OH * OW), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      if (backward) std::fill(out + b * H * W, out + (b + 1) * H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = bin_start(oh, OH, H), h1 = bin_end(oh, OH, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = bin_start(ow, OW, W), w1 = bin_end(ow, OW, W);
+          const T count = static_cast<T>((h1 - h0) * (w1 - w0));
+          if (backward) {
+            T* gi = out + b * H * W;
+            const T share = in[b * OH * OW + oh * OW + ow] / count;
+            for (int64_t h = h0; h < h1; ++h) {
+              for (int64_t w = w0; w < w1; ++w) gi[h * W + w] += share;
+            }
+          } else {
+            const T* src = in + b * H * W;
+            T sum = 0;
+            for (int64_t h = h0; h < h1; ++h) {
+              for (int64_t w = w0; w < w1; ++w) sum += src[h * W + w];
+            }
+            out[b * OH * OW + oh * OW + ow] = sum / count;
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void adaptive_max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, int64_t H, int64_t W, int64_t OH,
+                              int64_t OW) {
+  parallel_for(0, B, plane_grain(H * W + OH * OW), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* src = in + b * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = bin_start(oh, OH, H), h1 = bin_end(oh, OH, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = bin_start(ow, OW, W), w1 = bin_end(ow, OW, W);
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t best_i = h0 * W + w0;
+          for (int64_t h = h0; h < h1; ++h) {
+            for (int64_t w = w0; w < w1; ++w) {
+              const T v = src[h * W + w];
+              const bool take = (v > best) | (v != v);
+              best = take ? v : best;
+              best_i = take ? h * W + w : best_i;
+            }
+          }
+          out[b * OH * OW + oh * OW + ow] = best;
+          idx[b * OH * OW + oh * OW + ow] = best_i;
+        }
+      }
+    }
+  });
+}
+
+void check_contiguous(std::initializer_list<const Tensor*> ts, const char* op) {
+  for (const Tensor* t : ts) TWIG_INTERNAL_ASSERT(t->is_contiguous(), op, ": kernel operands must be contiguous");
+}
+
+}  // namespace
+
+void CpuBackend::im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) {
+  check_contiguous({&cols, &in}, "im2col");
+  const Geom3 g3 = to_geom3(g);
+  TWIG_DISPATCH_FLOATING(in.dtype(), "im2col", [&] {
+    im2col_impl<scalar_t>(cols.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(), in.size(0), in.size(1), g3,
+                          cols.dim() == 3);
+  });
+}
+
+void CpuBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) {
+  check_contiguous({&cols, &in}, "col2im");
+  const Geom3 g3 = to_geom3(g);
+  TWIG_DISPATCH_FLOATING(in.dtype(), "col2im", [&] {
+    col2im_impl<scalar_t>(in.data_ptr<scalar_t>(), cols.data_ptr<scalar_t>(), in.size(0), in.size(1), g3,
+                          cols.dim() == 3);
+  });
+}
+
+void CpuBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) {
+  check_contiguous({&out, &indices, &in}, "max_pool2d");
+  TWIG_DISPATCH_FLOATING(in.dtype(), "max_pool2d", [&] {
+    max_pool2d_impl<scalar_t>(out.data_ptr<scalar_t>(), indices.data_ptr<int64_t>(), in.data_ptr<scalar_t>(),
+                              in.size(0), g);
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) {
+  check_contiguous({&grad_in, &grad_out, &indices}, "max_pool2d_backward");
+  const int64_t B = grad_in.size(0);
+  const int64_t S_in = grad_in.size(1) * grad_in.size(2), S_out = grad_out.size(1) * grad_out.size(2);
+  TWIG_DISPATCH_FLOATING(grad_in.dtype(), "max_pool2d_backward", [&] {
+    max_pool2d_backward_impl<scalar_t>(grad_in.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(),
+                                       indices.data_ptr<int64_t>(), B, S_in, S_out);
+  });
+}
+
+void CpuBackend::avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeometry& g) {
+  check_contiguous({&out, &in}, "avg_pool2d");
+  TWIG_DISPATCH_FLOATING(in.dtype(), "avg_pool2d", [&] {
+    avg_pool2d_impl<scalar_t>(out.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(), in.size(0), g);
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Pool2dGeometry& g) {
+  check_contiguous({&grad_in, &grad_out}, "avg_pool2d_backward");
+  TWIG_DISPATCH_FLOATING(grad_in.dtype(), "avg_pool2d_backward", [&] {
+    avg_pool2d_backward_impl<scalar_t>(grad_in.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(), grad_in.size(0), g);
+  });
+}
+
+void CpuBackend::adaptive_avg_pool2d(const Tensor& out, const Tensor& in) {
+  check_contiguous({&out, &in}, "adaptive_avg_pool2d");
+  TWIG_DISPATCH_FLOATING(in.dtype(), "adaptive_avg_pool2d", [&] {
+    adaptive_avg_pool2d_impl<scalar_t>(out.data_ptr<scalar_t>(), in.data_ptr<scalar_t>(), in.size(0), in.size(1),
+                                       in.size(2), out.size(1), out.size(2), false);
+  });
+}
+
+void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out) {
+  check_contiguous({&grad_in, &grad_out}, "adaptive_avg_pool2d_backward");
+  TWIG_DISPATCH_FLOATING(grad_in.dtype(), "adaptive_avg_pool2d_backward", [&] {
+    adaptive_avg_pool2d_impl<scalar_t>(grad_in.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(), grad_in.size(0),
+                                       grad_in.size(1), grad_in.size(2), grad_out.size(1), grad_out.size(2), true);
+  });
+}
+
+void CpuBackend::adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in) {
+  check_contiguous({&out, &indices, &in}, "adaptive_max_pool2d");
+  TWIG_DISPATCH_FLOATING(in.dtype(), "adaptive_max_pool2d", [&] {
+    adaptive_max_pool2d_impl<scalar_t>(out.data_ptr<scalar_t>(), indices.data_ptr<int64_t>(), in.data_ptr<scalar_t>(),
+                                       in.size(0), in.size(1), in.size(2), out.size(1), out.size(2));
+  });
+}
+
+}  // namespace twig::cpu
