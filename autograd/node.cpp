@@ -15,6 +15,22 @@ std::atomic<uint64_t> next_sequence_nr{0};
 
 Node::Node(std::string name) : name_(std::move(name)), sequence_nr_(next_sequence_nr++) {}
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  auto take_unique = [&stack](std::vector<Edge>& edges) {
+    for (Edge& e : edges) {
+      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+    }
+  };
+  take_unique(next_edges_);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    take_unique(n->next_edges_);
+    // n is destroyed here with no uniquely owned successors left, so its destructor is shallow.
+  }
+}
+
 void Node::add_output(const Tensor& t) {
   outputs_.push_back({t.sizes(), t.dtype(), t.device()});
   grad_hooks_.emplace_back();
