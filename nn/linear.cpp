@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/function.h"
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "tensor/ops.h"
@@ -16,9 +17,32 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   TWIG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), RuntimeError, "mat1 and mat2 shapes cannot be multiplied (",
              x.dim() >= 2 ? x.numel() / x.size(-1) : 1, "x", x.dim() >= 1 ? x.size(-1) : 0, " and ", weight.size(1), "x",
              weight.size(0), ")");
-  if (x.dim() == 2 && bias.defined()) return addmm(bias, x, weight.t());
-  Tensor y = x.matmul(weight.t());
-  return bias.defined() ? y + bias : y;
+  TWIG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), RuntimeError,
+             "linear: bias of shape ", bias.defined() ? bias.sizes() : Shape{}, " does not match weight ", weight.sizes());
+  // One node: x2 (M, in) @ Wᵀ (+ b). Its backward computes dW = gᵀ x2 directly in W's (out, in)
+  // layout, so no transposed gradient has to be copied before accumulation.
+  const Shape in_shape = x.sizes();
+  Shape out_shape = in_shape;
+  out_shape.back() = weight.size(0);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor x2 = x.reshape({-1, weight.size(1)});
+    out = bias.defined() ? addmm(bias, x2, weight.t()) : x2.mm(weight.t());
+    out = out.view(out_shape);
+  }
+  autograd::record("LinearBackward", {x, weight, bias}, {out},
+                   [sx = autograd::SavedTensor(x), sw = autograd::SavedTensor(weight), in_shape](
+                       const TensorList& g, const autograd::Node& n) {
+                     Tensor w = sw.get();
+                     Tensor g2 = g[0].reshape({-1, w.size(0)});
+                     Tensor gx, gw, gb;
+                     if (n.needs_input_grad(0)) gx = g2.mm(w).view(in_shape);
+                     if (n.needs_input_grad(1)) gw = g2.t().mm(sx.get().reshape({-1, w.size(1)}));
+                     if (n.needs_input_grad(2)) gb = g2.sum({0});
+                     return TensorList{gx, gw, gb};
+                   });
+  return out;
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) { return x.flatten(start_dim, end_dim); }

@@ -214,6 +214,38 @@ void CpuBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, c
   });
 }
 
+namespace {
+template <typename T>
+void addcmul_typed(const Tensor& self, const Tensor& t1, const Tensor& t2, T v, bool divide) {
+  if (!t2.defined()) {
+    return map2<T, T>(self, self, t1, [v](T s, T a) { return s + v * a; });
+  }
+  for_each<3>(self.sizes(), {&self, &t1, &t2}, [v, divide](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
+    T* s = reinterpret_cast<T*>(p[0]);
+    const T* a = reinterpret_cast<const T*>(p[1]);
+    const T* b = reinterpret_cast<const T*>(p[2]);
+    if (st[0] == sizeof(T) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
+      if (divide) {
+        for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] / b[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] * b[i]);
+      }
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      T x = *reinterpret_cast<const T*>(p[1] + i * st[1]), y = *reinterpret_cast<const T*>(p[2] + i * st[2]);
+      *reinterpret_cast<T*>(p[0] + i * st[0]) += v * (divide ? x / y : x * y);
+    }
+  });
+}
+}  // namespace
+
+void CpuBackend::addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) {
+  TWIG_DISPATCH_FLOATING(self.dtype(), "addcmul", [&] {
+    addcmul_typed<scalar_t>(self, t1, t2, value.to<scalar_t>(), divide);
+  });
+}
+
 void CpuBackend::clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) {
   TWIG_DISPATCH_NUMERIC(in.dtype(), "clamp", [&] {
     const bool has_lo = lo.has_value(), has_hi = hi.has_value();

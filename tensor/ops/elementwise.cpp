@@ -100,6 +100,17 @@ void binary_direct(BinaryOp op, const Tensor& self, const Tensor& other, const c
 
 TensorList grads_of(Tensor ga, Tensor gb) { return {std::move(ga), std::move(gb)}; }
 
+// The fused in-place kernels apply: a floating self, operands of its dtype and device that broadcast
+// to its shape.
+bool fusable(const Tensor& self, const TensorList& operands) {
+  if (!is_floating(self.dtype())) return false;
+  for (const Tensor& t : operands) {
+    if (t.dtype() != self.dtype() || t.device() != self.device()) return false;
+    if (broadcast_shape(self.sizes(), t.sizes()) != self.sizes()) return false;
+  }
+  return true;
+}
+
 // -alpha, keeping an integer alpha integral (so int tensors accept sub_).
 Scalar negated(Scalar s) { return s.is_floating() ? Scalar(-s.to_double()) : Scalar(-s.to_int()); }
 
@@ -254,6 +265,8 @@ const Tensor& Tensor::add_(const Tensor& other, Scalar alpha) const {
       [&] {
         if (alpha.to_double() == 1.0) {
           binary_direct(BinaryOp::Add, *this, other, "add_");
+        } else if (fusable(*this, {other})) {
+          backend_for(device()).addcmul(*this, detail::broadcast_raw(other, sizes()), Tensor(), alpha, false);
         } else {
           binary_direct(BinaryOp::Add, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), result_type(other, alpha)),
                         "add_");
@@ -292,11 +305,27 @@ const Tensor& Tensor::pow_(Scalar exponent) const {
         binary_direct(BinaryOp::Pow, *this, wrap(exponent, *this), "pow_");
       });
 }
+namespace {
+// self += value * (t1 op t2) through the backend's fused kernel when no autograd is recorded.
+const Tensor& add_combined(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide,
+                           const char* name) {
+  detail::check_defined(t1, name);
+  detail::check_defined(t2, name);
+  if (!autograd::should_record({self, t1, t2}) && fusable(self, {t1, t2})) {
+    backend_for(self.device())
+        .addcmul(self, detail::broadcast_raw(t1, self.sizes()), detail::broadcast_raw(t2, self.sizes()), value, divide);
+    self.bump_version();
+    return self;
+  }
+  return self.add_(divide ? t1 / t2 : t1 * t2, value);
+}
+}  // namespace
+
 const Tensor& Tensor::addcmul_(const Tensor& t1, const Tensor& t2, Scalar value) const {
-  return add_(t1 * t2, value);
+  return add_combined(*this, t1, t2, value, false, "addcmul_");
 }
 const Tensor& Tensor::addcdiv_(const Tensor& t1, const Tensor& t2, Scalar value) const {
-  return add_(t1 / t2, value);
+  return add_combined(*this, t1, t2, value, true, "addcdiv_");
 }
 const Tensor& Tensor::lerp_(const Tensor& end, Scalar weight) const { return add_(end - *this, weight); }
 

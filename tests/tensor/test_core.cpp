@@ -680,3 +680,25 @@ TEST(CoreErrors, ItemAndScalars) {
   EXPECT_TRUE(t.to(kFloat32).is_same(t));
   EXPECT_FALSE(t.to(kFloat32, /*copy=*/true).is_same(t));
 }
+
+TEST(CoreInplace, FusedAddcmulAddcdivAndAlphaMatchComposedOps) {
+  Generator g(3);
+  Tensor base = randn({4, 5}, kFloat64, &g), t1 = randn({4, 5}, kFloat64, &g);
+  Tensor t2 = randn({5}, kFloat64, &g).abs() + 0.5;  // broadcast over rows
+  Tensor tt = randn({5, 4}, kFloat64, &g).t();      // non-contiguous operand
+  Tensor a = base.clone();
+  a.addcmul_(t1, t2, 0.25);
+  EXPECT_TENSOR_CLOSE(a, base + t1 * t2 * 0.25, 1e-12, 1e-12);
+  Tensor b = base.clone();
+  b.addcdiv_(tt, t2, -2);
+  EXPECT_TENSOR_CLOSE(b, base + tt / t2 * -2.0, 1e-12, 1e-12);
+  Tensor c = base.clone();
+  uint32_t v = c.version();
+  c.add_(tt, 3.5);
+  EXPECT_TENSOR_CLOSE(c, base + tt * 3.5, 1e-12, 1e-12);
+  EXPECT_GT(c.version(), v);
+  // Mixed dtypes take the composed path and still agree.
+  Tensor d = base.clone();
+  d.addcmul_(t1.to(kFloat32), t2, 2);
+  EXPECT_TENSOR_CLOSE(d, base + t1.to(kFloat32).to(kFloat64) * t2 * 2, 1e-6, 1e-6);
+}

@@ -1,0 +1,68 @@
+// The two Fashion-MNIST models of the examples and benchmarks: MLP 784-300-100-10 with ReLU, and
+// LeNet-5 (conv 1-6 k5 pad 2, max pool 2, conv 6-16 k5, max pool 2, fc 400-120-84-10, ReLU).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "nn/conv.h"
+#include "nn/functional.h"
+#include "nn/linear.h"
+#include "nn/pooling.h"
+
+namespace twig::examples {
+
+class Mlp : public nn::UnaryModule {
+ public:
+  Mlp() : nn::UnaryModule("Mlp") {
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(784, 300));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(300, 100));
+    fc3 = register_module("fc3", std::make_shared<nn::Linear>(100, 10));
+  }
+  // x (B, 1, 28, 28) -> logits (B, 10)
+  Tensor forward(const Tensor& x) override {
+    Tensor h = nn::F::relu((*fc1)(x.flatten(1)));
+    h = nn::F::relu((*fc2)(h));
+    return (*fc3)(h);
+  }
+  std::shared_ptr<nn::Linear> fc1, fc2, fc3;
+
+ protected:
+  nn::ModulePtr clone_instance() const override { return std::make_shared<Mlp>(*this); }
+};
+
+class LeNet5 : public nn::UnaryModule {
+ public:
+  LeNet5() : nn::UnaryModule("LeNet5") {
+    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 6, 5).padding(2)));
+    pool1 = register_module("pool1", std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(2)));
+    conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(6, 16, 5)));
+    pool2 = register_module("pool2", std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(2)));
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(400, 120));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(120, 84));
+    fc3 = register_module("fc3", std::make_shared<nn::Linear>(84, 10));
+  }
+  // x (B, 1, 28, 28) -> (B, 6, 28, 28) -> (B, 6, 14, 14) -> (B, 16, 10, 10) -> (B, 16, 5, 5) -> logits (B, 10)
+  Tensor forward(const Tensor& x) override {
+    Tensor h = (*pool1)(nn::F::relu((*conv1)(x)));
+    h = (*pool2)(nn::F::relu((*conv2)(h)));
+    h = nn::F::relu((*fc1)(h.flatten(1)));
+    h = nn::F::relu((*fc2)(h));
+    return (*fc3)(h);
+  }
+  std::shared_ptr<nn::Conv2d> conv1, conv2;
+  std::shared_ptr<nn::MaxPool2d> pool1, pool2;
+  std::shared_ptr<nn::Linear> fc1, fc2, fc3;
+
+ protected:
+  nn::ModulePtr clone_instance() const override { return std::make_shared<LeNet5>(*this); }
+};
+
+// "mlp" or "lenet"; ValueError otherwise.
+inline std::shared_ptr<nn::UnaryModule> make_model(const std::string& name) {
+  if (name == "mlp") return std::make_shared<Mlp>();
+  if (name == "lenet") return std::make_shared<LeNet5>();
+  TWIG_THROW(ValueError, "unknown model '", name, "' (expected mlp or lenet)");
+}
+
+}  // namespace twig::examples
