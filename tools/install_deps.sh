@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what twig needs from Debian's packages (run as root on Debian 12). Idempotent.
 set -euo pipefail
-packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev zlib1g-dev)
+packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev zlib1g-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

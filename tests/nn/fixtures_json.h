@@ -3,20 +3,15 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "fixture_file.h"
 #include <string>
 
 #include "twig.h"
 
 namespace twig::testing {
 
-inline const nlohmann::json& nn_train_fixtures() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(std::string(TWIG_FIXTURE_DIR) + "/nn_train.json");
-    if (!in) throw RuntimeError("missing " TWIG_FIXTURE_DIR "/nn_train.json; run /usr/bin/python3 tools/gen_nn_train_fixtures.py");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
+inline const nlohmann::json& nn_train_fixtures() { return load_fixture("nn_train.json", "gen_nn_train_fixtures.py"); }
 
 // {"shape": [...], "data": [...]} -> a float64 (or int64) tensor.
 template <typename T = double>

@@ -3,6 +3,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "fixture_file.h"
 #include <string>
 
 #include "nn/module.h"
@@ -10,14 +12,7 @@
 
 namespace twig::testing {
 
-inline const nlohmann::json& nn_layer_fixtures() {
-  static const nlohmann::json j = [] {
-    std::ifstream f(std::string(TWIG_FIXTURE_DIR) + "/nn_layers.json");
-    if (!f) throw std::runtime_error("missing fixture nn_layers.json");
-    return nlohmann::json::parse(f);
-  }();
-  return j;
-}
+inline const nlohmann::json& nn_layer_fixtures() { return load_fixture("nn_layers.json", "gen_nn_layer_fixtures.py"); }
 
 inline const nlohmann::json& nn_layer_case(const std::string& name) {
   for (const auto& c : nn_layer_fixtures()["cases"])

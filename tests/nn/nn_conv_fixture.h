@@ -5,20 +5,15 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "fixture_file.h"
 #include <string>
 
 #include "testing.h"
 
 namespace twig::testing {
 
-inline const nlohmann::json& nn_conv_fixture() {
-  static const nlohmann::json j = [] {
-    std::ifstream f(std::string(TWIG_FIXTURE_DIR) + "/nn_conv.json");
-    if (!f) throw std::runtime_error("cannot open nn_conv.json in " TWIG_FIXTURE_DIR);
-    return nlohmann::json::parse(f);
-  }();
-  return j;
-}
+inline const nlohmann::json& nn_conv_fixture() { return load_fixture("nn_conv.json", "gen_nn_conv_fixtures.py"); }
 
 // {"shape": [...], "data": [...]} as a float32 tensor.
 inline Tensor fixture_tensor(const nlohmann::json& e) {

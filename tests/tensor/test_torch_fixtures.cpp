@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "fixture_file.h"
 #include "twig.h"
 
 namespace twig {
@@ -26,14 +27,7 @@ using json = nlohmann::json;
 using OpFn = std::function<TensorList(const TensorList& in, const json& p)>;
 using OpTable = std::map<std::string, OpFn>;
 
-const json& fixtures() {
-  static const json doc = [] {
-    std::ifstream f(TWIG_FIXTURE_DIR "/ops.json");
-    if (!f) throw std::runtime_error("cannot open " TWIG_FIXTURE_DIR "/ops.json");
-    return json::parse(f);
-  }();
-  return doc;
-}
+const json& fixtures() { return twig::testing::load_fixture("ops.json", "gen_fixtures.py"); }
 
 // ---- params ----------------------------------------------------------------------------------
 double number(const json& v) {
