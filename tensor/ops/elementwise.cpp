@@ -377,7 +377,8 @@ Tensor Tensor::abs() const {
 Tensor Tensor::relu() const {
   Tensor out = unary_raw(UnaryOp::Relu, *this, dtype(), dtype());
   autograd::record("ReluBackward0", {*this}, {out}, [so = SavedTensor(out)](const TensorList& g, const Node&) {
-    return TensorList{g[0] * (so.get() > 0)};
+    // Select instead of multiplying by the mask: no bool-to-float conversion pass.
+    return TensorList{where(so.get() > 0, g[0], 0.0)};
   });
   return out;
 }
