@@ -54,6 +54,17 @@ void expect_error(const std::function<void()>& f, const S& needle) {
   expect_error<E>(f, std::vector<std::string>{std::string(needle)});
 }
 
+// The whole message of the E that fn throws (for exact-message checks), or "<no exception>".
+template <typename E = RuntimeError, typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
 // EXPECT_ERROR(expr, ErrorType, "needle"): expr throws ErrorType naming the needle.
 #define EXPECT_ERROR(stmt, ErrorType, needle) \
   ::twig::testing::expect_error<ErrorType>([&] { (void)(stmt); }, std::string(needle))

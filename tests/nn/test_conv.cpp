@@ -18,6 +18,8 @@ using twig::nn::functional::IntPair;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
 
+using twig::testing::error_of;
+
 namespace {
 
 struct ConvArgs {
@@ -45,16 +47,6 @@ void check_conv(size_t dims, const Shape& x_shape, const Shape& w_shape, bool bi
   TensorList inputs{x, w};
   if (bias) inputs.push_back(b);
   EXPECT_GRADCHECK(fn, inputs);
-}
-
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const RuntimeError& e) {
-    return e.what();
-  }
-  return "<no RuntimeError>";
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ using twig::nn::functional::IntPair;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
 
+using twig::testing::error_of;
+
 namespace {
 
 using PoolFn = std::function<Tensor(const Tensor&)>;
@@ -45,16 +47,6 @@ void check_pool(const PoolFn& pool, const Shape& shape, bool spread = false) {
     }
     EXPECT_GRADCHECK([&](const TensorList& in) -> TensorList { return {pool(in[0])}; }, (TensorList{x}));
   }
-}
-
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const RuntimeError& e) {
-    return e.what();
-  }
-  return "<no RuntimeError>";
 }
 
 }  // namespace
