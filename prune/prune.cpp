@@ -259,7 +259,7 @@ void PruningContainer::add_pruning_method(PruningMethodPtr method) {
   methods_.push_back(std::move(method));
 }
 
-void PruningContainer::add_pruning_method(const std::shared_ptr<nn::ForwardPreHook>& hook) {
+void PruningContainer::add_pruning_hook(const std::shared_ptr<nn::ForwardPreHook>& hook) {
   auto method = std::dynamic_pointer_cast<BasePruningMethod>(hook);
   TWIG_CHECK(method != nullptr, TypeError, "<class '", hook ? hook->type_name() : std::string("NoneType"),
              "'> is not a BasePruningMethod subclass");

@@ -157,14 +157,19 @@ class PruningContainer : public BasePruningMethod {
 
   // ValueError when method acts on another tensor name; TypeError for a null method.
   void add_pruning_method(PruningMethodPtr method);
-  // Python checks the type at run time: a hook that is not a pruning method is a TypeError.
-  void add_pruning_method(const std::shared_ptr<nn::ForwardPreHook>& hook);
-  // ... and so is anything else (add_pruning_method(10), add_pruning_method("ugh")).
+  // Python checks the type at run time: a hook that is not a pruning method, or anything else
+  // (add_pruning_method(10), add_pruning_method("ugh")), is a TypeError.
   template <typename T>
-    requires(!std::is_convertible_v<const T&, std::shared_ptr<nn::ForwardPreHook>>)
-  void add_pruning_method(const T&) {
-    TWIG_THROW(TypeError, "<class '", typeid(T).name(), "'> is not a BasePruningMethod subclass");
+    requires(!std::is_convertible_v<const T&, PruningMethodPtr>)
+  void add_pruning_method(const T& other) {
+    if constexpr (std::is_convertible_v<const T&, std::shared_ptr<nn::ForwardPreHook>>) {
+      add_pruning_hook(other);
+    } else {
+      TWIG_THROW(TypeError, "<class '", typeid(T).name(), "'> is not a BasePruningMethod subclass");
+    }
   }
+  // The run-time checked form for any forward pre-hook.
+  void add_pruning_hook(const std::shared_ptr<nn::ForwardPreHook>& hook);
 
   size_t size() const { return methods_.size(); }
   // Python indexing: negative counts from the end; IndexError out of range.
