@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
 rounds=${2:-3}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTWIG_BUILD_TESTS=OFF -DTWIG_BUILD_EXAMPLES=OFF > /dev/null
+# An existing build dir is reused as configured (benchmarks on); a new one is configured here.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTWIG_BUILD_TESTS=OFF -DTWIG_BUILD_EXAMPLES=OFF > /dev/null
+else
+  cmake -S . -B "$build" -DTWIG_BUILD_BENCHMARKS=ON > /dev/null
+fi
 cmake --build "$build" -j2 --target bench_prune > /dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

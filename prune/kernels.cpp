@@ -29,49 +29,109 @@ inline uint64_t magnitude_key(double v) {
   return b & 0x7fffffffffffffffull;
 }
 
-// k smallest keys; ties at the threshold go to the lowest indices.
+// The key of rank k (1-based) among the magnitudes of x, by radix selection over the key bits
+// (a histogram per digit, each pass keeping only the keys that share the digits found so far):
+// a few streaming passes, no copy of the data. Also returns how many keys are below it.
 template <typename T>
-std::vector<int64_t> smallest_keys(const T* x, int64_t n, int64_t k) {
+auto kth_smallest_key(const T* x, int64_t n, int64_t k, int64_t* count_less) {
   using K = decltype(magnitude_key(T()));
-  std::vector<int64_t> out;
-  if (k <= 0) return out;
-  out.reserve(static_cast<size_t>(k));
-  if (k == n) {
-    out.resize(static_cast<size_t>(n));
-    std::iota(out.begin(), out.end(), int64_t{0});
-    return out;
-  }
-  K threshold;
-  {
-    std::vector<K> keys(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) keys[i] = magnitude_key(x[i]);
-    std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end());
-    threshold = keys[k - 1];
-  }
-  int64_t less = 0;
-  for (int64_t i = 0; i < n; ++i) less += magnitude_key(x[i]) < threshold;
-  int64_t ties = k - less;
-  for (int64_t i = 0; i < n; ++i) {
-    K key = magnitude_key(x[i]);
-    if (key < threshold) {
-      out.push_back(i);
-    } else if (key == threshold && ties > 0) {
-      out.push_back(i);
-      --ties;
+  constexpr int kKeyBits = sizeof(K) * 8;
+  constexpr int kDigitBits = sizeof(K) == 4 ? 11 : 16;
+  K prefix = 0, prefix_mask = 0;
+  int64_t rank = k;  // rank among the keys sharing `prefix`
+  std::vector<int64_t> hist;
+  for (int shift = kKeyBits - kDigitBits; shift > -kDigitBits; shift -= kDigitBits) {
+    const int s = std::max(shift, 0);
+    const int bits = shift >= 0 ? kDigitBits : kDigitBits + shift;
+    const K digit_mask = (K(1) << bits) - 1;
+    hist.assign(size_t(1) << bits, 0);
+    if (prefix_mask == 0) {
+      for (int64_t i = 0; i < n; ++i) ++hist[(magnitude_key(x[i]) >> s) & digit_mask];
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        K key = magnitude_key(x[i]);
+        if ((key & prefix_mask) == prefix) ++hist[(key >> s) & digit_mask];
+      }
     }
+    size_t b = 0;
+    while (rank > hist[b]) rank -= hist[b++];
+    prefix |= static_cast<K>(b) << s;
+    prefix_mask |= digit_mask << s;
   }
-  return out;
+  *count_less = k - rank;
+  return prefix;
+}
+
+// mask[i] = 0 for the k entries of x of smallest magnitude (ties to the lowest indices).
+template <typename T>
+void zero_smallest_keys(const T* x, int64_t n, int64_t k, const Tensor& mask) {
+  if (k <= 0) return;
+  int64_t less = 0;
+  const auto threshold = kth_smallest_key(x, n, k, &less);
+  int64_t ties = k - less;
+  TWIG_DISPATCH_ALL(mask.dtype(), "prune mask", [&] {
+    scalar_t* m = mask.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const auto key = magnitude_key(x[i]);
+      if (key < threshold) {
+        m[i] = scalar_t(0);
+      } else if (key == threshold && ties > 0) {
+        m[i] = scalar_t(0);
+        --ties;
+      }
+    }
+  });
+  mask.bump_version();
 }
 
 }  // namespace
 
-std::vector<int64_t> smallest_magnitude_indices(const Tensor& t, int64_t k) {
+void zero_smallest_magnitudes(const Tensor& mask, const Tensor& t, int64_t k) {
   NoGradGuard no_grad;
+  TWIG_INTERNAL_ASSERT(mask.is_contiguous() && mask.numel() == t.numel());
   Tensor x = t.detach().contiguous();
-  if (x.dtype() == kFloat32) return smallest_keys(x.data_ptr<float>(), x.numel(), k);
+  if (x.dtype() == kFloat32) return zero_smallest_keys(x.data_ptr<float>(), x.numel(), k, mask);
   if (x.dtype() != kFloat64) x = x.abs().to(kFloat64);  // integer scores: exact below 2^53
-  return smallest_keys(x.data_ptr<double>(), x.numel(), k);
+  zero_smallest_keys(x.data_ptr<double>(), x.numel(), k, mask);
 }
+
+std::vector<int64_t> positions_equal_to_one(const Tensor& t) {
+  Tensor x = t.detach().contiguous();
+  std::vector<int64_t> out;
+  const int64_t n = x.numel();
+  TWIG_DISPATCH_ALL(x.dtype(), "prune mask", [&] {
+    const scalar_t* p = x.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      if (p[i] == scalar_t(1)) out.push_back(i);
+    }
+  });
+  return out;
+}
+
+Tensor gather_flat(const Tensor& t, const std::vector<int64_t>& positions) {
+  Tensor x = t.detach().contiguous();
+  Tensor out = empty({static_cast<int64_t>(positions.size())}, TensorOptions(x.dtype()));
+  TWIG_DISPATCH_ALL(x.dtype(), "gather", [&] {
+    const scalar_t* src = x.data_ptr<scalar_t>();
+    scalar_t* dst = out.data_ptr<scalar_t>();
+    for (size_t i = 0; i < positions.size(); ++i) dst[i] = src[positions[i]];
+  });
+  return out;
+}
+
+void scatter_flat(const Tensor& dst, const std::vector<int64_t>& positions, const Tensor& values) {
+  TWIG_INTERNAL_ASSERT(dst.is_contiguous());
+  TWIG_CHECK(values.numel() == static_cast<int64_t>(positions.size()), RuntimeError, "the pruning method returned ",
+             values.numel(), " mask values for ", positions.size(), " unpruned entries");
+  Tensor v = values.detach().to(dst.dtype()).contiguous();
+  TWIG_DISPATCH_ALL(dst.dtype(), "scatter", [&] {
+    const scalar_t* src = v.data_ptr<scalar_t>();
+    scalar_t* d = dst.data_ptr<scalar_t>();
+    for (size_t i = 0; i < positions.size(); ++i) d[positions[i]] = src[i];
+  });
+  dst.bump_version();
+}
+
 
 std::vector<int64_t> random_subset(int64_t n, int64_t k) {
   TWIG_INTERNAL_ASSERT(k >= 0 && k <= n);

@@ -9,9 +9,15 @@
 
 namespace twig::prune::detail {
 
-// The flat indices of the k entries of t with the smallest |value| (NaN counts as the largest;
-// among equal magnitudes the lowest indices go first). 0 <= k <= t.numel().
-std::vector<int64_t> smallest_magnitude_indices(const Tensor& t, int64_t k);
+// Zeroes mask (contiguous, t's number of elements, any dtype) at the k entries of t with the
+// smallest |value| (NaN counts as the largest; among equal magnitudes the lowest indices go
+// first). 0 <= k <= t.numel().
+void zero_smallest_magnitudes(const Tensor& mask, const Tensor& t, int64_t k);
+
+// The flat positions where t == 1; t's elements at those positions (1-D); dst[positions] = values.
+std::vector<int64_t> positions_equal_to_one(const Tensor& t);
+Tensor gather_flat(const Tensor& t, const std::vector<int64_t>& positions);
+void scatter_flat(const Tensor& dst, const std::vector<int64_t>& positions, const Tensor& values);
 
 // k distinct indices of [0, n), uniformly at random from twig's default generator.
 std::vector<int64_t> random_subset(int64_t n, int64_t k);

@@ -297,9 +297,9 @@ Tensor PruningContainer::compute_mask(const Tensor& t, const Tensor& default_mas
   Tensor new_mask = default_mask.detach().to(t.dtype(), /*copy=*/true).contiguous();
   if (type == "unstructured") {
     // The entries still unpruned, flattened.
-    Tensor slots = default_mask == 1;
-    Tensor partial = method->compute_mask(t.detach().masked_select(slots), default_mask.masked_select(slots));
-    new_mask.index_put_({slots}, partial.to(new_mask.dtype()));
+    std::vector<int64_t> slots = detail::positions_equal_to_one(default_mask);
+    Tensor partial = method->compute_mask(detail::gather_flat(t, slots), detail::gather_flat(default_mask, slots));
+    detail::scatter_flat(new_mask, slots, partial);
   } else if (type == "structured") {
     std::optional<int64_t> dim = method->structured_dim();
     TWIG_CHECK(dim.has_value(), AttributeError,
@@ -364,7 +364,7 @@ Tensor L1Unstructured::compute_mask(const Tensor& t, const Tensor& default_mask)
   TWIG_CHECK(default_mask.numel() == n, ValueError, "default_mask has ", default_mask.numel(),
              " elements, the tensor ", n);
   Tensor mask = default_mask.detach().clone();
-  if (k != 0) detail::zero_at(mask, detail::smallest_magnitude_indices(t, k));
+  if (k != 0) detail::zero_smallest_magnitudes(mask, t, k);
   return mask;
 }
 
