@@ -231,6 +231,21 @@ namespace {
 
 enum class NormKind { Two, One, Inf, NegInf, Zero, P };
 
+// sum f(x[i]) over a contiguous run in double, with 8 independent partial sums so the loop
+// vectorizes (a single accumulator is one long dependency chain).
+template <typename T, typename F>
+inline double lane_sum(const T* x, int64_t n, F f) {
+  constexpr int kLanes = 8;
+  double acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) acc[j] += f(static_cast<double>(x[i + j]));
+  }
+  double tail = 0.0;
+  for (; i < n; ++i) tail += f(static_cast<double>(x[i]));
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
 template <typename T>
 void channel_norm_kernel(const T* x, int64_t outer, int64_t channels, int64_t inner, NormKind kind, double p,
                          T* result) {
@@ -298,16 +313,9 @@ void channel_norm_kernel(const T* x, int64_t outer, int64_t channels, int64_t in
                    for (int64_t o = 0; o < outer; ++o) {
                      const T* seg = x + (o * channels + c) * inner;
                      if (kind == NormKind::Two) {
-                       double s = 0.0;
-                       for (int64_t i = 0; i < inner; ++i) {
-                         double v = seg[i];
-                         s += v * v;
-                       }
-                       acc += s;
+                       acc += lane_sum(seg, inner, [](double v) { return v * v; });
                      } else if (kind == NormKind::One) {
-                       double s = 0.0;
-                       for (int64_t i = 0; i < inner; ++i) s += std::fabs(static_cast<double>(seg[i]));
-                       acc += s;
+                       acc += lane_sum(seg, inner, [](double v) { return std::fabs(v); });
                      } else {
                        for (int64_t i = 0; i < inner; ++i) acc = body(acc, seg[i]);
                      }
