@@ -522,11 +522,12 @@ nn::Module& remove(nn::Module& module, const std::string& name) {
              " has to be pruned before pruning can be removed");
 }
 
-bool is_pruned(nn::Module& module) {
-  for (const auto& [path, sub] : module.named_modules()) {
-    for (const auto& [id, hook] : sub->forward_pre_hooks().items()) {
-      if (std::dynamic_pointer_cast<BasePruningMethod>(hook)) return true;
-    }
+bool is_pruned(const nn::Module& module) {
+  for (const auto& [id, hook] : module.forward_pre_hooks().items()) {
+    if (std::dynamic_pointer_cast<BasePruningMethod>(hook)) return true;
+  }
+  for (const auto& [name, child] : module.children_dict()) {
+    if (child && is_pruned(*child)) return true;
   }
   return false;
 }

@@ -309,7 +309,7 @@ void global_unstructured(const std::vector<TensorRef>& parameters, const Pruning
 // is not pruned.
 nn::Module& remove(nn::Module& module, const std::string& name);
 // Whether module or any submodule carries a pruning hook.
-bool is_pruned(nn::Module& module);
+bool is_pruned(const nn::Module& module);
 
 // The pruning hook attached to module.name (a method or a PruningContainer), or null.
 PruningMethodPtr pruning_hook(const nn::Module& module, const std::string& name);
