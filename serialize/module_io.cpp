@@ -348,10 +348,12 @@ nn::ModulePtr build_one(const ordered_json& e, const std::string& path, Reader& 
     TWIG_CHECK(m != nullptr, ValueError, "the codec made no module");
     TWIG_CHECK(m->type_name() == type, TypeError, "the codec for '", type, "' made a '", m->type_name(), "'");
     // What the fresh instance holds, to check the file's tensors against the options.
+    // (For nn's layers only: a user type may well rebuild its tensors' shapes from the file alone.)
     std::map<std::string, Shape> fresh;
+    const bool check_shapes = detail::is_builtin_module_type(type);
     for (const auto* dict : {&m->parameters_dict(), &m->buffers_dict(), &m->attributes_dict()}) {
       for (const auto& [name, t] : *dict) {
-        if (t.defined()) fresh[name] = t.sizes();
+        if (t.defined() && check_shapes) fresh[name] = t.sizes();
       }
     }
     for (const auto& name : m->parameters_dict().keys()) m->remove_parameter(name);
