@@ -155,7 +155,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
       children.push_back({{"name", name}, {"module", tree.index.at(c.get())}});
     }
     ordered_json pre_hooks = ordered_json::array();
-    for (const auto& [id, h] : m.forward_pre_hooks().items()) {
+    for (const auto& item : m.forward_pre_hooks().items()) {
+      const auto& h = item.second;  // (not a structured binding: lambdas below capture it)
       if (options.skip_function_hooks && is_function_hook(*h, "ForwardPreHook")) continue;
       auto hc = detail::find_forward_pre_hook_codec(h->type_name());
       TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward pre-hook of type '", h->type_name(),
@@ -169,7 +170,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
       pre_hooks.push_back({{"type", h->type_name()}, {"state", ordered_json::parse(state.dump())}});
     }
     ordered_json hooks = ordered_json::array();
-    for (const auto& [id, h] : m.forward_hooks().items()) {
+    for (const auto& item : m.forward_hooks().items()) {
+      const auto& h = item.second;
       if (options.skip_function_hooks && is_function_hook(*h, "ForwardHook")) continue;
       auto hc = detail::find_forward_hook_codec(h->type_name());
       TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward hook of type '", h->type_name(),
