@@ -460,7 +460,7 @@ std::string module_to_bytes(const nn::Module& module, const ModuleSaveOptions& o
 
 void save_module(const nn::Module& module, const std::string& path, const ModuleSaveOptions& options) {
   SafetensorsFile f = encode(module, options);
-  save_state_dict(f.tensors, path, f.metadata);
+  save_state_dict(f.tensors, path, f.metadata, SaveOptions{options.fsync});
 }
 
 nn::ModulePtr module_from_bytes(const void* data, size_t size) {

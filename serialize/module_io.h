@@ -40,6 +40,8 @@ struct ModuleSaveOptions {
   bool skip_function_hooks = false;
   // Extra __metadata__ entries (the key "twig.module" is reserved).
   Metadata metadata;
+  // See SaveOptions::fsync.
+  bool fsync = true;
 };
 
 void save_module(const nn::Module& module, const std::string& path, const ModuleSaveOptions& options = {});

@@ -371,7 +371,7 @@ namespace detail {
 void fail_writes_after(int64_t bytes) { g_fail_after = bytes; }
 
 void write_file_atomically(const std::string& path, const std::string& header,
-                           const std::vector<std::pair<const void*, size_t>>& chunks) {
+                           const std::vector<std::pair<const void*, size_t>>& chunks, bool durable) {
   TWIG_CHECK(!path.empty(), ValueError, "save: empty path");
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -394,13 +394,13 @@ void write_file_atomically(const std::string& path, const std::string& header,
   for (const auto& [data, n] : chunks) {
     if (!write_all(fd, data, n, budget)) fail("write");
   }
-  if (::fsync(fd) != 0) fail("fsync");
+  if (durable && ::fsync(fd) != 0) fail("fsync");
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0) fail("close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
   // Make the rename itself durable; the new file is in place either way, so this is best effort.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = durable ? ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
@@ -418,13 +418,15 @@ std::string to_safetensors_bytes(const nn::StateDict& tensors, const Metadata& m
   return out;
 }
 
-void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata) {
+void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata,
+                     const SaveOptions& options) {
   Prepared p = prepare(tensors, metadata);
-  detail::write_file_atomically(path, p.header, p.chunks);
+  detail::write_file_atomically(path, p.header, p.chunks, options.fsync);
 }
 
-void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata) {
-  save_state_dict(module.state_dict(), path, metadata);
+void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata,
+                     const SaveOptions& options) {
+  save_state_dict(module.state_dict(), path, metadata, options);
 }
 
 SafetensorsFile from_safetensors_bytes(const void* data, size_t size) {
