@@ -16,11 +16,20 @@ FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 SOURCES=$(ls "$ROOT"/tensor/*.cpp "$ROOT"/tensor/cpu/*.cpp "$ROOT"/tensor/ops/*.cpp "$ROOT"/autograd/*.cpp \
              "$ROOT"/nn/*.cpp "$ROOT"/serialize/*.cpp "$ROOT"/tests/models/common_pruning.cpp)
 OBJS=()
+TODO=()
 for src in $SOURCES; do
   obj="$OUT/obj/$(echo "${src#$ROOT/}" | tr / _).o"
   OBJS+=("$obj")
-  if [[ ! -f "$obj" || "$src" -nt "$obj" ]]; then echo "$src $obj"; fi
-done | xargs -r -P "${FUZZ_BUILD_JOBS:-2}" -n 2 sh -c "$CXX ${FLAGS[*]} -fsanitize=fuzzer-no-link -I$ROOT/tests -c \"\$0\" -o \"\$1\""
+  # Rebuilt when the source is newer; serialize/ and the test models also when a serialize/ header is.
+  stale_header=""
+  if [[ -f "$obj" && ( "$src" == "$ROOT"/serialize/* || "$src" == "$ROOT"/tests/models/* ) ]]; then
+    stale_header=$(find "$ROOT/serialize" -name '*.h' -newer "$obj")
+  fi
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || -n "$stale_header" ]]; then
+    TODO+=("$src" "$obj")
+  fi
+done
+printf '%s\n' "${TODO[@]}" | xargs -r -P "${FUZZ_BUILD_JOBS:-2}" -n 2 sh -c "$CXX ${FLAGS[*]} -fsanitize=fuzzer-no-link -I$ROOT/tests -c \"\$0\" -o \"\$1\""
 "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$ROOT/tests/fuzz/fuzz_safetensors.cpp" "${OBJS[@]}" \
   -lopenblas -lz -lpthread -o "$OUT/fuzz_safetensors"
 # Seeds: valid state dicts and module files, written by the seed generator below.
