@@ -176,17 +176,20 @@ Entry parse_entry(const std::string& name, const ordered_json& j) {
   const ordered_json& shape = j["shape"];
   TWIG_CHECK(shape.is_array(), ValueError, "tensor '", name, "': shape must be an array, got ", shape.dump());
   uint64_t numel = 1;
-  bool overflow = false;
+  bool overflow = false, has_zero = false;
   for (const auto& d : shape) {
     uint64_t size = as_count(d, name, "shape");
     TWIG_CHECK(size <= static_cast<uint64_t>(INT64_MAX), ValueError, "tensor '", name, "': shape entry ", size,
                " is too large");
+    has_zero = has_zero || size == 0;
     overflow = overflow || __builtin_mul_overflow(numel, size, &numel);
     e.shape.push_back(static_cast<int64_t>(size));
   }
   uint64_t nbytes = 0;
-  // A zero anywhere makes the count 0 whatever overflowed before it.
-  if (numel == 0) overflow = false;
+  if (has_zero) {
+    numel = 0;  // a zero anywhere makes the count 0, whatever the other sizes
+    overflow = false;
+  }
   overflow = overflow || numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, itemsize(e.dtype), &nbytes);
   TWIG_CHECK(!overflow, ValueError, "tensor '", name, "': shape ", e.shape, " has an element count that overflows");
   const ordered_json& offsets = j["data_offsets"];
@@ -368,7 +371,7 @@ namespace detail {
 void fail_writes_after(int64_t bytes) { g_fail_after = bytes; }
 
 void write_file_atomically(const std::string& path, const std::string& header,
-                           const std::vector<std::pair<const void*, size_t>>& chunks) {
+                           const std::vector<std::pair<const void*, size_t>>& chunks, bool durable) {
   TWIG_CHECK(!path.empty(), ValueError, "save: empty path");
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -391,13 +394,13 @@ void write_file_atomically(const std::string& path, const std::string& header,
   for (const auto& [data, n] : chunks) {
     if (!write_all(fd, data, n, budget)) fail("write");
   }
-  if (::fsync(fd) != 0) fail("fsync");
+  if (durable && ::fsync(fd) != 0) fail("fsync");
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0) fail("close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
   // Make the rename itself durable; the new file is in place either way, so this is best effort.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = durable ? ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
@@ -415,13 +418,15 @@ std::string to_safetensors_bytes(const nn::StateDict& tensors, const Metadata& m
   return out;
 }
 
-void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata) {
+void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata,
+                     const SaveOptions& options) {
   Prepared p = prepare(tensors, metadata);
-  detail::write_file_atomically(path, p.header, p.chunks);
+  detail::write_file_atomically(path, p.header, p.chunks, options.fsync);
 }
 
-void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata) {
-  save_state_dict(module.state_dict(), path, metadata);
+void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata,
+                     const SaveOptions& options) {
+  save_state_dict(module.state_dict(), path, metadata, options);
 }
 
 SafetensorsFile from_safetensors_bytes(const void* data, size_t size) {

@@ -32,11 +32,19 @@ struct SafetensorsFile {
 };
 
 // ---- saving (atomic) ------------------------------------------------------------------------
+struct SaveOptions {
+  // fsync the file (and its folder) before and after the rename, so the new file survives a power
+  // cut. Off, a crash of the process still leaves the old or the new file whole (write + rename),
+  // but the OS may lose the new one; torch.save and safetensors' save_file do not fsync.
+  bool fsync = true;
+};
 // module.state_dict() (parameters and persistent buffers, dotted names).
-void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata = {});
+void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata = {},
+                     const SaveOptions& options = {});
 // Any named tensors; non-contiguous ones are packed, CUDA ones copied to the CPU. ValueError for an
 // undefined tensor, a name that is not UTF-8 or is "__metadata__".
-void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata = {});
+void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata = {},
+                     const SaveOptions& options = {});
 
 // ---- loading ----------------------------------------------------------------------------------
 // The file is memory-mapped (copy-on-write) and each suitably aligned tensor is a view of the
@@ -64,7 +72,7 @@ namespace detail {
 // Writes bytes to `path` atomically (temporary file in the same folder, fsync, rename, fsync of
 // the folder). RuntimeError naming the path and the OS error on failure; the temporary is removed.
 void write_file_atomically(const std::string& path, const std::string& header,
-                           const std::vector<std::pair<const void*, size_t>>& chunks);
+                           const std::vector<std::pair<const void*, size_t>>& chunks, bool fsync = true);
 // Test hook: the next saves fail with ENOSPC once `bytes` bytes were written (-1: never).
 void fail_writes_after(int64_t bytes);
 }  // namespace detail
