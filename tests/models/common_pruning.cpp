@@ -207,3 +207,56 @@ bool rows_are_subset(const Tensor& sub, const Tensor& sup) {
 }
 
 }  // namespace twig::testing::models
+
+// ---- serialize/ registration --------------------------------------------------------------------
+
+#include "serialize/registry.h"
+
+namespace twig::testing::models {
+
+namespace {
+
+// The LSTM models: their dimensions are read back from their children.
+template <typename M>
+serialize::ModuleCodec lstm_model_codec(const char* type) {
+  return serialize::ModuleCodec{
+      [](const nn::Module& m) {
+        auto lstm = std::dynamic_pointer_cast<nn::LSTM>(m.child("lstm"));
+        auto linear = std::dynamic_pointer_cast<nn::Linear>(m.child("linear"));
+        TWIG_CHECK(lstm && linear, TypeError, m.type_name(), ": expected children 'lstm' and 'linear'");
+        return serialize::json{{"input_dim", lstm->options.input_size_},
+                               {"hidden_dim", lstm->options.hidden_size_},
+                               {"output_dim", linear->options.out_features_},
+                               {"num_layers", lstm->options.num_layers_}};
+      },
+      [type](const serialize::json& j) -> nn::ModulePtr {
+        for (const char* k : {"input_dim", "hidden_dim", "output_dim", "num_layers"}) {
+          TWIG_CHECK(j.is_object() && j.contains(k) && j[k].is_number_unsigned() && j[k].get<uint64_t>() < 4096,
+                     ValueError, type, " options: '", k, "' must be a size below 4096");
+        }
+        TWIG_CHECK(j.size() == 4, ValueError, type, " options: unexpected option");
+        return std::make_shared<M>(j["input_dim"].get<int64_t>(), j["hidden_dim"].get<int64_t>(),
+                                   j["output_dim"].get<int64_t>(), j["num_layers"].get<int64_t>());
+      }};
+}
+
+}  // namespace
+
+void register_test_models() {
+  serialize::register_module_type<SimpleLinear>("SimpleLinear");
+  serialize::register_module_type<LinearBias>("LinearBias");
+  serialize::register_module_type<LinearActivation>("LinearActivation");
+  serialize::register_module_type<LinearActivationFunctional>("LinearActivationFunctional");
+  serialize::register_module_type<SimpleConv2d>("SimpleConv2d");
+  serialize::register_module_type<Conv2dBias>("Conv2dBias");
+  serialize::register_module_type<Conv2dActivation>("Conv2dActivation");
+  serialize::register_module_type<Conv2dPadBias>("Conv2dPadBias");
+  serialize::register_module_type<Conv2dPool>("Conv2dPool");
+  serialize::register_module_type<Conv2dPoolFlattenFunctional>("Conv2dPoolFlattenFunctional");
+  serialize::register_module_type<Conv2dPoolFlatten>("Conv2dPoolFlatten");
+  serialize::register_module_type("LSTMLinearModel", lstm_model_codec<LSTMLinearModel>("LSTMLinearModel"));
+  serialize::register_module_type("LSTMLayerNormLinearModel",
+                                  lstm_model_codec<LSTMLayerNormLinearModel>("LSTMLayerNormLinearModel"));
+}
+
+}  // namespace twig::testing::models

@@ -157,3 +157,11 @@ class LSTMLayerNormLinearModel : public nn::Module {
 bool rows_are_subset(const Tensor& sub, const Tensor& sup);
 
 }  // namespace twig::testing::models
+
+namespace twig::testing::models {
+
+// Registers every model above with serialize/'s type registry (so save_module/load_module handle
+// them); idempotent, cheap, call it before loading.
+void register_test_models();
+
+}  // namespace twig::testing::models

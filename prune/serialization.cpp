@@ -1,0 +1,118 @@
+// The pruning hooks' codecs for serialize/'s type registry: whole-module files keep each pruned
+// tensor's method (or PruningContainer) with its hyper-parameters; name_orig and name_mask
+// travel as the module's own parameter and buffer.
+//
+// State of a method: {"tensor_name", and per type "amount" (an integer for a count, a float for
+// a fraction), "dim", "n" ({"p": real} or {"fro": true}), "mask" (a tensor key)}; a container
+// holds {"tensor_name", "methods": [state with "type", ...]}.
+#include "prune/prune.h"
+
+#include <nlohmann/json.hpp>
+
+#if defined(TWIG_HAS_SERIALIZE)
+#include "serialize/registry.h"
+#endif
+
+namespace twig::prune {
+
+#if defined(TWIG_HAS_SERIALIZE)
+
+namespace {
+
+using json = nlohmann::json;
+using serialize::TensorReader;
+using serialize::TensorWriter;
+
+json norm_to_json(const NormP& n) {
+  if (n.fro) return json{{"fro", true}};
+  // JSON has no infinities: store them as text.
+  if (std::isinf(n.p)) return json{{"p", n.p > 0 ? "inf" : "-inf"}};
+  return json{{"p", n.p}};
+}
+
+NormP norm_from_json(const json& j) {
+  if (j.value("fro", false)) return NormP("fro");
+  const json& p = j.at("p");
+  if (p.is_string()) return NormP(p.get<std::string>() == "inf" ? INFINITY : -INFINITY);
+  return NormP(p.get<double>());
+}
+
+json save_method(const BasePruningMethod& m, TensorWriter& writer) {
+  json s{{"type", m.type_name()}, {"tensor_name", m.tensor_name}};
+  if (auto* c = dynamic_cast<const PruningContainer*>(&m)) {
+    json methods = json::array();
+    for (const auto& child : *c) methods.push_back(save_method(*child, writer));
+    s["methods"] = methods;
+  } else if (auto* r = dynamic_cast<const RandomUnstructured*>(&m)) {
+    s["amount"] = r->amount.to_json();
+  } else if (auto* l = dynamic_cast<const L1Unstructured*>(&m)) {
+    s["amount"] = l->amount.to_json();
+  } else if (auto* rs = dynamic_cast<const RandomStructured*>(&m)) {
+    s["amount"] = rs->amount.to_json();
+    s["dim"] = rs->dim;
+  } else if (auto* ln = dynamic_cast<const LnStructured*>(&m)) {
+    s["amount"] = ln->amount.to_json();
+    s["n"] = norm_to_json(ln->n);
+    s["dim"] = ln->dim;
+  } else if (auto* cm = dynamic_cast<const CustomFromMask*>(&m)) {
+    s["mask"] = writer.put(m.tensor_name + "_custom_mask", cm->mask);
+  } else if (!dynamic_cast<const Identity*>(&m)) {
+    TWIG_THROW(TypeError, "cannot serialize pruning method ", m.type_name(), ": not one of twig::prune's types");
+  }
+  return s;
+}
+
+PruningMethodPtr load_method(const json& s, TensorReader& reader) {
+  const std::string type = s.at("type").get<std::string>();
+  PruningMethodPtr m;
+  if (type == "PruningContainer") {
+    auto c = std::make_shared<PruningContainer>();
+    c->tensor_name = s.at("tensor_name").get<std::string>();
+    for (const json& child : s.at("methods")) c->add_pruning_method(load_method(child, reader));
+    m = c;
+  } else if (type == "Identity") {
+    m = std::make_shared<Identity>();
+  } else if (type == "RandomUnstructured") {
+    m = std::make_shared<RandomUnstructured>(Amount::from_json(s.at("amount")));
+  } else if (type == "L1Unstructured") {
+    m = std::make_shared<L1Unstructured>(Amount::from_json(s.at("amount")));
+  } else if (type == "RandomStructured") {
+    m = std::make_shared<RandomStructured>(Amount::from_json(s.at("amount")), s.at("dim").get<int64_t>());
+  } else if (type == "LnStructured") {
+    m = std::make_shared<LnStructured>(Amount::from_json(s.at("amount")), norm_from_json(s.at("n")),
+                                       s.at("dim").get<int64_t>());
+  } else if (type == "CustomFromMask") {
+    m = std::make_shared<CustomFromMask>(reader.get(s.at("mask").get<std::string>()));
+  } else {
+    TWIG_THROW(TypeError, "unknown pruning method type ", type);
+  }
+  m->tensor_name = s.at("tensor_name").get<std::string>();
+  return m;
+}
+
+}  // namespace
+
+bool register_serialization() {
+  for (const char* type : {"PruningContainer", "Identity", "RandomUnstructured", "L1Unstructured", "RandomStructured",
+                           "LnStructured", "CustomFromMask"}) {
+    serialize::register_forward_pre_hook_type(
+        type, serialize::ForwardPreHookCodec{
+                  [](const nn::ForwardPreHook& hook, TensorWriter& writer) -> json {
+                    auto* m = dynamic_cast<const BasePruningMethod*>(&hook);
+                    TWIG_CHECK(m != nullptr, TypeError, "hook ", hook.type_name(), " is not a pruning method");
+                    return save_method(*m, writer);
+                  },
+                  [](const json& state, TensorReader& reader) -> std::shared_ptr<nn::ForwardPreHook> {
+                    return load_method(state, reader);
+                  }});
+  }
+  return true;
+}
+
+#else
+
+bool register_serialization() { return false; }
+
+#endif
+
+}  // namespace twig::prune

@@ -1,0 +1,76 @@
+// Whole modules in one file (what Python does with torch.save(model)): the module tree with its
+// types, options, parameters (and requires_grad), buffers (and persistence), plain tensor
+// attributes, children in order, training flags, serializable forward (pre-)hooks and
+// parametrizations, so a pruned model comes back pruned and can be pruned further or `remove`d.
+//
+// The file is an ordinary safetensors file (serialize/safetensors.h): every tensor is an entry
+// named like the state dict where it can be (`0.weight_orig`, `0.weight_mask`), so any safetensors
+// reader sees the weights; the tree is JSON in __metadata__["twig.module"]. A tensor held in two
+// places (a tied weight, a mask shared by a hook and a buffer) is stored once and comes back as
+// one tensor object. (Distinct views of one storage come back as separate tensors.)
+//
+// Types are found in the registry (serialize/registry.h); nn's layers are registered already.
+//
+// Errors on save: TypeError naming the module path and type when a module or hook type has no
+// codec, ValueError for a cycle in the tree. A hook registered as a plain function (a lambda) is
+// code and cannot be stored: save raises TypeError naming it unless
+// ModuleSaveOptions::skip_function_hooks is set (then such hooks are left out, deliberately).
+// Errors on load (nothing is executed; the tree is validated before any module is built):
+// ValueError for a malformed tree (missing/extra fields, a cycle, an unreachable entry, a tensor
+// whose shape does not fit the layer built from its options), KeyError for a type with no codec or
+// a tensor the file does not hold; RuntimeError for I/O; each names the module path and type.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <typeinfo>
+
+#include "serialize/registry.h"
+#include "serialize/safetensors.h"
+
+namespace twig::serialize {
+
+// The __metadata__ key that holds the module tree.
+inline constexpr const char* kModuleTreeKey = "twig.module";
+
+struct ModuleSaveOptions {
+  // Leave out forward (pre-)hooks registered as plain functions instead of raising TypeError.
+  bool skip_function_hooks = false;
+  // Extra __metadata__ entries (the key "twig.module" is reserved).
+  Metadata metadata;
+};
+
+void save_module(const nn::Module& module, const std::string& path, const ModuleSaveOptions& options = {});
+nn::ModulePtr load_module(const std::string& path);
+
+// In memory: the bytes save_module writes, and a load from such bytes (tensors copied).
+std::string module_to_bytes(const nn::Module& module, const ModuleSaveOptions& options = {});
+nn::ModulePtr module_from_bytes(const void* data, size_t size);
+// From an already loaded safetensors file (its metadata must hold "twig.module").
+nn::ModulePtr module_from_file_contents(const SafetensorsFile& file);
+
+namespace detail {
+std::string demangle(const char* name);
+// The registry's codecs (nullopt when the type is not registered).
+std::optional<ModuleCodec> find_module_codec(const std::string& type_name);
+std::optional<ForwardPreHookCodec> find_forward_pre_hook_codec(const std::string& type_name);
+std::optional<ForwardHookCodec> find_forward_hook_codec(const std::string& type_name);
+// While a module file is loaded: the bytes of tensors it holds, the most elements a built-in
+// layer's options may ask a fresh instance to allocate; -1 outside a load.
+int64_t fresh_element_budget();
+}  // namespace detail
+
+// The module in the file as a T: TypeError naming both types when it is something else.
+template <typename T>
+std::shared_ptr<T> load_module(const std::string& path) {
+  nn::ModulePtr m = load_module(path);
+  auto typed = std::dynamic_pointer_cast<T>(m);
+  const nn::Module& ref = *m;
+  TWIG_CHECK(typed != nullptr, TypeError, "load_module<", detail::demangle(typeid(T).name()), ">: '", path,
+             "' holds a ", m->type_name(), " (C++ class ", detail::demangle(typeid(ref).name()), ")");
+  return typed;
+}
+
+}  // namespace twig::serialize

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""An independent safetensors reader and writer in NumPy, for twig's interop tests.
+
+  numpy_safetensors.py check FILE   read FILE (written by twig), compare with the expected tensors
+  numpy_safetensors.py write FILE   write the expected tensors (no header padding, u8 first so
+                                    the later tensors sit at unaligned offsets)
+Exit status 0 on success.
+"""
+import json
+import struct
+import sys
+
+import numpy as np
+
+DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8, "BOOL": np.bool_}
+NAMES = {np.dtype(v): k for k, v in DTYPES.items()}
+
+
+def expected():
+    return {
+        "f32": (np.arange(12, dtype=np.float32).reshape(3, 4) / np.float32(8)).astype(np.float32),
+        "f64": np.linspace(-1.0, 1.0, 5, dtype=np.float64),
+        "i64": np.arange(6, dtype=np.int64) * -3,
+        "i32": np.arange(4, dtype=np.int32) + 1000,
+        "u8": (np.arange(5, dtype=np.uint8) * 50).astype(np.uint8),
+        "bool": np.array([True, False, True]),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+        "scalar": np.array(7.25, dtype=np.float64),
+    }
+
+
+def read(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        arr = np.frombuffer(data[begin:end], dtype=np.dtype(DTYPES[e["dtype"]]).newbyteorder("<"))
+        out[name] = arr.reshape(e["shape"])
+    return out, meta
+
+
+def check(path):
+    got, meta = read(path)
+    want = expected()
+    ok = set(got) == set(want) and meta.get("writer") == "twig"
+    for name, arr in want.items():
+        g = got.get(name)
+        if g is None or g.dtype != arr.dtype or g.shape != arr.shape or g.tobytes() != arr.tobytes():
+            print("mismatch:", name, g, arr)
+            ok = False
+    return ok
+
+
+def write(path):
+    tensors = expected()
+    order = ["u8", "bool"] + [k for k in tensors if k not in ("u8", "bool")]
+    header, blobs, offset = {"__metadata__": {"writer": "numpy"}}, [], 0
+    for name in order:
+        arr = tensors[name].copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+        blob = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": NAMES[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode("utf-8")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    return True
+
+
+if __name__ == "__main__":
+    mode, path = sys.argv[1], sys.argv[2]
+    sys.exit(0 if {"check": check, "write": write}[mode](path) else 1)
