@@ -155,7 +155,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
       children.push_back({{"name", name}, {"module", tree.index.at(c.get())}});
     }
     ordered_json pre_hooks = ordered_json::array();
-    for (const auto& [id, h] : m.forward_pre_hooks().items()) {
+    for (const auto& item : m.forward_pre_hooks().items()) {
+      const auto& h = item.second;  // (not a structured binding: lambdas below capture it)
       if (options.skip_function_hooks && is_function_hook(*h, "ForwardPreHook")) continue;
       auto hc = detail::find_forward_pre_hook_codec(h->type_name());
       TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward pre-hook of type '", h->type_name(),
@@ -169,7 +170,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
       pre_hooks.push_back({{"type", h->type_name()}, {"state", ordered_json::parse(state.dump())}});
     }
     ordered_json hooks = ordered_json::array();
-    for (const auto& [id, h] : m.forward_hooks().items()) {
+    for (const auto& item : m.forward_hooks().items()) {
+      const auto& h = item.second;
       if (options.skip_function_hooks && is_function_hook(*h, "ForwardHook")) continue;
       auto hc = detail::find_forward_hook_codec(h->type_name());
       TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward hook of type '", h->type_name(),
@@ -348,10 +350,12 @@ nn::ModulePtr build_one(const ordered_json& e, const std::string& path, Reader& 
     TWIG_CHECK(m != nullptr, ValueError, "the codec made no module");
     TWIG_CHECK(m->type_name() == type, TypeError, "the codec for '", type, "' made a '", m->type_name(), "'");
     // What the fresh instance holds, to check the file's tensors against the options.
+    // (For nn's layers only: a user type may well rebuild its tensors' shapes from the file alone.)
     std::map<std::string, Shape> fresh;
+    const bool check_shapes = detail::is_builtin_module_type(type);
     for (const auto* dict : {&m->parameters_dict(), &m->buffers_dict(), &m->attributes_dict()}) {
       for (const auto& [name, t] : *dict) {
-        if (t.defined()) fresh[name] = t.sizes();
+        if (t.defined() && check_shapes) fresh[name] = t.sizes();
       }
     }
     for (const auto& name : m->parameters_dict().keys()) m->remove_parameter(name);

@@ -17,7 +17,7 @@
 // ModuleSaveOptions::skip_function_hooks is set (then such hooks are left out, deliberately).
 // Errors on load (nothing is executed; the tree is validated before any module is built):
 // ValueError for a malformed tree (missing/extra fields, a cycle, an unreachable entry, a tensor
-// whose shape does not fit the layer built from its options), KeyError for a type with no codec or
+// whose shape does not fit the nn layer built from its options; a user type's codec checks its own), KeyError for a type with no codec or
 // a tensor the file does not hold; RuntimeError for I/O; each names the module path and type.
 #pragma once
 
@@ -56,6 +56,8 @@ std::string demangle(const char* name);
 // The registry's codecs (nullopt when the type is not registered).
 std::optional<ModuleCodec> find_module_codec(const std::string& type_name);
 std::optional<ForwardPreHookCodec> find_forward_pre_hook_codec(const std::string& type_name);
+// Whether type_name's codec is nn's own (its options fix the shapes of the layer's tensors).
+bool is_builtin_module_type(const std::string& type_name);
 std::optional<ForwardHookCodec> find_forward_hook_codec(const std::string& type_name);
 // While a module file is loaded: the bytes of tensors it holds, the most elements a built-in
 // layer's options may ask a fresh instance to allocate; -1 outside a load.

@@ -424,9 +424,13 @@ class Registry {
   std::map<std::string, ModuleCodec> modules;
   std::map<std::string, ForwardPreHookCodec> pre_hooks;
   std::map<std::string, ForwardHookCodec> hooks;
+  std::set<std::string> builtin;  // types whose codec is still nn's own
 
  private:
-  Registry() { register_builtins(modules); }
+  Registry() {
+    register_builtins(modules);
+    for (const auto& [name, codec] : modules) builtin.insert(name);
+  }
 };
 
 template <typename Codec>
@@ -447,6 +451,7 @@ void register_module_type(const std::string& type_name, ModuleCodec codec) {
   auto& r = Registry::instance();
   std::lock_guard<std::mutex> lock(r.mu);
   r.modules[type_name] = std::move(codec);
+  r.builtin.erase(type_name);
 }
 
 void register_forward_pre_hook_type(const std::string& type_name, ForwardPreHookCodec codec) {
@@ -491,6 +496,12 @@ std::optional<ModuleCodec> find_module_codec(const std::string& type_name) {
   auto it = r.modules.find(type_name);
   if (it == r.modules.end()) return std::nullopt;
   return it->second;
+}
+
+bool is_builtin_module_type(const std::string& type_name) {
+  auto& r = Registry::instance();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.builtin.count(type_name) != 0;
 }
 
 std::optional<ForwardPreHookCodec> find_forward_pre_hook_codec(const std::string& type_name) {

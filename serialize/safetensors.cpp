@@ -176,17 +176,20 @@ Entry parse_entry(const std::string& name, const ordered_json& j) {
   const ordered_json& shape = j["shape"];
   TWIG_CHECK(shape.is_array(), ValueError, "tensor '", name, "': shape must be an array, got ", shape.dump());
   uint64_t numel = 1;
-  bool overflow = false;
+  bool overflow = false, has_zero = false;
   for (const auto& d : shape) {
     uint64_t size = as_count(d, name, "shape");
     TWIG_CHECK(size <= static_cast<uint64_t>(INT64_MAX), ValueError, "tensor '", name, "': shape entry ", size,
                " is too large");
+    has_zero = has_zero || size == 0;
     overflow = overflow || __builtin_mul_overflow(numel, size, &numel);
     e.shape.push_back(static_cast<int64_t>(size));
   }
   uint64_t nbytes = 0;
-  // A zero anywhere makes the count 0 whatever overflowed before it.
-  if (numel == 0) overflow = false;
+  if (has_zero) {
+    numel = 0;  // a zero anywhere makes the count 0, whatever the other sizes
+    overflow = false;
+  }
   overflow = overflow || numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, itemsize(e.dtype), &nbytes);
   TWIG_CHECK(!overflow, ValueError, "tensor '", name, "': shape ", e.shape, " has an element count that overflows");
   const ordered_json& offsets = j["data_offsets"];
