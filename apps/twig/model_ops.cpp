@@ -109,7 +109,9 @@ std::string describe_file(const std::string& path, bool as_json) {
     int64_t zeros = t.numel() - t.count_nonzero().item<int64_t>();
     double sparsity = t.numel() ? static_cast<double>(zeros) / static_cast<double>(t.numel()) : 0.0;
     std::ostringstream shape;
-    shape << t.sizes();
+    shape << '[';
+    for (size_t d = 0; d < t.sizes().size(); ++d) shape << (d ? ", " : "") << t.sizes()[d];
+    shape << ']';
     std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %8.2f%%\n", name.c_str(), serialize::safetensors_dtype_name(t.dtype()),
                   shape.str().c_str(), 100 * sparsity);
     text << line;
