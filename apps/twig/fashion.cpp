@@ -1,0 +1,106 @@
+#include "fashion.h"
+
+#include <chrono>
+
+#include "apps/twig/progress.h"
+#include "autograd/grad_mode.h"
+#include "nn/loss.h"
+
+namespace twig::cli {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool is_prunable(const nn::Module& m) {
+  const std::string& t = m.type_name();
+  return t == "Linear" || t == "Conv2d" || t == "Conv3d";
+}
+
+const std::string kOrig = "_orig";
+}  // namespace
+
+FashionData::FashionData(const std::string& root) : train(root, true), test(root, false) {}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& options) {
+  if (options.optimizer == "adam") return std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions().lr(options.lr));
+  if (options.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions(options.lr).momentum(options.momentum));
+  TWIG_THROW(ValueError, "unknown optimizer '", options.optimizer, "' (expected adam or sgd)");
+}
+
+EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt, const std::string& label) {
+  nn::CrossEntropyLoss criterion;
+  model.train();
+  auto start = std::chrono::steady_clock::now();
+  Progress progress(label, loader.size(), loader.batch_size());
+  double total = 0;
+  int64_t batches = 0;
+  for (const data::Batch& b : loader) {
+    opt.zero_grad();
+    Tensor loss = criterion(model(b.input), b.target);
+    loss.backward();
+    opt.step();
+    double l = loss.item<double>();
+    total += l;
+    ++batches;
+    progress.step(l);
+  }
+  progress.finish();
+  return {batches ? total / static_cast<double>(batches) : 0.0, seconds_since(start)};
+}
+
+EvalResult evaluate(nn::Module& model, const data::Dataset& test) {
+  NoGradGuard no_grad;
+  bool was_training = model.is_training();
+  model.eval();
+  auto start = std::chrono::steady_clock::now();
+  data::DataLoader loader(test, 1000);
+  int64_t correct = 0;
+  for (const data::Batch& b : loader) {
+    Tensor logits = model(b.input);
+    correct += logits.argmax(1).eq(b.target).count_nonzero().item<int64_t>();
+  }
+  double secs = seconds_since(start);
+  model.train(was_training);
+  return {static_cast<double>(correct) / static_cast<double>(test.size()), secs};
+}
+
+std::vector<std::pair<std::string, nn::ModulePtr>> prunable_layers(nn::Module& model) {
+  std::vector<std::pair<std::string, nn::ModulePtr>> out;
+  for (auto& [name, m] : model.named_modules())
+    if (is_prunable(*m)) out.emplace_back(name, m);
+  return out;
+}
+
+Sparsity measure_sparsity(nn::Module& model) {
+  NoGradGuard no_grad;
+  Sparsity s;
+  for (auto& [prefix, m] : model.named_modules()) {
+    (void)prefix;
+    for (const auto& [pname, p] : m->parameters_dict()) {
+      if (!p.defined()) continue;
+      // A pruned tensor's effective value is the attribute the pruning hook computes.
+      std::string name = pname;
+      Tensor value = p;
+      if (name.size() > kOrig.size() && name.ends_with(kOrig)) {
+        std::string base = name.substr(0, name.size() - kOrig.size());
+        Tensor mask = m->get_or_undefined(base + "_mask");
+        if (mask.defined()) {
+          value = p.mul(mask);
+          name = base;
+        }
+      }
+      int64_t nonzero = value.count_nonzero().item<int64_t>();
+      s.nonzero_params += nonzero;
+      if (name == "weight" && is_prunable(*m)) {
+        s.prunable += value.numel();
+        s.prunable_zeros += value.numel() - nonzero;
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace twig::cli

@@ -1,0 +1,42 @@
+// What the `twig` commands do to models through prune/ and serialize/: build, save, load, prune,
+// remove pruning, and describe a file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "nn/module.h"
+
+namespace twig::cli {
+
+// "mlp" or "lenet" (ValueError otherwise); the model types are registered for whole-module files.
+nn::ModulePtr make_model(const std::string& name);
+void register_model_types();
+
+// Whole-module file (.twig: safetensors with the module tree in its metadata), written atomically.
+void save_model(const nn::Module& model, const std::string& path);
+nn::ModulePtr load_model(const std::string& path);
+// Plain state dict as safetensors (readable by any safetensors reader).
+void save_weights(const nn::Module& model, const std::string& path);
+
+struct PruneRequest {
+  std::string method;                    // l1_unstructured, random_unstructured, ln_structured, random_structured
+  std::variant<int64_t, double> amount;  // a count or a fraction, as in Python
+  bool global = false;                   // global_unstructured over every conv/linear weight
+  double n = 2.0;                        // ln_structured's norm
+  int64_t dim = 0;                       // structured methods' dim
+};
+
+// Unstructured methods prune every conv/linear weight (globally with `global`). Structured ones
+// prune every conv/linear weight except the last layer's (its rows are the classes).
+// ValueError for an unknown method or `global` with a structured one.
+void apply_pruning(nn::Module& model, const PruneRequest& request);
+// prune.remove on every pruned tensor: the masks are made permanent.
+void remove_pruning(nn::Module& model);
+
+// Every tensor of a safetensors file (name, dtype, shape, sparsity) and, for a whole-module
+// file, the module tree with its pruning hooks. As text, or as JSON with as_json.
+std::string describe_file(const std::string& path, bool as_json);
+
+}  // namespace twig::cli
