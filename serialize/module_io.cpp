@@ -338,17 +338,43 @@ struct BudgetGuard {
   ~BudgetGuard() { detail::t_budget = saved; }
 };
 
-nn::ModulePtr build_one(const ordered_json& e, const std::string& path, Reader& reader,
-                        const std::vector<nn::ModulePtr>& built) {
-  const std::string type = e["type"].get<std::string>();
-  const std::string ctx = where(path, type);
+std::optional<ModuleCodec> codec_for(const std::string& type, const std::string& ctx) {
   auto codec = detail::find_module_codec(type);
   TWIG_CHECK(codec.has_value(), KeyError, ctx, "unknown module type '", type,
              "': register it with twig::serialize::register_module_type before loading");
+  return codec;
+}
+
+// A fresh instance of the entry's type, built from its saved options.
+nn::ModulePtr make_one(const ordered_json& e, const std::string& path) {
+  const std::string type = e["type"].get<std::string>();
+  const std::string ctx = where(path, type);
+  auto codec = codec_for(type, ctx);
   return detail::with_context(ctx, [&]() -> nn::ModulePtr {
     nn::ModulePtr m = codec->make(json::parse(e["options"].dump()));
     TWIG_CHECK(m != nullptr, ValueError, "the codec made no module");
     TWIG_CHECK(m->type_name() == type, TypeError, "the codec for '", type, "' made a '", m->type_name(), "'");
+    return m;
+  });
+}
+
+// Whether `fresh` (a child a parent's constructor made) can stand for the saved entry: same type
+// and same options. Reusing it keeps C++ members that point at it (a model's `fc1`) valid.
+bool can_reuse(const nn::Module& fresh, const ordered_json& e) {
+  const std::string type = e["type"].get<std::string>();
+  if (fresh.type_name() != type) return false;
+  auto codec = detail::find_module_codec(type);
+  if (!codec) return false;
+  return json::parse(codec->save_options(fresh).dump()) == json::parse(e["options"].dump());
+}
+
+// Gives m (made by make_one or reused) exactly the saved registries: parameters, buffers,
+// attributes, children (already restored), hooks and training flag.
+void restore_one(const nn::ModulePtr& m, const ordered_json& e, const std::string& path, Reader& reader,
+                 const std::vector<nn::ModulePtr>& built) {
+  const std::string type = e["type"].get<std::string>();
+  const std::string ctx = where(path, type);
+  detail::with_context(ctx, [&] {
     // What the fresh instance holds, to check the file's tensors against the options.
     // (For nn's layers only: a user type may well rebuild its tensors' shapes from the file alone.)
     std::map<std::string, Shape> fresh;
@@ -423,7 +449,6 @@ nn::ModulePtr build_one(const ordered_json& e, const std::string& path, Reader& 
       TWIG_CHECK(hook != nullptr, ValueError, "the codec for forward hook '", htype, "' made no hook");
       m->register_forward_hook(hook);
     }
-    return m;
   });
 }
 
@@ -449,7 +474,21 @@ nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
   BudgetGuard budget(bytes + 4096);
   Reader reader(file.tensors);
   std::vector<nn::ModulePtr> built(modules.size());
-  for (int64_t idx : p.build_order) built[idx] = build_one(modules[idx], p.paths[idx], reader, built);
+  // Parents first: make each module, and let a child its parent's constructor already made stand
+  // for the saved child when type and options agree (a model's members keep pointing at the
+  // modules its forward uses). Then children first: restore every registry in place.
+  for (auto it = p.build_order.rbegin(); it != p.build_order.rend(); ++it) {
+    const int64_t idx = *it;
+    if (!built[idx]) built[idx] = make_one(modules[idx], p.paths[idx]);
+    const nn::ModulePtr& m = built[idx];
+    for (const auto& c : modules[idx]["children"]) {
+      const int64_t cidx = c["module"].get<int64_t>();
+      if (built[cidx]) continue;  // shared with an earlier parent
+      nn::ModulePtr fresh = m->child(c["name"].get<std::string>());
+      if (fresh && can_reuse(*fresh, modules[cidx])) built[cidx] = fresh;
+    }
+  }
+  for (int64_t idx : p.build_order) restore_one(built[idx], modules[idx], p.paths[idx], reader, built);
   return built[root];
 }
 

@@ -248,6 +248,32 @@ void prune_weight(nn::Module& m, const Tensor& mask) {
   m.register_forward_pre_hook(hook);
 }
 
+// A model whose forward uses C++ members (as most user models do): the loaded children must be
+// the very objects those members point at, or the loaded model would compute with fresh weights.
+class MemberModel : public nn::UnaryModule {
+ public:
+  MemberModel() : nn::UnaryModule("TestMemberModel") {
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(4, 5));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(5, 3));
+  }
+  Tensor forward(const Tensor& x) override { return (*fc2)((*fc1)(x).relu()); }
+  std::shared_ptr<nn::Linear> fc1, fc2;
+
+ protected:
+  ModulePtr clone_instance() const override { return std::make_shared<MemberModel>(*this); }
+};
+
+TEST(ModuleRoundTrip, ChildrenMadeByTheConstructorAreTheOnesLoaded) {
+  serialize::register_module_type<MemberModel>("TestMemberModel");
+  auto m = std::make_shared<MemberModel>();
+  auto back = std::dynamic_pointer_cast<MemberModel>(round_trip(*m));
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->fc1, back->child("fc1"));
+  EXPECT_EQ(back->fc2, back->child("fc2"));
+  expect_same_module(*m, *back);
+  expect_same_output(*m, *back, input({3, 4}));
+}
+
 TEST(ModulePruned, ComesBackPrunedComputesTheSameAndCanBeRemoved) {
   register_mask_hook();
   models::register_test_models();
@@ -574,7 +600,7 @@ TEST(ModuleMalformed, UnsupportedVersion) {
 TEST(ModuleMalformed, IntegerParameterRequiringGrad) {
   expect_bad_tree<ValueError>(
       nn::Linear(2, 2),
-      [](nlohmann::json& j, nn::StateDict& t) {
+      [](nlohmann::json&, nn::StateDict& t) {
         t.insert("weight", zeros({2, 2}, kInt64));
       },
       "cannot require grad");
