@@ -329,10 +329,14 @@ class MaskParam : public nn::UnaryModule {
   nn::ModulePtr clone_instance() const override { return std::make_shared<MaskParam>(*this); }
 };
 
-TEST(ModuleParametrized, ComesBackParametrizedAndRemovable) {
+void register_mask_param() {
   serialize::register_module_type("TestMaskParam",
                                   {[](const nn::Module&) { return json::object(); },
                                    [](const json&) -> ModulePtr { return std::make_shared<MaskParam>(ones({1})); }});
+}
+
+TEST(ModuleParametrized, ComesBackParametrizedAndRemovable) {
+  register_mask_param();
   auto lin = std::make_shared<nn::Linear>(4, 3);
   Tensor mask = (arange(12).remainder(4) != 1).reshape({3, 4}).to(kFloat32);
   nn::register_parametrization(*lin, "weight", std::make_shared<MaskParam>(mask));
@@ -396,6 +400,7 @@ TEST(ModuleRegistries, TypedLoadNamesBothTypesOnMismatch) {
 }
 
 TEST(ModuleRegistries, RegisteringTwiceReplaces) {
+  register_mask_param();  // each test runs alone under ctest
   int made = 0;
   for (int round = 0; round < 2; ++round) {
     serialize::register_module_type("TestTwice", {[](const nn::Module&) { return json::object(); },
