@@ -156,6 +156,9 @@ class Module : public std::enable_shared_from_this<Module> {
   void to(Dtype dtype);
   void to(Device device);
   // A deep copy: new tensors (same values, same requires_grad), new children, the same hooks.
+  // Caveat: a subclass's C++ members that point at children (a model's `fc1`) are copied as
+  // pointers, so they still point at the original's children; copy such models with
+  // serialize::copy_module, which builds a fresh instance through the type registry.
   ModulePtr clone() const;
   int64_t num_parameters() const;
 

@@ -506,6 +506,11 @@ nn::ModulePtr module_from_bytes(const void* data, size_t size) {
   return module_from_file_contents(from_safetensors_bytes(data, size));
 }
 
+nn::ModulePtr copy_module(const nn::Module& module) {
+  std::string bytes = module_to_bytes(module);
+  return module_from_bytes(bytes.data(), bytes.size());
+}
+
 nn::ModulePtr load_module(const std::string& path) {
   SafetensorsFile f = load_safetensors(path);
   return detail::with_context("'" + path + "': ", [&] { return module_from_file_contents(f); });

@@ -325,7 +325,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
 
   // Global L1 to 50, 80, 90%: each step prunes the count that brings the total to the target
   // (later masks only prune what is still unpruned), then fine-tunes one epoch with the mask fixed.
-  nn::ModulePtr pruned = model->clone();
+  nn::ModulePtr pruned = copy_model(*model);
   for (double target : {0.5, 0.8, 0.9}) {
     Sparsity s = measure_sparsity(*pruned);
     PruneRequest req;
@@ -343,7 +343,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
   }
 
   // ln_structured (n=2, dim=0) at 50% on every conv/linear except the last, from the dense model.
-  nn::ModulePtr structured = model->clone();
+  nn::ModulePtr structured = copy_model(*model);
   {
     PruneRequest req;
     req.method = "ln_structured";

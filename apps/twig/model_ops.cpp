@@ -38,6 +38,8 @@ nn::ModulePtr make_model(const std::string& name) { return examples::make_model(
 
 void save_model(const nn::Module& model, const std::string& path) { serialize::save_module(model, path); }
 
+nn::ModulePtr copy_model(const nn::Module& model) { return serialize::copy_module(model); }
+
 nn::ModulePtr load_model(const std::string& path) {
   return naming_file(path, [&] { return serialize::load_module(path); });
 }

@@ -16,6 +16,8 @@ void register_model_types();
 
 // Whole-module file (.twig: safetensors with the module tree in its metadata), written atomically.
 void save_model(const nn::Module& model, const std::string& path);
+// A deep copy whose members point at its own children (serialize::copy_module).
+nn::ModulePtr copy_model(const nn::Module& model);
 nn::ModulePtr load_model(const std::string& path);
 // Plain state dict as safetensors (readable by any safetensors reader).
 void save_weights(const nn::Module& model, const std::string& path);

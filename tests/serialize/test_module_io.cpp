@@ -274,6 +274,24 @@ TEST(ModuleRoundTrip, ChildrenMadeByTheConstructorAreTheOnesLoaded) {
   expect_same_output(*m, *back, input({3, 4}));
 }
 
+TEST(ModuleRoundTrip, CopyModuleGivesMembersTheirOwnChildren) {
+  serialize::register_module_type<MemberModel>("TestMemberModel");
+  auto m = std::make_shared<MemberModel>();
+  auto copy = std::dynamic_pointer_cast<MemberModel>(serialize::copy_module(*m));
+  ASSERT_NE(copy, nullptr);
+  EXPECT_NE(copy->fc1, m->fc1);
+  EXPECT_EQ(copy->fc1, copy->child("fc1"));
+  // Changing the copy leaves the original alone, and the copy computes with its own weights.
+  Tensor x = input({3, 4});
+  Tensor before = (*m)(x);
+  {
+    NoGradGuard no_grad;
+    copy->fc1->get("weight").zero_();
+  }
+  EXPECT_TRUE(bitwise_equal((*m)(x), before));
+  EXPECT_FALSE(bitwise_equal((*copy)(x), before));
+}
+
 TEST(ModulePruned, ComesBackPrunedComputesTheSameAndCanBeRemoved) {
   register_mask_hook();
   models::register_test_models();
