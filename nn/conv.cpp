@@ -1,10 +1,12 @@
 // F::conv2d / F::conv3d and the Conv2d / Conv3d modules.
 //
 // Convolution as gemm. For groups == 1 and a batch (the common case), im2col lays the input out
-// per sample as cols (N, C*K, L) and one batched gemm call writes out (N, O, L) = weight (O, C*K)
-// @ cols[n] in place, no permuting copy. Backward reuses the saved cols:
-//   grad_cols[n] = weightᵀ @ grad_out[n] (one batched call) → col2im,
-//   grad_weight = Σn grad_out[n] @ cols[n]ᵀ (gemms accumulating with beta = 1),
+// per sample as cols (N, C*K, L) and gemms write out (N, O, L) = weight (O, C*K) @ cols[n] in
+// place, no permuting copy. The batch is cut into fixed chunks of samples that run on the thread
+// pool (OpenBLAS itself is single-threaded), each doing im2col then its gemms while cols is hot.
+// Backward reuses the saved cols, chunk by chunk:
+//   grad_cols[n] = weightᵀ @ grad_out[n] → col2im (grad_cols only lives inside the chunk),
+//   grad_weight = Σn grad_out[n] @ cols[n]ᵀ (per-chunk partial sums, added in chunk order),
 //   grad_bias = grad_out summed over N and L.
 // Grouped convs and single samples use cols (C*K, N*L) and one gemm per group over the whole
 // batch (out (O, N*L), then one strided copy into (N, O, L) when N > 1). bench/bench_conv measured
@@ -17,6 +19,7 @@
 // S... input spatial dims, K = prod(kernel), L = prod(output spatial dims).
 #include "nn/conv.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/function.h"
@@ -24,6 +27,7 @@
 #include "nn/init.h"
 #include "tensor/ops.h"
 #include "tensor/ops/internal.h"
+#include "tensor/parallel.h"
 
 namespace twig::nn {
 
@@ -37,6 +41,18 @@ using autograd::SavedTensor;
 // Per-sample cols (N, C*K, L) where groups == 1 (see the file comment); false forces the
 // one-big-gemm layout everywhere (for benchmarking).
 constexpr bool kPerSampleLayout = true;
+
+// The per-sample path works on chunks of this many samples, spread over the thread pool. The
+// chunking is fixed (not per thread) so the weight-gradient partial sums are the same whatever
+// the thread count; 4 LeNet samples' cols stay within a core's L2 between im2col and gemm.
+constexpr int64_t kSampleChunk = 4;
+int64_t num_chunks(int64_t n) { return (n + kSampleChunk - 1) / kSampleChunk; }
+
+int64_t contiguous_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
 
 // One value for every spatial dim, or one per dim.
 Shape expand_param(const std::vector<int64_t>& v, size_t dims, const char* name) {
@@ -172,16 +188,30 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
     const bool per_sample = G == 1 && N > 1 && kPerSampleLayout;
     Tensor cols = per_sample ? detail::make_empty({N, C * K, L}, dt, x.device())
                              : detail::make_empty({C * K, NL}, dt, x.device());
-    if (cols.numel() > 0) be.im2col(cols, xc, p.geom);
     if (per_sample) {
-      const Tensor out3 = detail::make_alias(out, {N, O, L}, {O * L, L, 1}, 0);
-      Scalar beta = 0;
-      if (b.defined()) {
-        be.copy(out3, detail::make_alias(b, {N, O, L}, {0, b.stride(0), 0}, b.storage_offset()));
-        beta = 1;
-      }
-      be.gemm(out3, detail::make_alias(wc, {N, O, C * K}, {0, C * K, 1}, wc.storage_offset()), cols, 1, beta);
+      // Chunks of samples over the pool: each writes its cols, then its outputs while they are hot.
+      const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
+      parallel_for(0, num_chunks(N), 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
+          Shape xs_c = xs;
+          xs_c[0] = ns;
+          const Tensor cols_c = detail::make_alias(cols, {ns, CK, L}, {CK * L, L, 1}, s0 * CK * L);
+          if (cols_c.numel() > 0) {
+            be.im2col(cols_c, detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * C * S),
+                      p.geom);
+          }
+          const Tensor out_c = detail::make_alias(out, {ns, O, L}, {O * L, L, 1}, s0 * O * L);
+          Scalar beta = 0;
+          if (b.defined()) {
+            be.copy(out_c, detail::make_alias(b, {ns, O, L}, {0, b.stride(0), 0}, b.storage_offset()));
+            beta = 1;
+          }
+          be.gemm(out_c, detail::make_alias(wc, {ns, O, CK}, {0, CK, 1}, wc.storage_offset()), cols_c, 1, beta);
+        }
+      });
     } else {
+      if (cols.numel() > 0) be.im2col(cols, xc, p.geom);
       Tensor out_onl =
           N == 1 ? detail::make_alias(out, {O, NL}, {NL, 1}, 0) : detail::make_empty({O, NL}, dt, x.device());
       Scalar beta = 0;
@@ -212,23 +242,40 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
             Backend& be = backend_for(wt.device());
             const Tensor go = contiguous_raw(grads[0]);
             if (per_sample) {
-              const int64_t CK = C * K;
+              // Chunks of samples over the pool. Each chunk writes its own rows of grad_x (its
+              // grad_cols live only inside the task) and its own partial grad_weight; the partials
+              // are summed in chunk order, so results do not depend on the thread count.
+              const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
+              const int64_t chunks = num_chunks(N);
               const Tensor go3 = detail::make_alias(go, {N, O, L}, {O * L, L, 1}, go.storage_offset());
-              Tensor gx, gw, gb;
-              if (n.needs_input_grad(0)) {
-                Tensor gcols = detail::make_empty({N, CK, L}, go.dtype(), go.device());
-                be.gemm(gcols, detail::make_alias(wt, {N, CK, O}, {0, 1, CK}, wt.storage_offset()), go3, 1, 0);
-                gx = detail::make_empty(xs, go.dtype(), go.device());
-                be.col2im(gx, gcols, p.geom);
-                gx = detail::make_alias(gx, x_shape, contiguous_strides(x_shape), 0);
+              const bool need_gx = n.needs_input_grad(0), need_gw = n.needs_input_grad(1);
+              Tensor gx, gw, gb, gw_parts;
+              if (need_gx) gx = detail::make_empty(xs, go.dtype(), go.device());
+              if (need_gw) gw_parts = detail::make_empty({chunks, O, CK}, go.dtype(), go.device());
+              if (need_gx || need_gw) {
+                parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+                  for (int64_t c = c0; c < c1; ++c) {
+                    const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
+                    if (need_gx) {
+                      Tensor gcols = detail::make_empty({ns, CK, L}, go.dtype(), go.device());
+                      be.gemm(gcols, detail::make_alias(wt, {ns, CK, O}, {0, 1, CK}, wt.storage_offset()),
+                              detail::make_alias(go, {ns, O, L}, {O * L, L, 1}, go.storage_offset() + s0 * O * L), 1,
+                              0);
+                      Shape xs_c = xs;
+                      xs_c[0] = ns;
+                      be.col2im(detail::make_alias(gx, xs_c, contiguous_strides(xs_c), s0 * C * S), gcols, p.geom);
+                    }
+                    if (need_gw) {
+                      for (int64_t s = s0; s < s0 + ns; ++s) {
+                        be.gemm(mat(gw_parts, c * O * CK, O, CK), mat(go, s * O * L, O, L),
+                                mat_t(saved_cols, s * CK * L, CK, L), 1, s == s0 ? 0 : 1);
+                      }
+                    }
+                  }
+                });
               }
-              if (n.needs_input_grad(1)) {
-                gw = detail::make_empty(w_shape, go.dtype(), go.device());
-                for (int64_t s = 0; s < N; ++s) {
-                  be.gemm(mat(gw, 0, O, CK), mat(go, s * O * L, O, L), mat_t(saved_cols, s * CK * L, CK, L), 1,
-                          s == 0 ? 0 : 1);
-                }
-              }
+              if (need_gx) gx = detail::make_alias(gx, x_shape, contiguous_strides(x_shape), 0);
+              if (need_gw) gw = (chunks == 1 ? gw_parts : gw_parts.sum({0})).view(w_shape);
               if (n.needs_input_grad(2)) gb = go3.sum({0, 2});
               return {gx, gw, gb};
             }

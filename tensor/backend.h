@@ -64,6 +64,9 @@ class Backend {
   virtual void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
   // out = cond ? a : b, all broadcast to out's shape; a, b, out share a dtype.
   virtual void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+  // ReLU's backward in one pass: out = self > threshold ? grad : 0 (PyTorch's threshold_backward);
+  // out, grad, self share a shape and a floating dtype.
+  virtual void threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& self, Scalar threshold) = 0;
   // Fused updates of a floating self, in place: self += value * t1 * t2, or t1 / t2 with divide,
   // or value * t1 alone when t2 is undefined (add_ with alpha). t1, t2 broadcast to self; same dtype.
   virtual void addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) = 0;

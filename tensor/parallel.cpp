@@ -1,4 +1,6 @@
-// The thread pool: n-1 persistent workers plus the calling thread. One parallel_for runs at a time;
+// The thread pool: n-1 persistent workers plus the calling thread. OpenBLAS is kept at one
+// thread: CpuBackend::gemm splits products over this pool itself, so there is one threading
+// decision and BLAS calls may run inside parallel_for bodies (conv runs its per-sample gemms there). One parallel_for runs at a time;
 // a second caller (another user thread, or a nested call) runs its loop serially instead of waiting.
 #include "tensor/parallel.h"
 
@@ -149,7 +151,7 @@ class ThreadPool {
 ThreadPool& pool() {
   static ThreadPool* p = [] {
     int n = default_threads();
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);
     return new ThreadPool(n);  // never destroyed: workers may outlive static destructors
   }();
   return *p;
@@ -163,7 +165,7 @@ void set_num_threads(int n) {
   TWIG_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive thread count, got ", n);
   TWIG_CHECK(!tls_in_parallel, RuntimeError, "set_num_threads cannot be called inside parallel_for");
   pool().resize(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);
 }
 
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

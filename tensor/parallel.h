@@ -1,5 +1,5 @@
-// One thread pool for the whole library. set_num_threads also sets OpenBLAS's thread count, so
-// twig never runs two thread-per-core libraries against each other.
+// One thread pool for the whole library. OpenBLAS is pinned to one thread and gemms are split
+// over this pool, so twig never runs two thread-per-core libraries against each other.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 namespace twig {
 
 int get_num_threads();
-// n >= 1; ValueError otherwise. Applies to twig's pool and to OpenBLAS.
+// n >= 1; ValueError otherwise. Applies to twig's pool (which also runs the gemms).
 void set_num_threads(int n);
 
 // Runs fn(begin, end) over [begin, end) split into chunks of at least `grain` items, on the pool

@@ -14,6 +14,7 @@ class CpuBackend final : public Backend {
   void unary(UnaryOp op, const Tensor& out, const Tensor& in) override;
   void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) override;
   void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) override;
+  void threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& self, Scalar threshold) override;
   void addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) override;
   void clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) override;
   void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, double p) override;

@@ -4,6 +4,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/ops/internal.h"
+#include "tensor/parallel.h"
 
 namespace twig::cpu {
 
@@ -30,18 +31,40 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
   return op;
 }
 
+// One (M, N, K) product into the contiguous (M, N) block at c with row stride ldc.
 template <typename T>
-void gemm_reference(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t as0, int64_t as1, const T* b,
-                    int64_t bs0, int64_t bs1, T beta, T* c) {
-  for (int64_t i = 0; i < M; ++i) {
-    for (int64_t j = 0; j < N; ++j) {
-      T acc = 0;
-      for (int64_t k = 0; k < K; ++k) acc += a[i * as0 + k * as1] * b[k * bs0 + j * bs1];
-      c[i * N + j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[i * N + j];
+void gemm_one(const T* a, const T* b, T* c, int64_t ldc, const BlasOperand& la, const BlasOperand& lb, int64_t as1,
+              int64_t as2, int64_t bs1, int64_t bs2, T alpha, T beta, int64_t M, int64_t N, int64_t K) {
+  if (K == 0) {
+    for (int64_t i = 0; i < M; ++i) {
+      for (int64_t j = 0; j < N; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : static_cast<T>(beta * c[i * ldc + j]);
+    }
+    return;
+  }
+  const auto ta = la.transposed ? CblasTrans : CblasNoTrans, tb = lb.transposed ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a,
+                static_cast<int>(la.ld), b, static_cast<int>(lb.ld), beta, c, static_cast<int>(ldc));
+  } else if constexpr (std::is_same_v<T, double>) {
+    cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a,
+                static_cast<int>(la.ld), b, static_cast<int>(lb.ld), beta, c, static_cast<int>(ldc));
+  } else {
+    for (int64_t i = 0; i < M; ++i) {
+      for (int64_t j = 0; j < N; ++j) {
+        T acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc += a[i * as1 + k * as2] * b[k * bs1 + j * bs2];
+        c[i * ldc + j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[i * ldc + j];
+      }
     }
   }
 }
 
+// A parallel task should carry at least this many multiply-adds before it is worth a thread.
+constexpr int64_t kGemmGrainMacs = 1 << 18;
+
+// OpenBLAS runs single-threaded (see tensor/parallel.h); the pool splits the work instead: over
+// the batch when there is one, else over blocks of output rows (or columns when M is small).
+// Each task writes its own part of out, so the result does not depend on the thread count.
 template <typename T>
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, const BlasOperand& la, const BlasOperand& lb,
                   int64_t a_bs, int64_t b_bs, Scalar alpha, Scalar beta, int64_t B, int64_t M, int64_t N, int64_t K) {
@@ -49,25 +72,35 @@ void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, const Bla
   const T* pb = static_cast<const T*>(b.raw_data_ptr());
   T* pc = static_cast<T*>(out.raw_data_ptr());
   const T al = alpha.to<T>(), be = beta.to<T>();
-  const auto ta = la.transposed ? CblasTrans : CblasNoTrans, tb = lb.transposed ? CblasTrans : CblasNoTrans;
-  for (int64_t i = 0; i < B; ++i) {
-    const T* ai = pa + i * a_bs;
-    const T* bi = pb + i * b_bs;
-    T* ci = pc + i * M * N;
-    if (K == 0) {
-      for (int64_t j = 0; j < M * N; ++j) ci[j] = be == T(0) ? T(0) : static_cast<T>(be * ci[j]);
-      continue;
-    }
-    if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), al, ai,
-                  static_cast<int>(la.ld), bi, static_cast<int>(lb.ld), be, ci, static_cast<int>(N));
-    } else if constexpr (std::is_same_v<T, double>) {
-      cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), al, ai,
-                  static_cast<int>(la.ld), bi, static_cast<int>(lb.ld), be, ci, static_cast<int>(N));
-    } else {
-      gemm_reference<T>(M, N, K, al, ai, a.stride(1), a.stride(2), bi, b.stride(1), b.stride(2), be, ci);
-    }
+  const int64_t as1 = a.stride(1), as2 = a.stride(2), bs1 = b.stride(1), bs2 = b.stride(2);
+  const int64_t macs = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
+  if (B > 1) {
+    parallel_for(0, B, std::max<int64_t>(1, kGemmGrainMacs / macs), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        gemm_one<T>(pa + i * a_bs, pb + i * b_bs, pc + i * M * N, N, la, lb, as1, as2, bs1, bs2, al, be, M, N, K);
+      }
+    });
+    return;
   }
+  // One product: split the larger output dim into blocks (of 16 rows / 64 columns at least, the
+  // sizes the BLAS micro-kernels like).
+  const bool by_rows = M >= N;
+  const int64_t extent = by_rows ? M : N, unit = by_rows ? 16 : 64;
+  const int64_t per_unit = macs / extent * unit;
+  const int64_t grain_units = std::max<int64_t>(1, kGemmGrainMacs / std::max<int64_t>(1, per_unit));
+  const int64_t units = (extent + unit - 1) / unit;
+  parallel_for(0, units, grain_units, [&](int64_t u0, int64_t u1) {
+    const int64_t lo = u0 * unit, hi = std::min(extent, u1 * unit);
+    if (by_rows) {
+      // Rows [lo, hi) of out take rows [lo, hi) of a.
+      const T* ai = pa + lo * as1;
+      gemm_one<T>(ai, pb, pc + lo * N, N, la, lb, as1, as2, bs1, bs2, al, be, hi - lo, N, K);
+    } else {
+      // Columns [lo, hi) of out take columns [lo, hi) of b.
+      const T* bi = pb + lo * bs2;
+      gemm_one<T>(pa, bi, pc + lo, N, la, lb, as1, as2, bs1, bs2, al, be, M, hi - lo, K);
+    }
+  });
 }
 
 }  // namespace

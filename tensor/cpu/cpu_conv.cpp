@@ -9,6 +9,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/parallel.h"
@@ -148,6 +153,71 @@ void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g, boo
 
 // ---- pooling ----------------------------------------------------------------------------------
 
+// One output row of a 2x2, stride-2, unpadded max pool whose windows lie inside the plane (LeNet's
+// pool). PyTorch's rule: the first maximum of the window in row-major order wins, and a NaN
+// beats everything (the last NaN if there are several).
+template <typename T>
+void max_pool_2x2_scalar(T* o, int64_t* id, const T* src, int64_t W, int64_t oh, int64_t ow0, int64_t ow1) {
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const int64_t i0 = 2 * oh * W + 2 * ow;
+    T best = src[i0];
+    int64_t best_i = i0, nan_i = best != best ? i0 : -1;
+    for (int64_t i : {i0 + 1, i0 + W, i0 + W + 1}) {
+      const T v = src[i];
+      if (v > best) {
+        best = v;
+        best_i = i;
+      }
+      if (v != v) nan_i = i;
+    }
+    o[ow] = nan_i >= 0 ? src[nan_i] : best;
+    id[ow] = nan_i >= 0 ? nan_i : best_i;
+  }
+}
+
+template <typename T>
+void max_pool_2x2_row(T* o, int64_t* id, const T* src, int64_t W, int64_t oh, int64_t OW) {
+  int64_t ow = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    // Four windows at a time: a b / c d are the window's top-left, top-right, bottom-left,
+    // bottom-right values; k is the winner's offset in the plane relative to the top-left.
+    const float* r0 = src + 2 * oh * W;
+    const float* r1 = r0 + W;
+    const __m128i one = _mm_set1_epi32(1), w0 = _mm_set1_epi32(static_cast<int>(W)),
+                  w1 = _mm_set1_epi32(static_cast<int>(W + 1)), step = _mm_setr_epi32(0, 2, 4, 6);
+    for (; ow + 4 <= OW; ow += 4) {
+      const __m128 x0 = _mm_loadu_ps(r0 + 2 * ow), x1 = _mm_loadu_ps(r0 + 2 * ow + 4);
+      const __m128 y0 = _mm_loadu_ps(r1 + 2 * ow), y1 = _mm_loadu_ps(r1 + 2 * ow + 4);
+      const __m128 a = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 c = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 nan = _mm_or_ps(_mm_cmpunord_ps(a, b), _mm_cmpunord_ps(c, d));
+      if (_mm_movemask_ps(nan) != 0) {
+        max_pool_2x2_scalar(o, id, src, W, oh, ow, ow + 4);
+        continue;
+      }
+      __m128 m = a;
+      __m128i k = _mm_setzero_si128();
+      __m128 gt = _mm_cmpgt_ps(b, m);
+      m = _mm_or_ps(_mm_and_ps(gt, b), _mm_andnot_ps(gt, m));
+      k = _mm_or_si128(_mm_and_si128(_mm_castps_si128(gt), one), _mm_andnot_si128(_mm_castps_si128(gt), k));
+      gt = _mm_cmpgt_ps(c, m);
+      m = _mm_or_ps(_mm_and_ps(gt, c), _mm_andnot_ps(gt, m));
+      k = _mm_or_si128(_mm_and_si128(_mm_castps_si128(gt), w0), _mm_andnot_si128(_mm_castps_si128(gt), k));
+      gt = _mm_cmpgt_ps(d, m);
+      m = _mm_or_ps(_mm_and_ps(gt, d), _mm_andnot_ps(gt, m));
+      k = _mm_or_si128(_mm_and_si128(_mm_castps_si128(gt), w1), _mm_andnot_si128(_mm_castps_si128(gt), k));
+      _mm_storeu_ps(o + ow, m);
+      // Plane index of the winner: 2*oh*W + 2*ow + 2*lane + k, widened to int64 (all >= 0).
+      const __m128i idx32 = _mm_add_epi32(_mm_add_epi32(k, step), _mm_set1_epi32(static_cast<int>(2 * oh * W + 2 * ow)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(id + ow), _mm_unpacklo_epi32(idx32, _mm_setzero_si128()));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(id + ow + 2), _mm_unpackhi_epi32(idx32, _mm_setzero_si128()));
+    }
+  }
+#endif
+  max_pool_2x2_scalar(o, id, src, W, oh, ow, OW);
+}
+
 template <typename T>
 void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dGeometry& geom) {
   // Geometry in locals: the int64 index stores below could otherwise alias it and force reloads.
@@ -155,32 +225,14 @@ void max_pool2d_impl(T* out, int64_t* idx, const T* in, int64_t B, const Pool2dG
   const int64_t kh = geom.kernel_h, kw = geom.kernel_w, sh = geom.stride_h, sw = geom.stride_w;
   const int64_t ph = geom.pad_h, pw = geom.pad_w, dh = geom.dilation_h, dw = geom.dilation_w;
   const bool fast_2x2 = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 &&
-                        2 * OH <= H && 2 * OW <= W;
+                        2 * OH <= H && 2 * OW <= W && H * W <= std::numeric_limits<int32_t>::max();
   parallel_for(0, B, plane_grain(OH * OW * kh * kw), [=](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const T* src = in + b * H * W;
       T* o = out + b * OH * OW;
       int64_t* id = idx + b * OH * OW;
       if (fast_2x2) {
-        // LeNet's pool: 2x2 windows, stride 2, no padding, all inside the input.
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t r = 2 * oh * W;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t i0 = r + 2 * ow, i1 = i0 + 1, i2 = i0 + W, i3 = i2 + 1;
-            T best = -std::numeric_limits<T>::infinity();
-            int64_t best_i = i0, nan_i = -1;
-            for (int64_t i : {i0, i1, i2, i3}) {
-              const T v = src[i];
-              const int64_t gt = -static_cast<int64_t>(v > best);
-              const int64_t isnan = -static_cast<int64_t>(v != v);
-              best_i = (i & gt) | (best_i & ~gt);
-              nan_i = (i & isnan) | (nan_i & ~isnan);
-              best = v > best ? v : best;
-            }
-            o[oh * OW + ow] = nan_i >= 0 ? std::numeric_limits<T>::quiet_NaN() : best;
-            id[oh * OW + ow] = nan_i >= 0 ? nan_i : best_i;
-          }
-        }
+        for (int64_t oh = 0; oh < OH; ++oh) max_pool_2x2_row(o + oh * OW, id + oh * OW, src, W, oh, OW);
         continue;
       }
       for (int64_t oh = 0; oh < OH; ++oh) {

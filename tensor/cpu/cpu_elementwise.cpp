@@ -214,6 +214,13 @@ void CpuBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, c
   });
 }
 
+void CpuBackend::threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& self, Scalar threshold) {
+  TWIG_DISPATCH_FLOATING(out.dtype(), "threshold_backward", [&] {
+    const scalar_t t = threshold.to<scalar_t>();
+    map2<scalar_t, scalar_t>(out, grad, self, [t](scalar_t g, scalar_t v) { return v > t ? g : scalar_t(0); });
+  });
+}
+
 namespace {
 template <typename T>
 void addcmul_typed(const Tensor& self, const Tensor& t1, const Tensor& t2, T v, bool divide) {

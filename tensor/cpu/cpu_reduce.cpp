@@ -120,9 +120,57 @@ Out cast_out(Acc a) {
   else return static_cast<Out>(a);
 }
 
+// Floating sums of a contiguous input whose dims group as (R1, K, R2) with R1 and R2 reduced
+// (either may be empty): the bias gradients, sum over (N, L) of (N, O, L) or over M of (M, O).
+// Rows are streamed once with one accumulator per kept element instead of a strided walk per
+// output; each output still adds its elements in the same order (R1 outer, R2 inner), in double.
+// Returns false when the layout does not fit.
+template <typename T>
+bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced) {
+  if (!in.is_contiguous() || !out.is_contiguous()) return false;
+  int64_t r1 = 1, k = 1, r2 = 1;
+  int phase = 0;  // 0: leading reduced dims, 1: kept dims, 2: trailing reduced dims
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    const int64_t n = in.size(d);
+    if (n == 1) continue;
+    if (reduced[d]) {
+      if (phase == 1) phase = 2;
+      (phase == 0 ? r1 : r2) *= n;
+    } else {
+      if (phase == 2) return false;
+      phase = 1;
+      k *= n;
+    }
+  }
+  if (k == 1 || r1 * r2 == 0) return false;
+  const T* x = static_cast<const T*>(in.raw_data_ptr());
+  T* o = static_cast<T*>(out.raw_data_ptr());
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / (r1 * r2));
+  parallel_for(0, k, grain, [&](int64_t k0, int64_t k1) {
+    std::vector<double> acc(static_cast<size_t>(k1 - k0), 0.0);
+    for (int64_t i = 0; i < r1; ++i) {
+      const T* row = x + i * k * r2;
+      if (r2 == 1) {
+        for (int64_t j = k0; j < k1; ++j) acc[j - k0] += static_cast<double>(row[j]);
+      } else {
+        // l outer: the kept elements' chains of dependent adds interleave instead of running
+        // one after another.
+        for (int64_t l = 0; l < r2; ++l) {
+          for (int64_t j = k0; j < k1; ++j) acc[j - k0] += static_cast<double>(row[j * r2 + l]);
+        }
+      }
+    }
+    for (int64_t j = k0; j < k1; ++j) o[j] = static_cast<T>(acc[j - k0]);
+  });
+  return true;
+}
+
 template <typename T, typename Op>
 void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, Op op) {
   using Acc = typename Op::Acc;
+  if constexpr (std::is_floating_point_v<T> && std::is_same_v<Op, SumOp<T>> && std::is_same_v<Acc, double>) {
+    if (out.dtype() == in.dtype() && sum_outer_inner<T>(out, in, reduced)) return;
+  }
   // Split dims.
   Shape kept_sizes, kept_in_strides, kept_out_strides, red_sizes, red_strides;
   for (int64_t d = 0; d < in.dim(); ++d) {

@@ -377,8 +377,11 @@ Tensor Tensor::abs() const {
 Tensor Tensor::relu() const {
   Tensor out = unary_raw(UnaryOp::Relu, *this, dtype(), dtype());
   autograd::record("ReluBackward0", {*this}, {out}, [so = SavedTensor(out)](const TensorList& g, const Node&) {
-    // Select instead of multiplying by the mask: no bool-to-float conversion pass.
-    return TensorList{where(so.get() > 0, g[0], 0.0)};
+    // One fused select pass (no bool mask tensor, no multiply by a converted mask).
+    const Tensor y = so.get();
+    Tensor gx = detail::make_empty(y.sizes(), y.dtype(), y.device());
+    backend_for(y.device()).threshold_backward(gx, g[0].to(y.dtype()), y, 0);
+    return TensorList{gx};
   });
   return out;
 }

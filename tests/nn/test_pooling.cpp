@@ -145,6 +145,50 @@ TEST(PoolSemantics, MaxPoolNaNWinsAndPaddingNeverWins) {
   EXPECT_TRUE(equal(z, -ones({1, 2, 2})));
 }
 
+// The 2x2 stride-2 fast path (LeNet's pool, vectorized for float32) against a plain loop over the
+// windows: values with many ties, -inf and NaNs, odd sizes (a vector tail and an unused last
+// row/column), batch 1. The gradient of sum(y * w) lands on each window's winner.
+TEST(PoolSemantics, MaxPool2x2FastPathMatchesReference) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Shape& shape : {Shape{2, 3, 9, 11}, Shape{1, 1, 28, 28}, Shape{1, 2, 2, 2}, Shape{3, 5, 19}}) {
+    SCOPED_TRACE(::testing::PrintToString(shape));
+    Generator gen(7);
+    Tensor xv = randint(0, 4, shape, kFloat32, &gen);  // many ties
+    float* px = xv.data_ptr<float>();
+    const int64_t n = xv.numel();
+    for (int64_t i = 0; i < n; i += 13) px[i] = -inf;
+    for (int64_t i = 5; i < n; i += 37) px[i] = nan;
+    Tensor x = xv.clone().requires_grad_();
+    Tensor y = F::max_pool2d(x, {2});
+    Tensor w = randn(y.sizes(), kFloat32, &gen);
+    (y * w).sum().backward();
+
+    const int64_t H = shape[shape.size() - 2], W = shape.back(), OH = H / 2, OW = W / 2, B = n / (H * W);
+    Tensor want_y = zeros(y.sizes(), kFloat32), want_g = zeros(shape, kFloat32);
+    const float* pw = w.contiguous().data_ptr<float>();
+    float* py = want_y.data_ptr<float>();
+    float* pg = want_g.data_ptr<float>();
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t best = -1;
+          for (int64_t i : {2 * oh * W + 2 * ow, 2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow,
+                            (2 * oh + 1) * W + 2 * ow + 1}) {
+            const float v = px[b * H * W + i];
+            if (best < 0 || std::isnan(v) || (!std::isnan(px[b * H * W + best]) && v > px[b * H * W + best])) best = i;
+          }
+          const int64_t o = (b * OH + oh) * OW + ow;
+          py[o] = px[b * H * W + best];
+          pg[b * H * W + best] += pw[o];
+        }
+      }
+    }
+    EXPECT_TRUE(equal(y.detach().isnan(), want_y.isnan()));
+    EXPECT_TRUE(equal(y.detach().masked_fill(want_y.isnan(), 0.0), want_y.masked_fill(want_y.isnan(), 0.0)));
+    EXPECT_TRUE(equal(x.grad(), want_g));
+  }
+}
+
 TEST(PoolSemantics, BackwardRecordsOneNode) {
   Tensor x = leaf({1, 2, 4, 4});
   EXPECT_EQ(F::max_pool2d(x, {2}).grad_fn()->name(), "MaxPool2DWithIndicesBackward0");
