@@ -338,16 +338,24 @@ PruningMethodPtr Identity::apply(nn::Module& module, const std::string& name) {
   return BasePruningMethod::apply(module, name, std::make_shared<Identity>());
 }
 
-RandomUnstructured::RandomUnstructured(Amount a) : amount(a) { validate_pruning_amount_init(amount); }
-
-Tensor RandomUnstructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+namespace {
+// What both unstructured methods do first: how many entries to prune (validated against the
+// tensor) and a copy of the default mask to prune them in.
+std::pair<int64_t, Tensor> unstructured_start(const Amount& amount, const Tensor& t, const Tensor& default_mask) {
   const int64_t n = t.numel();
   const int64_t k = compute_nparams_toprune(amount, n);
   validate_pruning_amount(Amount(k), n);
   TWIG_CHECK(default_mask.numel() == n, ValueError, "default_mask has ", default_mask.numel(),
              " elements, the tensor ", n);
-  Tensor mask = default_mask.detach().clone();
-  if (k != 0) detail::zero_at(mask, detail::random_subset(n, k));
+  return {k, default_mask.detach().clone()};
+}
+}  // namespace
+
+RandomUnstructured::RandomUnstructured(Amount a) : amount(a) { validate_pruning_amount_init(amount); }
+
+Tensor RandomUnstructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  auto [k, mask] = unstructured_start(amount, t, default_mask);
+  if (k != 0) detail::zero_at(mask, detail::random_subset(t.numel(), k));
   return mask;
 }
 
@@ -358,12 +366,7 @@ PruningMethodPtr RandomUnstructured::apply(nn::Module& module, const std::string
 L1Unstructured::L1Unstructured(Amount a) : amount(a) { validate_pruning_amount_init(amount); }
 
 Tensor L1Unstructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
-  const int64_t n = t.numel();
-  const int64_t k = compute_nparams_toprune(amount, n);
-  validate_pruning_amount(Amount(k), n);
-  TWIG_CHECK(default_mask.numel() == n, ValueError, "default_mask has ", default_mask.numel(),
-             " elements, the tensor ", n);
-  Tensor mask = default_mask.detach().clone();
+  auto [k, mask] = unstructured_start(amount, t, default_mask);
   if (k != 0) detail::zero_smallest_magnitudes(mask, t, k);
   return mask;
 }
