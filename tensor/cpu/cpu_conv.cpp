@@ -1,7 +1,7 @@
 // Convolution and pooling kernels on CPU: im2col / col2im (2-D and 3-D) for conv-as-gemm, and
 // 2-D max / average / adaptive pooling with their backward passes. Each kernel is parallelized
 // over (batch x channel) planes with parallel_for, so every task writes its own plane (or its own
-// rows of cols) and no BLAS call ever runs inside a parallel region.
+// rows of cols). Called inside a pool task (nn/conv.cpp's sample chunks) they run serially.
 //
 // Dimension letters: N batch, C channels, (D, H, W) input dims, (OD, OH, OW) output dims,
 // K = kD * kH * kW kernel positions, L = OD * OH * OW output positions, B = N * C planes.

@@ -114,6 +114,11 @@ void map1(const Tensor& out, const Tensor& in, F f) {
       Out* o = reinterpret_cast<Out*>(p[0]);
       const In* a = reinterpret_cast<const In*>(p[1]);
       for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+    } else if (s[0] == sizeof(Out) && s[1] == 0) {
+      // A broadcast input (expanded bias copied into a conv output).
+      Out* o = reinterpret_cast<Out*>(p[0]);
+      const Out v = f(*reinterpret_cast<const In*>(p[1]));
+      for (int64_t i = 0; i < n; ++i) o[i] = v;
     } else {
       for (int64_t i = 0; i < n; ++i) {
         *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));
