@@ -1,5 +1,6 @@
 // Optimizers, following PyTorch 1.13's single-tensor (for-loop) implementations op for op, so
-// trajectories match torch.optim to rounding. Every update is a few in-place tensor ops.
+// trajectories match torch.optim to rounding. SGD's update is a few in-place tensor ops; Adam's is
+// one fused kernel (adam_step_) that rounds like the op sequence.
 #include "nn/optim.h"
 
 #include <algorithm>
@@ -215,37 +216,31 @@ void Adam::update(const Tensor& param, const Tensor& grad_in, const ParamGroup& 
     state["exp_avg_sq"] = zeros_like(param);
     if (amsgrad) state["max_exp_avg_sq"] = zeros_like(param);
   }
-  Tensor& step_t = state["step"];
-  Tensor& exp_avg = state["exp_avg"];
-  Tensor& exp_avg_sq = state["exp_avg_sq"];
-  Tensor grad = maximize ? grad_in.neg() : grad_in;
-
-  step_t.add_(1);
-  if (weight_decay != 0.0) {
-    if (decoupled_) {
-      param.mul_(1.0 - lr * weight_decay);
-    } else {
-      grad = grad.add(param, weight_decay);
-    }
-  }
-  exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
-  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-
-  const double step = step_t.item<double>();
-  const double bias_correction1 = 1.0 - std::pow(beta1, step);
-  const double bias_correction2 = 1.0 - std::pow(beta2, step);
-  const double step_size = lr / bias_correction1;
-  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  Tensor denom;
-  if (amsgrad) {
-    Tensor& max_sq = state["max_exp_avg_sq"];
-    TWIG_CHECK(max_sq.defined(), ValueError, "Adam: amsgrad was switched on after the first step; no max_exp_avg_sq");
-    max_sq.copy_(maximum(max_sq, exp_avg_sq));
-    denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps);
-  } else {
-    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps);
-  }
-  param.addcdiv_(exp_avg, denom, -step_size);
+  auto slot = [&state](const char* key) -> Tensor& {
+    auto it = state.find(key);
+    TWIG_CHECK(it != state.end() && it->second.defined(), ValueError, "Adam: the parameter's state has no '", key,
+               "' (a loaded optimizer state must hold step, exp_avg and exp_avg_sq)");
+    return it->second;
+  };
+  Tensor& step_t = slot("step");
+  const double step = step_t.item<double>() + 1;
+  AdamStep s;
+  s.lr = lr;
+  s.beta1 = beta1;
+  s.beta2 = beta2;
+  s.eps = eps;
+  s.weight_decay = weight_decay;
+  s.decoupled = decoupled_;
+  s.amsgrad = amsgrad;
+  s.maximize = maximize;
+  s.step_size = lr / (1.0 - std::pow(beta1, step));
+  s.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2, step));
+  // Switching amsgrad on after the first step leaves no max_exp_avg_sq: a ValueError naming it.
+  Tensor max_sq = amsgrad ? slot("max_exp_avg_sq") : Tensor();
+  // One pass over memory instead of eight tensor ops (and two temporaries) per parameter. The step
+  // count moves only once the update went through.
+  adam_step_(param, grad_in, slot("exp_avg"), slot("exp_avg_sq"), max_sq, s);
+  step_t.fill_(step);
 }
 
 }  // namespace twig::optim

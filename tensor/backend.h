@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 
+#include "tensor/ops.h"
 #include "tensor/tensor.h"
 
 namespace twig {
@@ -70,6 +71,10 @@ class Backend {
   // Fused updates of a floating self, in place: self += value * t1 * t2, or t1 / t2 with divide,
   // or value * t1 alone when t2 is undefined (add_ with alpha). t1, t2 broadcast to self; same dtype.
   virtual void addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) = 0;
+  // The whole Adam update in one pass over memory. All tensors contiguous, same shape and floating
+  // dtype; max_exp_avg_sq is used (and updated) only when s.amsgrad.
+  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                         const Tensor& max_exp_avg_sq, const AdamStep& s) = 0;
   virtual void clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) = 0;
 
   // out has in's shape with reduced dims of size 1; `reduced[d]` marks them. p is used by NormP.

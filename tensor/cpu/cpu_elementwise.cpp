@@ -1,5 +1,7 @@
-// CPU elementwise kernels: unary, binary, where, clamp.
+// CPU elementwise kernels: unary, binary, where, clamp, and the fused Adam step.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
@@ -250,6 +252,75 @@ void addcmul_typed(const Tensor& self, const Tensor& t1, const Tensor& t2, T v, 
 void CpuBackend::addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) {
   TWIG_DISPATCH_FLOATING(self.dtype(), "addcmul", [&] {
     addcmul_typed<scalar_t>(self, t1, t2, value.to<scalar_t>(), divide);
+  });
+}
+
+namespace {
+// The same arithmetic, in the same order and precision, as the op sequence torch.optim.Adam runs
+// (mul_, add_, addcmul_, sqrt, div, add_, addcdiv_), so the fused step rounds like the unfused one.
+// The options are template arguments so that each variant is a branch-free loop the compiler
+// vectorizes (sqrt and division included: twig builds with -fno-math-errno).
+template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
+void adam_range(T* __restrict p, const T* __restrict g_in, T* __restrict m, T* __restrict v, T* __restrict vmax,
+                const AdamStep& s, int64_t begin, int64_t end) {
+  const T one_minus_lr_wd = T(1.0 - s.lr * s.weight_decay), wd = T(s.weight_decay);
+  const T b1 = T(s.beta1), b2 = T(s.beta2), c1 = T(1.0 - s.beta1), c2 = T(1.0 - s.beta2);
+  const T bc2 = T(s.bias_correction2_sqrt), eps = T(s.eps), neg_step = T(-s.step_size);
+  for (int64_t i = begin; i < end; ++i) {
+    T g = kMaximize ? -g_in[i] : g_in[i];
+    T pi = p[i];
+    if constexpr (kDecay) pi = pi * one_minus_lr_wd;
+    if constexpr (kL2) g = g + wd * pi;
+    const T mi = m[i] * b1 + c1 * g;
+    const T vi = v[i] * b2 + c2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    T second = vi;
+    if constexpr (kAmsgrad) {
+      second = vmax[i] < vi ? vi : vmax[i];
+      vmax[i] = second;
+    }
+    const T denom = std::sqrt(second) / bc2 + eps;
+    p[i] = pi + neg_step * (mi / denom);
+  }
+}
+
+// f(std::true_type) or f(std::false_type): a runtime flag as a template argument.
+template <typename F>
+void with_flag(bool flag, F f) {
+  if (flag) {
+    f(std::true_type{});
+  } else {
+    f(std::false_type{});
+  }
+}
+
+template <typename T>
+void adam_dispatch(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int64_t begin, int64_t end) {
+  const bool l2 = s.weight_decay != 0.0 && !s.decoupled, decay = s.weight_decay != 0.0 && s.decoupled;
+  with_flag(s.maximize, [&](auto maximize) {
+    with_flag(l2, [&](auto l2_on) {
+      with_flag(decay, [&](auto decay_on) {
+        with_flag(s.amsgrad, [&](auto amsgrad) {
+          adam_range<T, maximize(), l2_on(), decay_on(), amsgrad()>(p, g, m, v, vmax, s, begin, end);
+        });
+      });
+    });
+  });
+}
+}  // namespace
+
+void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                           const Tensor& max_exp_avg_sq, const AdamStep& s) {
+  TWIG_DISPATCH_FLOATING(param.dtype(), "adam_step", [&] {
+    scalar_t* p = param.data_ptr<scalar_t>();
+    const scalar_t* g = grad.data_ptr<scalar_t>();
+    scalar_t* m = exp_avg.data_ptr<scalar_t>();
+    scalar_t* v = exp_avg_sq.data_ptr<scalar_t>();
+    scalar_t* vmax = s.amsgrad ? max_exp_avg_sq.data_ptr<scalar_t>() : nullptr;
+    const int64_t n = param.numel();
+    if (n < kParallelGrain) return adam_dispatch(p, g, m, v, vmax, s, 0, n);
+    parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) { adam_dispatch(p, g, m, v, vmax, s, b, e); });
   });
 }
 
