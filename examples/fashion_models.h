@@ -28,7 +28,8 @@ class Mlp : public nn::UnaryModule {
   std::shared_ptr<nn::Linear> fc1, fc2, fc3;
 
  protected:
-  nn::ModulePtr clone_instance() const override { return std::make_shared<Mlp>(*this); }
+  // Freshly built, so a clone's fc1..fc3 are its own (Module::clone fills in the values).
+  nn::ModulePtr clone_instance() const override { return std::make_shared<Mlp>(); }
 };
 
 class LeNet5 : public nn::UnaryModule {
@@ -55,7 +56,7 @@ class LeNet5 : public nn::UnaryModule {
   std::shared_ptr<nn::Linear> fc1, fc2, fc3;
 
  protected:
-  nn::ModulePtr clone_instance() const override { return std::make_shared<LeNet5>(*this); }
+  nn::ModulePtr clone_instance() const override { return std::make_shared<LeNet5>(); }
 };
 
 // "mlp" or "lenet"; ValueError otherwise.

@@ -24,12 +24,21 @@ double calculate_gain(const std::string& nl, double param) {
   TWIG_THROW(ValueError, "Unsupported nonlinearity ", nl);
 }
 
+namespace {
+thread_local bool skip_random_init = false;
+}  // namespace
+
+SkipRandomInitGuard::SkipRandomInitGuard() : previous_(skip_random_init) { skip_random_init = true; }
+SkipRandomInitGuard::~SkipRandomInitGuard() { skip_random_init = previous_; }
+
 void uniform_(const Tensor& t, double a, double b, Generator* gen) {
+  if (skip_random_init) return;
   NoGradGuard no_grad;
   t.copy_(rand(t.sizes(), TensorOptions(t.dtype()).device(t.device()), gen) * (b - a) + a);
 }
 
 void normal_(const Tensor& t, double mean, double std, Generator* gen) {
+  if (skip_random_init) return;
   NoGradGuard no_grad;
   t.copy_(randn(t.sizes(), TensorOptions(t.dtype()).device(t.device()), gen) * std + mean);
 }

@@ -27,4 +27,19 @@ void kaiming_normal_(const Tensor& t, double a = 0.0, const std::string& mode = 
 void xavier_uniform_(const Tensor& t, double gain = 1.0, Generator* gen = nullptr);
 void xavier_normal_(const Tensor& t, double gain = 1.0, Generator* gen = nullptr);
 
+// While one is alive on this thread, the random initializers (uniform_, normal_ and the kaiming /
+// xavier ones built on them) leave tensors as they are and draw nothing from the generator.
+// Module::clone builds its fresh instances under one: the copy overwrites every value anyway, and
+// cloning must not move the global random state. Nests.
+class SkipRandomInitGuard {
+ public:
+  SkipRandomInitGuard();
+  ~SkipRandomInitGuard();
+  SkipRandomInitGuard(const SkipRandomInitGuard&) = delete;
+  SkipRandomInitGuard& operator=(const SkipRandomInitGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace twig::nn::init

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "autograd/grad_mode.h"
+#include "nn/init.h"
 #include "nn/parametrize.h"
 #include "tensor/ops.h"
 
@@ -413,37 +414,69 @@ void Module::to(Device device) {
 }
 
 ModulePtr Module::clone() const {
-  ModulePtr copy = clone_instance();
+  CloneMemo memo;
+  return clone_with(memo);
+}
+
+ModulePtr Module::clone_with(CloneMemo& memo) const {
+  ModulePtr copy;
+  {
+    init::SkipRandomInitGuard no_random_init;
+    copy = clone_instance();
+  }
+  copy_state_into(*copy, memo);
+  return copy;
+}
+
+void Module::copy_state_into(Module& dst, CloneMemo& memo) const {
   NoGradGuard no_grad;
-  auto deep = [](const Tensor& t) {
+  auto deep = [&memo](const Tensor& t) {
     if (!t.defined()) return t;
+    auto it = memo.find(t.impl());
+    if (it != memo.end()) return it->second;
     Tensor c = t.detach().clone();
     if (t.requires_grad()) c.requires_grad_(true);
-    return c;
+    return memo[t.impl()] = c;
   };
-  // Tensors that alias each other (a mask buffer shared with a parametrization) stay aliased.
-  std::map<const TensorImpl*, Tensor> copies;
-  auto deep_once = [&](const Tensor& t) {
-    if (!t.defined()) return t;
-    auto it = copies.find(t.impl());
-    if (it != copies.end()) return it->second;
-    return copies[t.impl()] = deep(t);
+  auto copy_tensors = [&deep](const OrderedDict<Tensor>& from) {
+    OrderedDict<Tensor> to;
+    for (const auto& [name, t] : from.items()) to.insert(name, deep(t));
+    return to;
   };
-  for (auto& [name, t] : copy->parameters_) t = deep_once(t);
-  for (auto& [name, t] : copy->buffers_) t = deep_once(t);
-  for (auto& [name, t] : copy->attributes_) t = deep_once(t);
-  for (auto& [name, c] : copy->children_) c = c->clone();
-  copy->pre_hooks_ = HookDict<std::shared_ptr<ForwardPreHook>>();
+  dst.type_name_ = type_name_;
+  dst.training_ = training_;
+  dst.parameters_ = copy_tensors(parameters_);
+  dst.buffers_ = copy_tensors(buffers_);
+  dst.non_persistent_buffers_ = non_persistent_buffers_;
+  dst.attributes_ = copy_tensors(attributes_);
+  OrderedDict<ModulePtr> children;
+  for (const auto& [name, child] : children_.items()) {
+    if (!child) {
+      children.insert(name, nullptr);
+      continue;
+    }
+    const ModulePtr* built = dst.children_.find(name);
+    // A child the fresh instance built itself, of the same kind: keep it, so the members that
+    // point at it stay right. (A copied instance shares the original's children: never those.)
+    if (built && *built && *built != child && (*built)->type_name() == child->type_name() &&
+        (*built)->extra_repr() == child->extra_repr()) {
+      child->copy_state_into(**built, memo);
+      children.insert(name, *built);
+    } else {
+      children.insert(name, child->clone_with(memo));
+    }
+  }
+  dst.children_ = std::move(children);
+  dst.pre_hooks_ = HookDict<std::shared_ptr<ForwardPreHook>>();
   for (const auto& [id, h] : pre_hooks_.items()) {
     auto c = h->clone_hook();
-    copy->pre_hooks_.add(c ? c : h);
+    dst.pre_hooks_.add(c ? c : h);
   }
-  copy->hooks_ = HookDict<std::shared_ptr<ForwardHook>>();
+  dst.hooks_ = HookDict<std::shared_ptr<ForwardHook>>();
   for (const auto& [id, h] : hooks_.items()) {
     auto c = h->clone_hook();
-    copy->hooks_.add(c ? c : h);
+    dst.hooks_.add(c ? c : h);
   }
-  return copy;
 }
 
 int64_t Module::num_parameters() const {

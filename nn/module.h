@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -155,10 +156,11 @@ class Module : public std::enable_shared_from_this<Module> {
   // parameter objects (their data is replaced through set_data).
   void to(Dtype dtype);
   void to(Device device);
-  // A deep copy: new tensors (same values, same requires_grad), new children, the same hooks.
-  // Caveat: a subclass's C++ members that point at children (a model's `fc1`) are copied as
-  // pointers, so they still point at the original's children; copy such models with
-  // serialize::copy_module, which builds a fresh instance through the type registry.
+  // A deep copy, like copy.deepcopy: new tensors (same values, same requires_grad; tensors that
+  // alias each other anywhere in the tree stay aliased), new children, cloned hooks, the same
+  // registration order. The copy is made by clone_instance() and then given this module's state;
+  // where that instance built a child of the same name, type and configuration itself, the child
+  // is kept and filled in, so members that point at children (a model's `fc1`) point into the copy.
   ModulePtr clone() const;
   int64_t num_parameters() const;
 
@@ -169,12 +171,20 @@ class Module : public std::enable_shared_from_this<Module> {
  protected:
   Module(const Module&) = default;
   Module& operator=(const Module&) = default;
-  // Each concrete class: `ModulePtr clone_instance() const override { return std::make_shared<X>(*this); }`.
-  // clone() then replaces the copied tensor handles and children with deep copies.
+  // The instance clone() fills in. Either a copy (`std::make_shared<X>(*this)`: the built-in
+  // layers, whose state is all in the registries) or, for a class with members that point at its
+  // children, a freshly built one (`std::make_shared<Net>()` or with the same constructor
+  // arguments), so those members point at the new instance's own children. clone() runs it under
+  // init::SkipRandomInitGuard: building the fresh instance draws no random numbers.
   virtual ModulePtr clone_instance() const = 0;
 
  private:
   void check_free_name(const std::string& name, const char* what) const;
+  // clone() with one memo of tensor copies for the whole tree (keeps aliasing across modules).
+  using CloneMemo = std::map<const TensorImpl*, Tensor>;
+  ModulePtr clone_with(CloneMemo& memo) const;
+  // Gives `dst` (a clone_instance() of this module) deep copies of this module's state.
+  void copy_state_into(Module& dst, CloneMemo& memo) const;
   // fn(dotted prefix, module) for this module and every descendant, pre-order.
   void walk(const std::string& prefix, const std::function<void(const std::string&, const Module&)>& fn) const;
   // The state_dict's entries (defined parameters, persistent buffers) as the live tensors.

@@ -162,6 +162,56 @@ TEST(ModuleModes, TrainEvalZeroGradCloneTo) {
   EXPECT_EQ(copy->parameters()[0].dtype(), kFloat32);
 }
 
+namespace {
+// A user model whose forward uses C++ members, built fresh by clone_instance.
+class Twin : public UnaryModule {
+ public:
+  Twin() : UnaryModule("Twin") {
+    fc1 = register_module("fc1", std::make_shared<Linear>(3, 4));
+    fc2 = register_module("fc2", std::make_shared<Linear>(4, 2));
+  }
+  Tensor forward(const Tensor& x) override { return (*fc2)((*fc1)(x).relu()); }
+  std::shared_ptr<Linear> fc1, fc2;
+
+ protected:
+  ModulePtr clone_instance() const override { return std::make_shared<Twin>(); }
+};
+}  // namespace
+
+// The clone's members point at its own children, which hold copies of the original's values and
+// registration order; building it drew no random numbers; aliasing across modules survives.
+TEST(ModuleClone, MembersPointIntoTheCopy) {
+  manual_seed(3);
+  Twin net;
+  net.fc1->register_buffer("shared", net.fc2->get("bias"));  // aliases fc2's bias across modules
+  net.fc2->register_module("extra", std::make_shared<Linear>(1, 1));
+  net.fc1->register_parameter("scale", ones({4}).requires_grad_());  // added after construction
+  net.eval();
+  manual_seed(7);
+  Tensor next_random = rand({4});
+  manual_seed(7);
+  auto copy = std::dynamic_pointer_cast<Twin>(net.clone());
+  EXPECT_TENSOR_EQ(rand({4}), next_random);  // clone() drew nothing from the generator
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->fc1, copy->child("fc1"));
+  EXPECT_EQ(copy->fc2, copy->child("fc2"));
+  EXPECT_NE(copy->fc1, net.fc1);
+  EXPECT_FALSE(copy->is_training());
+  EXPECT_FALSE(copy->fc1->get("weight").is_same(net.fc1->get("weight")));
+  EXPECT_TENSOR_EQ(copy->fc1->get("weight"), net.fc1->get("weight"));
+  ASSERT_TRUE(copy->fc1->is_parameter("scale"));
+  EXPECT_TRUE(copy->fc1->get("scale").requires_grad());
+  EXPECT_EQ(names_of(copy->named_parameters()), names_of(net.named_parameters()));
+  EXPECT_TRUE(copy->fc1->get("shared").is_same(copy->fc2->get("bias")));
+  ASSERT_TRUE(copy->fc2->is_child("extra"));
+  EXPECT_NE(copy->fc2->child("extra"), net.fc2->child("extra"));
+  Tensor x = tensor({{0.5f, -1.0f, 2.0f}});
+  EXPECT_TENSOR_EQ((*copy)(x), net(x));
+  // Training the copy leaves the original alone.
+  copy->fc1->get("weight").detach().fill_(0.0f);
+  EXPECT_NE(net.fc1->get("weight").abs().sum().item<float>(), 0.0f);
+}
+
 TEST(ModuleRepr, LikePyTorch) {
   auto net = make_net();
   EXPECT_EQ(net->repr(),
