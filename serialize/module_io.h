@@ -50,8 +50,9 @@ nn::ModulePtr load_module(const std::string& path);
 // In memory: the bytes save_module writes, and a load from such bytes (tensors copied).
 std::string module_to_bytes(const nn::Module& module, const ModuleSaveOptions& options = {});
 nn::ModulePtr module_from_bytes(const void* data, size_t size);
-// A deep copy built like a load (a fresh instance of each registered type, then its state), so
-// C++ members of user models point at the copy's own children, unlike nn::Module::clone.
+// A deep copy built like a load: a fresh instance of each registered type (through the type
+// registry, whatever the class's clone_instance does), then its state. nn::Module::clone gives the
+// same result for classes whose clone_instance builds a fresh instance.
 nn::ModulePtr copy_module(const nn::Module& module);
 // From an already loaded safetensors file (its metadata must hold "twig.module").
 nn::ModulePtr module_from_file_contents(const SafetensorsFile& file);
