@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Saving and loading a 256 MB state dict: twig (safetensors, mmap load, atomic fsync'd save) against
 # torch.save / torch.load of PyTorch 1.13, in one run, alternating rounds; prints the best times and
-# the ratios (torch time / twig time: above 1 means twig is faster).
+# the ratios (twig time / torch time: below 1 means twig is faster).
 # Usage: bench/run_serialize.sh [BUILD_DIR] [MB] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +29,8 @@ ts=$(printf '%s\n' "${tw_save[@]}" | best); tl=$(printf '%s\n' "${tw_load[@]}" |
 tt=$(printf '%s\n' "${tw_touch[@]}" | best); tn=$(printf '%s\n' "${tw_nosync[@]}" | best)
 ps=$(printf '%s\n' "${pt_save[@]}" | best); pl=$(printf '%s\n' "${pt_load[@]}" | best)
 printf '%s MB state dict, best of %s rounds x 3\n' "$mb" "$rounds"
-printf '%-28s %10s %10s %8s\n' "" "twig s" "torch s" "torch/twig"
-printf '%-28s %10.4f %10.4f %8.2f\n' "save (twig: + fsync)" "$ts" "$ps" "$(echo "$ps / $ts" | bc -l)"
-printf '%-28s %10.4f %10.4f %8.2f\n' "save (no fsync, as torch)" "$tn" "$ps" "$(echo "$ps / $tn" | bc -l)"
-printf '%-28s %10.4f %10.4f %8.2f\n' "load (twig: mmap, lazy)" "$tl" "$pl" "$(echo "$pl / $tl" | bc -l)"
-printf '%-28s %10.4f %10.4f %8.2f\n' "load + touch every page" "$tt" "$pl" "$(echo "$pl / $tt" | bc -l)"
+printf '%-28s %10s %10s %8s\n' "" "twig s" "torch s" "twig/torch"
+printf '%-28s %10.4f %10.4f %8.2f\n' "save (twig: + fsync)" "$ts" "$ps" "$(echo "$ts / $ps" | bc -l)"
+printf '%-28s %10.4f %10.4f %8.2f\n' "save (no fsync, as torch)" "$tn" "$ps" "$(echo "$tn / $ps" | bc -l)"
+printf '%-28s %10.4f %10.4f %8.2f\n' "load (twig: mmap, lazy)" "$tl" "$pl" "$(echo "$tl / $pl" | bc -l)"
+printf '%-28s %10.4f %10.4f %8.2f\n' "load + touch every page" "$tt" "$pl" "$(echo "$tt / $pl" | bc -l)"
