@@ -75,7 +75,9 @@ TEST(AdamStep, RoundsExactlyLikeTheOpSequence) {
       EXPECT_TENSOR_EQ(fused.param, ref.param);
       EXPECT_TENSOR_EQ(fused.exp_avg, ref.exp_avg);
       EXPECT_TENSOR_EQ(fused.exp_avg_sq, ref.exp_avg_sq);
-      if (s.amsgrad) EXPECT_TENSOR_EQ(fused.max_sq, ref.max_sq);
+      if (s.amsgrad) {
+        EXPECT_TENSOR_EQ(fused.max_sq, ref.max_sq);
+      }
     }
   }
 }
