@@ -111,9 +111,62 @@ Tree walk_tree(const nn::Module& root) {
   return tree;
 }
 
-template <typename Hook>
-bool is_function_hook(const Hook& h, const char* base_name) {
-  return h.type_name() == base_name;
+// The two kinds of forward hook, for the save and load code they share.
+struct PreHooks {
+  using Hook = nn::ForwardPreHook;
+  static constexpr const char* kLabel = "forward pre-hook";
+  static constexpr const char* kFunctionType = "ForwardPreHook";  // type_name() of a plain-function hook
+  static constexpr const char* kRegister = "twig::serialize::register_forward_pre_hook_type";
+  static auto find(const std::string& type) { return detail::find_forward_pre_hook_codec(type); }
+  static const auto& of(const nn::Module& m) { return m.forward_pre_hooks(); }
+  static void attach(nn::Module& m, std::shared_ptr<Hook> h) { m.register_forward_pre_hook(std::move(h)); }
+};
+struct PostHooks {
+  using Hook = nn::ForwardHook;
+  static constexpr const char* kLabel = "forward hook";
+  static constexpr const char* kFunctionType = "ForwardHook";
+  static constexpr const char* kRegister = "twig::serialize::register_forward_hook_type";
+  static auto find(const std::string& type) { return detail::find_forward_hook_codec(type); }
+  static const auto& of(const nn::Module& m) { return m.forward_hooks(); }
+  static void attach(nn::Module& m, std::shared_ptr<Hook> h) { m.register_forward_hook(std::move(h)); }
+};
+
+// m's hooks of one kind as [{"type", "state"}], in registration order.
+template <typename Kind>
+ordered_json save_hooks(const nn::Module& m, const ModuleSaveOptions& options, const std::string& ctx,
+                        TensorWriter& writer) {
+  ordered_json out = ordered_json::array();
+  for (const auto& item : Kind::of(m).items()) {
+    const auto& h = item.second;  // (not a structured binding: the lambda below captures it)
+    const bool function_hook = h->type_name() == Kind::kFunctionType;
+    if (options.skip_function_hooks && function_hook) continue;
+    auto hc = Kind::find(h->type_name());
+    TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its ", Kind::kLabel, " of type '", h->type_name(),
+               "' has no codec (", Kind::kRegister,
+               function_hook ? "; a plain-function hook is code and cannot be stored: "
+                               "remove it or set ModuleSaveOptions::skip_function_hooks"
+                             : "",
+               ")");
+    json state = detail::with_context(ctx + Kind::kLabel + " '" + h->type_name() + "': ",
+                                      [&] { return hc->save(*h, writer); });
+    out.push_back({{"type", h->type_name()}, {"state", ordered_json(state)}});
+  }
+  return out;
+}
+
+// Rebuilds the hooks save_hooks wrote and registers them on m, in order.
+template <typename Kind>
+void load_hooks(nn::Module& m, const ordered_json& saved, TensorReader& reader) {
+  for (const auto& h : saved) {
+    const std::string type = h["type"].get<std::string>();
+    auto hc = Kind::find(type);
+    TWIG_CHECK(hc.has_value(), KeyError, "unknown ", Kind::kLabel, " type '", type, "': register it with ",
+               Kind::kRegister, " before loading");
+    auto hook = detail::with_context(std::string(Kind::kLabel) + " '" + type + "': ",
+                                     [&] { return hc->load(json(h["state"]), reader); });
+    TWIG_CHECK(hook != nullptr, ValueError, "the codec for ", Kind::kLabel, " '", type, "' made no hook");
+    Kind::attach(m, std::move(hook));
+  }
 }
 
 SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options) {
@@ -154,36 +207,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
     for (const auto& [name, c] : m.children_dict()) {
       children.push_back({{"name", name}, {"module", tree.index.at(c.get())}});
     }
-    ordered_json pre_hooks = ordered_json::array();
-    for (const auto& item : m.forward_pre_hooks().items()) {
-      const auto& h = item.second;  // (not a structured binding: lambdas below capture it)
-      if (options.skip_function_hooks && is_function_hook(*h, "ForwardPreHook")) continue;
-      auto hc = detail::find_forward_pre_hook_codec(h->type_name());
-      TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward pre-hook of type '", h->type_name(),
-                 "' has no codec (twig::serialize::register_forward_pre_hook_type",
-                 is_function_hook(*h, "ForwardPreHook") ? "; a plain-function hook is code and cannot be stored: "
-                                                          "remove it or set ModuleSaveOptions::skip_function_hooks"
-                                                        : "",
-                 ")");
-      json state = detail::with_context(ctx + "forward pre-hook '" + h->type_name() + "': ",
-                                        [&] { return hc->save(*h, writer); });
-      pre_hooks.push_back({{"type", h->type_name()}, {"state", ordered_json::parse(state.dump())}});
-    }
-    ordered_json hooks = ordered_json::array();
-    for (const auto& item : m.forward_hooks().items()) {
-      const auto& h = item.second;
-      if (options.skip_function_hooks && is_function_hook(*h, "ForwardHook")) continue;
-      auto hc = detail::find_forward_hook_codec(h->type_name());
-      TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its forward hook of type '", h->type_name(),
-                 "' has no codec (twig::serialize::register_forward_hook_type",
-                 is_function_hook(*h, "ForwardHook") ? "; a plain-function hook is code and cannot be stored: "
-                                                       "remove it or set ModuleSaveOptions::skip_function_hooks"
-                                                     : "",
-                 ")");
-      json state =
-          detail::with_context(ctx + "forward hook '" + h->type_name() + "': ", [&] { return hc->save(*h, writer); });
-      hooks.push_back({{"type", h->type_name()}, {"state", ordered_json::parse(state.dump())}});
-    }
+    ordered_json pre_hooks = save_hooks<PreHooks>(m, options, ctx, writer);
+    ordered_json hooks = save_hooks<PostHooks>(m, options, ctx, writer);
     e["parameters"] = std::move(params);
     e["buffers"] = std::move(buffers);
     e["attributes"] = std::move(attrs);
@@ -429,26 +454,8 @@ void restore_one(const nn::ModulePtr& m, const ordered_json& e, const std::strin
       TWIG_INTERNAL_ASSERT(child != nullptr, "child built before its parent");
       m->register_child(c["name"].get<std::string>(), child);
     }
-    for (const auto& h : e["forward_pre_hooks"]) {
-      const std::string htype = h["type"].get<std::string>();
-      auto hc = detail::find_forward_pre_hook_codec(htype);
-      TWIG_CHECK(hc.has_value(), KeyError, "unknown forward pre-hook type '", htype,
-                 "': register it with twig::serialize::register_forward_pre_hook_type before loading");
-      auto hook = detail::with_context("forward pre-hook '" + htype + "': ",
-                                       [&] { return hc->load(json::parse(h["state"].dump()), reader); });
-      TWIG_CHECK(hook != nullptr, ValueError, "the codec for forward pre-hook '", htype, "' made no hook");
-      m->register_forward_pre_hook(hook);
-    }
-    for (const auto& h : e["forward_hooks"]) {
-      const std::string htype = h["type"].get<std::string>();
-      auto hc = detail::find_forward_hook_codec(htype);
-      TWIG_CHECK(hc.has_value(), KeyError, "unknown forward hook type '", htype,
-                 "': register it with twig::serialize::register_forward_hook_type before loading");
-      auto hook = detail::with_context("forward hook '" + htype + "': ",
-                                       [&] { return hc->load(json::parse(h["state"].dump()), reader); });
-      TWIG_CHECK(hook != nullptr, ValueError, "the codec for forward hook '", htype, "' made no hook");
-      m->register_forward_hook(hook);
-    }
+    load_hooks<PreHooks>(*m, e["forward_pre_hooks"], reader);
+    load_hooks<PostHooks>(*m, e["forward_hooks"], reader);
   });
 }
 

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
-seeds=("${@:-0 1 2}")
-seeds=(${seeds[@]})
+[ $# -gt 0 ] || set -- 0 1 2
+seeds=("$@")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for s in "${seeds[@]}"; do

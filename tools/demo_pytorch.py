@@ -55,8 +55,7 @@ def layers(model):
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def train_epoch(model, x, y, gen):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+def train_epoch(model, opt, x, y, gen):
     model.train()
     perm = torch.randperm(len(x), generator=gen)
     for b in range(0, len(x), 64):
@@ -84,29 +83,25 @@ def run(seed, epochs, train, test):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = LeNet5()
-    # The optimizer lives across the dense epochs, as in twig demo.
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # One optimizer across the dense epochs and a fresh one per fine-tune, as in twig demo.
+    adam = lambda m: torch.optim.Adam(m.parameters(), lr=1e-3)
+    opt = adam(model)
     for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(len(train[0]), generator=gen)
-        for b in range(0, len(perm), 64):
-            idx = perm[b:b + 64]
-            opt.zero_grad()
-            F.cross_entropy(model(train[0][idx]), train[1][idx]).backward()
-            opt.step()
-    rows = [{"method": "dense", "sparsity": sparsity(model)[1] / sparsity(model)[0], "accuracy": accuracy(model, *test)}]
+        train_epoch(model, opt, *train, gen)
+    total, zeros = sparsity(model)
+    rows = [{"method": "dense", "sparsity": zeros / total, "accuracy": accuracy(model, *test)}]
     pruned = copy.deepcopy(model)
     for target in (0.5, 0.8, 0.9):
         total, zeros = sparsity(pruned)
         amount = int(round(target * total)) - zeros
         prune.global_unstructured([(m, "weight") for m in layers(pruned)], prune.L1Unstructured, amount=amount)
-        train_epoch(pruned, *train, gen)
+        train_epoch(pruned, adam(pruned), *train, gen)
         total, zeros = sparsity(pruned)
         rows.append({"method": "global L1 unstructured", "sparsity": zeros / total, "accuracy": accuracy(pruned, *test)})
     structured = copy.deepcopy(model)
     for m in layers(structured)[:-1]:
         prune.ln_structured(m, "weight", amount=0.5, n=2, dim=0)
-    train_epoch(structured, *train, gen)
+    train_epoch(structured, adam(structured), *train, gen)
     total, zeros = sparsity(structured)
     rows.append({"method": "L2 structured (dim 0)", "sparsity": zeros / total, "accuracy": accuracy(structured, *test)})
     return {"seed": seed, "epochs": epochs, "runs": rows}
