@@ -266,10 +266,12 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
                       be.col2im(detail::make_alias(gx, xs_c, contiguous_strides(xs_c), s0 * C * S), gcols, p.geom);
                     }
                     if (need_gw) {
-                      for (int64_t s = s0; s < s0 + ns; ++s) {
-                        be.gemm(mat(gw_parts, c * O * CK, O, CK), mat(go, s * O * L, O, L),
-                                mat_t(saved_cols, s * CK * L, CK, L), 1, s == s0 ? 0 : 1);
-                      }
+                      // Σ over the chunk's samples of grad_out[s] (O, L) @ cols[s]ᵀ (L, CK).
+                      be.gemm_sum(mat(gw_parts, c * O * CK, O, CK),
+                                  detail::make_alias(go, {ns, O, L}, {O * L, L, 1}, go.storage_offset() + s0 * O * L),
+                                  detail::make_alias(saved_cols, {ns, L, CK}, {CK * L, 1, L},
+                                                     saved_cols.storage_offset() + s0 * CK * L),
+                                  1, 0);
                     }
                   }
                 });

@@ -88,6 +88,10 @@ class Backend {
   // out (B, M, N) contiguous = alpha * a (B, M, K) @ b (B, K, N) + beta * out. a and b may be
   // transposed views (either of the last two strides 1); batch strides may be 0 (broadcast).
   virtual void gemm(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) = 0;
+  // out (1, M, N) contiguous = alpha * Σ_s a[s] @ b[s] + beta * out over the S >= 1 entries of
+  // a (S, M, K) and b (S, K, N), strided like gemm's: a conv's weight gradient over a chunk of
+  // samples, summed inside the product instead of through S partial outputs.
+  virtual void gemm_sum(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) = 0;
 
   // Sorting along the last dim of contiguous tensors (ops move dim last).
   virtual void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending,

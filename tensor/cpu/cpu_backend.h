@@ -23,6 +23,7 @@ class CpuBackend final : public Backend {
   void arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) override;
   void cumsum(const Tensor& out, const Tensor& in, int64_t dim) override;
   void gemm(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) override;
+  void gemm_sum(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) override;
   void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) override;
   void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
             bool sorted) override;

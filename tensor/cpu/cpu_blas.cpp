@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_small_gemm.h"
 #include "tensor/ops/internal.h"
 #include "tensor/parallel.h"
 
@@ -40,6 +41,15 @@ void gemm_one(const T* a, const T* b, T* c, int64_t ldc, const BlasOperand& la, 
       for (int64_t j = 0; j < N; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : static_cast<T>(beta * c[i * ldc + j]);
     }
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    SmallGemm g;
+    g.M = M, g.N = N, g.K = K;
+    g.a = a, g.a_m = as1, g.a_k = as2;
+    g.b = b, g.b_k = bs1, g.b_n = bs2;
+    g.c = c, g.ldc = ldc;
+    g.alpha = alpha, g.beta = beta;
+    if (small_gemm(g)) return;
   }
   const auto ta = la.transposed ? CblasTrans : CblasNoTrans, tb = lb.transposed ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
@@ -127,6 +137,28 @@ void CpuBackend::gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in,
   TWIG_DISPATCH_NUMERIC(out.dtype(), "matmul", [&] {
     gemm_batched<scalar_t>(out, a, b, la, lb, a_bs, b_bs, alpha, beta, B, M, N, K);
   });
+}
+
+void CpuBackend::gemm_sum(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) {
+  const int64_t S = a.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
+  TWIG_INTERNAL_ASSERT(out.is_contiguous() && out.size(0) == 1 && S >= 1 && b.size(0) == S,
+                       "gemm_sum: out must be one contiguous (M, N) block and a, b hold the same S >= 1 entries");
+  if (M == 0 || N == 0) return;
+  if (out.dtype() == kFloat32 && K > 0) {
+    SmallGemm g;
+    g.M = M, g.N = N, g.K = K, g.batch = S;
+    g.a = a.data_ptr<float>(), g.a_bs = a.stride(0), g.a_m = a.stride(1), g.a_k = a.stride(2);
+    g.b = b.data_ptr<float>(), g.b_bs = b.stride(0), g.b_k = b.stride(1), g.b_n = b.stride(2);
+    g.c = out.data_ptr<float>(), g.ldc = N;
+    g.alpha = alpha.to<float>(), g.beta = beta.to<float>();
+    if (small_gemm(g)) return;
+  }
+  // One product after another, each adding onto the last.
+  for (int64_t s = 0; s < S; ++s) {
+    gemm(out, detail::make_alias(a, {1, M, K}, {M * K, a.stride(1), a.stride(2)}, a.storage_offset() + s * a.stride(0)),
+         detail::make_alias(b, {1, K, N}, {K * N, b.stride(1), b.stride(2)}, b.storage_offset() + s * b.stride(0)),
+         alpha, s == 0 ? beta : Scalar(1));
+  }
 }
 
 }  // namespace twig::cpu

@@ -1,0 +1,47 @@
+// twig's own float32 gemm kernels for the small products that conv and linear layers make (a
+// LeNet-5 conv is (16, 150) @ (150, 100)). OpenBLAS packs both operands into its own layout on
+// every call, which costs as much as the arithmetic at these sizes; these kernels read the
+// operands where they lie, with AVX-512 or AVX2 + FMA chosen at run time (twig itself is built
+// for baseline x86-64), and can sum a batch of products into one output in the same pass.
+//
+// Two layouts are covered; anything else is left to BLAS:
+//   "nn"  B has unit stride along n: each k step broadcasts MR values of A and multiplies them
+//         into full rows of B (A may have any strides, so Wᵀ @ grad is read in place);
+//   "dot" A and B both have unit stride along k: every output is a dot product of two rows
+//         (x @ Wᵀ of a linear layer, Σ_l grad_out[o, l] · cols[ck, l] of a conv's weight gradient).
+#pragma once
+
+#include <cstdint>
+
+namespace twig::cpu {
+
+// C (M, N) with row stride ldc and unit column stride
+//   = alpha * Σ_{s < batch} A_s (M, K) @ B_s (K, N) + beta * C.
+// Element (s, m, k) of A is a[s * a_bs + m * a_m + k * a_k]; element (s, k, n) of B is
+// b[s * b_bs + k * b_k + n * b_n]. With beta == 0, C is not read (it may hold garbage or NaN).
+struct SmallGemm {
+  int64_t M = 0, N = 0, K = 0, batch = 1;
+  const float* a = nullptr;
+  int64_t a_bs = 0, a_m = 0, a_k = 0;
+  const float* b = nullptr;
+  int64_t b_bs = 0, b_k = 0, b_n = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  float alpha = 1, beta = 0;
+};
+
+enum class SimdLevel { kNone, kAvx2, kAvx512 };
+
+// The widest kernels this CPU runs (kNone off x86-64 or without AVX2 + FMA).
+SimdLevel best_simd_level();
+
+// Computes g with the kernels of `level` and returns true, or returns false without touching C
+// when level is kNone, the layout is neither nn nor dot, or the product is too big for kernels
+// that do not pack (the caller then uses BLAS). M, N, K, batch >= 1.
+bool small_gemm(const SmallGemm& g, SimdLevel level);
+inline bool small_gemm(const SmallGemm& g) { return small_gemm(g, best_simd_level()); }
+
+// The obviously correct loop the kernels are tested against (any strides, any size).
+void reference_gemm(const SmallGemm& g);
+
+}  // namespace twig::cpu

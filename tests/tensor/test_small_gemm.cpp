@@ -1,0 +1,178 @@
+// The small-gemm kernels (tensor/cpu/cpu_small_gemm.h) against their reference loop, for every
+// instruction set this CPU has: both layouts, every tile edge (M, N, K around the tile and vector
+// widths), summed batches, alpha and beta, and C's neighbours left alone. Then the same kernels
+// reached through matmul, a conv's weight gradient (gemm_sum) and their BLAS fallbacks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "tensor/backend.h"
+#include "tensor/cpu/cpu_small_gemm.h"
+#include "tensor/ops/internal.h"
+#include "testing.h"
+
+using namespace twig;
+using cpu::SimdLevel;
+using cpu::SmallGemm;
+
+namespace {
+
+std::vector<SimdLevel> levels_here() {
+  std::vector<SimdLevel> levels;
+  if (cpu::best_simd_level() >= SimdLevel::kAvx2) levels.push_back(SimdLevel::kAvx2);
+  if (cpu::best_simd_level() >= SimdLevel::kAvx512) levels.push_back(SimdLevel::kAvx512);
+  return levels;
+}
+
+enum class Layout { kNn, kNnTransposedA, kDot };
+
+// One product with its operands in fresh buffers laid out as `layout` asks, C with two spare
+// columns on each row (ldc = N + 2) that must come back untouched.
+struct Case {
+  SmallGemm g;
+  std::vector<float> a, b, c;
+};
+
+Case make_case(Layout layout, int64_t M, int64_t N, int64_t K, int64_t batch, float alpha, float beta,
+               std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  Case t;
+  SmallGemm& g = t.g;
+  g.M = M, g.N = N, g.K = K, g.batch = batch, g.alpha = alpha, g.beta = beta;
+  t.a.resize(batch * M * K);
+  t.b.resize(batch * K * N);
+  for (float& x : t.a) x = u(rng);
+  for (float& x : t.b) x = u(rng);
+  g.a_bs = M * K, g.b_bs = K * N;
+  if (layout == Layout::kNnTransposedA) {
+    g.a_m = 1, g.a_k = M;  // A stored as (K, M): Wᵀ @ grad
+  } else {
+    g.a_m = K, g.a_k = 1;
+  }
+  if (layout == Layout::kDot) {
+    g.b_k = 1, g.b_n = K;  // B stored as (N, K): x @ Wᵀ
+  } else {
+    g.b_k = N, g.b_n = 1;
+  }
+  g.ldc = N + 2;
+  t.c.resize(M * g.ldc);
+  for (float& x : t.c) x = u(rng);
+  if (beta == 0.0f) {
+    // C must not be read: NaN there would show up in the result.
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t n = 0; n < N; ++n) t.c[m * g.ldc + n] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+  g.a = t.a.data(), g.b = t.b.data(), g.c = t.c.data();
+  return t;
+}
+
+void expect_matches_reference(Layout layout, SimdLevel level, int64_t M, int64_t N, int64_t K, int64_t batch,
+                              float alpha, float beta, std::mt19937& rng) {
+  Case got = make_case(layout, M, N, K, batch, alpha, beta, rng);
+  Case want = got;
+  want.g.a = want.a.data(), want.g.b = want.b.data(), want.g.c = want.c.data();
+  ASSERT_TRUE(cpu::small_gemm(got.g, level));
+  cpu::reference_gemm(want.g);
+  const float tol = 1e-6f * static_cast<float>(K * batch) + 1e-6f;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N + 2; ++n) {
+      const float x = got.c[m * got.g.ldc + n], y = want.c[m * want.g.ldc + n];
+      if (n >= N) {
+        ASSERT_EQ(x, y) << "column " << n << " lies outside C (N=" << N << ") and was written";
+      } else {
+        ASSERT_NEAR(x, y, tol) << "layout " << static_cast<int>(layout) << " level " << static_cast<int>(level)
+                               << " M=" << M << " N=" << N << " K=" << K << " batch=" << batch
+                               << " alpha=" << alpha << " beta=" << beta << " at (" << m << ", " << n << ")";
+      }
+    }
+  }
+}
+
+TEST(SmallGemm, EveryTileEdgeMatchesTheReference) {
+  const std::vector<SimdLevel> levels = levels_here();
+  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  std::mt19937 rng(7);
+  for (SimdLevel level : levels) {
+    for (Layout layout : {Layout::kNn, Layout::kNnTransposedA, Layout::kDot}) {
+      for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 13}) {
+        for (int64_t N : {1, 2, 3, 7, 8, 9, 16, 17, 31, 32, 33, 50}) {
+          for (int64_t K : {1, 7, 8, 16, 17, 40}) {
+            expect_matches_reference(layout, level, M, N, K, 1, 1.0f, 0.0f, rng);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SmallGemm, SumsBatchesAndScalesByAlphaAndBeta) {
+  const std::vector<SimdLevel> levels = levels_here();
+  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  std::mt19937 rng(11);
+  for (SimdLevel level : levels) {
+    for (Layout layout : {Layout::kNn, Layout::kNnTransposedA, Layout::kDot}) {
+      for (int64_t batch : {1, 2, 4}) {
+        for (float alpha : {1.0f, -0.5f}) {
+          for (float beta : {0.0f, 1.0f, 2.5f}) {
+            // LeNet-5's shapes: conv2 forward, its input gradient, conv1 and conv2 weight gradients.
+            expect_matches_reference(layout, level, 16, 100, 150, batch, alpha, beta, rng);
+            expect_matches_reference(layout, level, 150, 100, 16, batch, alpha, beta, rng);
+            expect_matches_reference(layout, level, 6, 25, 784, batch, alpha, beta, rng);
+            expect_matches_reference(layout, level, 16, 150, 100, batch, alpha, beta, rng);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SmallGemm, DeclinesWhatItDoesNotCover) {
+  std::mt19937 rng(3);
+  Case t = make_case(Layout::kNn, 4, 5, 6, 1, 1.0f, 1.0f, rng);
+  const std::vector<float> before = t.c;
+  EXPECT_FALSE(cpu::small_gemm(t.g, SimdLevel::kNone));
+  // B strided along n and A strided along k: neither layout.
+  SmallGemm g = t.g;
+  g.b_k = 1, g.b_n = 6, g.a_k = 4, g.a_m = 1;
+  EXPECT_FALSE(cpu::small_gemm(g, SimdLevel::kAvx2));
+  // Too deep for kernels that do not pack.
+  g = t.g;
+  g.K = 4096;
+  EXPECT_FALSE(cpu::small_gemm(g, SimdLevel::kAvx2));
+  EXPECT_EQ(t.c, before);
+}
+
+// Through the tensor API: products the kernels take and products they leave to BLAS agree with
+// float64 BLAS, so both paths (and the switch between them) are right.
+TEST(SmallGemm, MatmulOnEitherSideOfTheSizeLimit) {
+  Generator gen(5);
+  for (int64_t n : {3, 40, 120, 600}) {
+    const Tensor x = randn({64, n}, kFloat32, &gen), w = randn({n + 5, n}, kFloat32, &gen);
+    const Tensor got = x.matmul(w.t()), got_nn = x.matmul(w.t().contiguous());
+    const Tensor want = x.to(kFloat64).matmul(w.to(kFloat64).t());
+    EXPECT_TRUE(allclose(got.to(kFloat64), want, 1e-4, 1e-4)) << "x @ wᵀ with n=" << n;
+    EXPECT_TRUE(allclose(got_nn.to(kFloat64), want, 1e-4, 1e-4)) << "x @ contiguous wᵀ with n=" << n;
+  }
+}
+
+TEST(SmallGemm, GemmSumAddsEveryEntryOnce) {
+  Generator gen(9);
+  Backend& be = backend_for(Device::cpu());
+  for (Dtype dt : {kFloat32, kFloat64}) {
+    // A conv weight gradient: Σ_s grad_out[s] (O, L) @ cols[s]ᵀ (L, CK), cols stored (S, CK, L).
+    const int64_t S = 3, O = 16, L = 100, CK = 150;
+    const Tensor go = randn({S, O, L}, dt, &gen), cols = randn({S, CK, L}, dt, &gen);
+    const Tensor start = randn({1, O, CK}, dt, &gen);
+    Tensor out = start.clone();
+    be.gemm_sum(out, go, detail::make_alias(cols, {S, L, CK}, {CK * L, 1, L}, 0), 1, 0.5);
+    const Tensor want = go.to(kFloat64).matmul(cols.to(kFloat64).transpose(1, 2)).sum({0}, true) +
+                        start.to(kFloat64) * 0.5;
+    EXPECT_TRUE(allclose(out.to(kFloat64), want, 1e-4, 1e-4)) << dtype_name(dt);
+  }
+}
+
+}  // namespace
