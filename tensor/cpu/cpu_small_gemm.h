@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "tensor/cpu/simd.h"
+
 namespace twig::cpu {
 
 // C (M, N) with row stride ldc and unit column stride
@@ -29,11 +31,6 @@ struct SmallGemm {
   int64_t ldc = 0;
   float alpha = 1, beta = 0;
 };
-
-enum class SimdLevel { kNone, kAvx2, kAvx512 };
-
-// The widest kernels this CPU runs (kNone off x86-64 or without AVX2 + FMA).
-SimdLevel best_simd_level();
 
 // Computes g with the kernels of `level` and returns true, or returns false without touching C
 // when level is kNone, the layout is neither nn nor dot, or the product is too big for kernels
