@@ -12,6 +12,8 @@
 //   load(p, m)         lanes outside m read as 0 and their memory is not touched
 //   store(p, v, m)     only the lanes in m are written
 //   add, mul, fma      fma(a, b, c) = a * b + c, one rounding
+//   pin(v)             keeps v in a register: without it GCC folds a loaded operand into every
+//                      FMA that uses it, one load per use, and the kernel waits on load ports
 //   hsum               the sum of all lanes
 //   tail(n)            the first n lanes, 0 <= n <= W; range(a, b): lanes [a, b), 0 <= a <= b <= W
 #pragma once
@@ -53,6 +55,7 @@ struct V {
   TWIG_SIMD_INLINE Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   TWIG_SIMD_INLINE Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   TWIG_SIMD_INLINE Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  TWIG_SIMD_INLINE void pin(Reg& v) { __asm__("" : "+v"(v)); }
   TWIG_SIMD_INLINE float hsum(Reg v) {
     // Halves, then quarters, folded onto the low 128 bits. Masked forms throughout: the unmasked
     // shuffle / extract (and _mm512_reduce_add_ps) trip GCC 12's -Wuninitialized in its header.
@@ -89,6 +92,7 @@ struct V {
   TWIG_SIMD_INLINE Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   TWIG_SIMD_INLINE Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   TWIG_SIMD_INLINE Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  TWIG_SIMD_INLINE void pin(Reg& v) { __asm__("" : "+x"(v)); }
   TWIG_SIMD_INLINE float hsum(Reg v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
