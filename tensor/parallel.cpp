@@ -34,6 +34,7 @@ namespace {
 
 // How long a thread spins on a flag before it sleeps.
 constexpr std::chrono::microseconds kSpinTime{100};
+constexpr int64_t kChunksPerThread = 4;
 
 void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -84,7 +85,10 @@ class ThreadPool {
 
   void run(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     const int64_t range = end - begin;
-    int64_t chunks = std::min<int64_t>(num_threads_, (range + grain - 1) / grain);
+    // A few chunks per thread, taken first come first served: a worker that wakes late (or a core
+    // the VM lends to someone else for a moment) still gets its share instead of leaving the
+    // caller to run every chunk alone.
+    int64_t chunks = std::min<int64_t>(kChunksPerThread * num_threads_, (range + grain - 1) / grain);
     std::unique_lock<std::mutex> run_lock(run_mutex_, std::try_to_lock);
     if (chunks <= 1 || tls_in_parallel || !run_lock.owns_lock()) {
       bool prev = tls_in_parallel;

@@ -112,6 +112,44 @@ TEST(ConvForward, MatchesDirectSumLoop) {
         }
 }
 
+// float32 through the fast paths (per-sample chunks, twig's own gemm kernels, the 2-D im2col /
+// col2im rows moved 4 floats at a time) against float64 through the same code, which the
+// gradchecks and the direct sum above pin down. Rows 1 to 40 floats wide, padded and not, strided
+// and dilated, batch 1 (one big gemm) and batch 5 (chunks of samples, the last one short).
+TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
+  struct Case {
+    Shape x, w;
+    IntPair stride, padding, dilation;
+  };
+  const std::vector<Case> cases = {
+      {{5, 1, 28, 28}, {6, 1, 5, 5}, {1}, {2}, {1}},       // LeNet-5 conv1
+      {{5, 6, 14, 14}, {16, 6, 5, 5}, {1}, {0}, {1}},      // LeNet-5 conv2
+      {{1, 3, 9, 40}, {4, 3, 3, 3}, {1}, {1}, {1}},        // one sample, wide rows
+      {{5, 2, 11, 13}, {3, 2, 3, 3}, {2, 1}, {1, 2}, {1, 2}},
+      {{5, 2, 6, 3}, {3, 2, 2, 2}, {1}, {1}, {1}},         // rows shorter than one vector
+      {{5, 2, 9, 21}, {3, 2, 3, 4}, {1, 3}, {0, 3}, {2, 1}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE("case " + std::to_string(i));
+    Tensor x = randn(c.x, kFloat32), w = randn(c.w, kFloat32), b = randn({c.w[0]}, kFloat32);
+    x.requires_grad_(true);
+    w.requires_grad_(true);
+    b.requires_grad_(true);
+    Tensor x64 = x.detach().to(kFloat64).requires_grad_(true), w64 = w.detach().to(kFloat64).requires_grad_(true);
+    Tensor b64 = b.detach().to(kFloat64).requires_grad_(true);
+    Tensor out = F::conv2d(x, w, b, c.stride, c.padding, c.dilation, 1);
+    Tensor out64 = F::conv2d(x64, w64, b64, c.stride, c.padding, c.dilation, 1);
+    Tensor g = randn(out.sizes(), kFloat32);
+    out.backward(g);
+    out64.backward(g.to(kFloat64));
+    EXPECT_TRUE(allclose(out.to(kFloat64), out64, 1e-4, 1e-4)) << "forward";
+    EXPECT_TRUE(allclose(x.grad().to(kFloat64), x64.grad(), 1e-4, 1e-4)) << "grad input";
+    EXPECT_TRUE(allclose(w.grad().to(kFloat64), w64.grad(), 1e-3, 1e-3)) << "grad weight";
+    EXPECT_TRUE(allclose(b.grad().to(kFloat64), b64.grad(), 1e-3, 1e-3)) << "grad bias";
+  }
+}
+
 TEST(ConvForward, RecordsOneNodeAndNoGradRecordsNothing) {
   Tensor x = leaf({1, 1, 4, 4}), w = leaf({2, 1, 3, 3}), b = leaf({2});
   Tensor y = F::conv2d(x, w, b);
