@@ -37,6 +37,8 @@ namespace {  // internal linkage: other files instantiate their own kernels per 
 
 bool small_gemm(const SmallGemm& g, SimdLevel level) {
   if (level == SimdLevel::kNone || g.K > kMaxK || g.M * g.N * g.K > kMaxMacs) return false;
+  // BLAS reads neither A nor B when alpha is 0 (NaN in them does not reach C); so does BLAS here.
+  if (g.alpha == 0.0f) return false;
   // A dimension of size 1 has no stride to speak of.
   const bool b_rows = g.b_n == 1 || g.N == 1;
   const bool k_rows = (g.a_k == 1 || g.K == 1) && (g.b_k == 1 || g.K == 1);

@@ -33,8 +33,8 @@ struct SmallGemm {
 };
 
 // Computes g with the kernels of `level` and returns true, or returns false without touching C
-// when level is kNone, the layout is neither nn nor dot, or the product is too big for kernels
-// that do not pack (the caller then uses BLAS). M, N, K, batch >= 1.
+// when level is kNone, the layout is neither nn nor dot, the product is too big for kernels that
+// do not pack, or alpha is 0 (the caller then uses BLAS). M, N, K, batch >= 1.
 bool small_gemm(const SmallGemm& g, SimdLevel level);
 inline bool small_gemm(const SmallGemm& g) { return small_gemm(g, best_simd_level()); }
 

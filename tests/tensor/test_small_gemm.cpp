@@ -143,6 +143,10 @@ TEST(SmallGemm, DeclinesWhatItDoesNotCover) {
   g = t.g;
   g.K = 4096;
   EXPECT_FALSE(cpu::small_gemm(g, SimdLevel::kAvx2));
+  // alpha 0: BLAS's rule that A and B are not read (a NaN there must not reach C).
+  g = t.g;
+  g.alpha = 0.0f;
+  EXPECT_FALSE(cpu::small_gemm(g, SimdLevel::kAvx2));
   EXPECT_EQ(t.c, before);
 }
 
