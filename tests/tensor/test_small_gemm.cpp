@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -177,6 +179,27 @@ TEST(SmallGemm, GemmSumAddsEveryEntryOnce) {
                         start.to(kFloat64) * 0.5;
     EXPECT_TRUE(allclose(out.to(kFloat64), want, 1e-4, 1e-4)) << dtype_name(dt);
   }
+}
+
+// TWIG_CPU_CAPABILITY caps the kernels (tests/CMakeLists.txt runs the kernel tests under none and
+// avx2); a value that means nothing is a ValueError naming it, from the first product on.
+TEST(CpuCapability, FollowsTheEnvironment) {
+  const char* env = std::getenv("TWIG_CPU_CAPABILITY");
+  const std::string cap = env == nullptr ? "" : env;
+  const Tensor a = ones({8, 8}), b = ones({8, 8});
+  if (cap == "avx1024") {
+    twig::testing::expect_error<ValueError>([] { cpu::best_simd_level(); }, "TWIG_CPU_CAPABILITY=avx1024");
+    twig::testing::expect_error<ValueError>([&] { a.matmul(b); }, "expected none, avx2 or avx512");
+    return;
+  }
+  const SimdLevel level = cpu::best_simd_level();
+  if (cap == "none") {
+    EXPECT_EQ(level, SimdLevel::kNone);
+  }
+  if (cap == "avx2") {
+    EXPECT_LE(level, SimdLevel::kAvx2);
+  }
+  EXPECT_TRUE(allclose(a.matmul(b), full({8, 8}, 8.0)));
 }
 
 }  // namespace
