@@ -167,6 +167,21 @@ ConvPlan plan_conv(const char* op, size_t D, const Tensor& x, const Tensor& w, c
   return p;
 }
 
+// The cols (ns, C*K, L) of samples [s0, s0 + ns) of xc (N, C, S...) contiguous, in a fresh buffer
+// that a chunk's gemm reads while it is in L2. A whole batch's cols kept from the forward for the
+// weight gradient (5 MB for LeNet-5's conv1) went out to memory and back; building a chunk's again
+// costs less, and lets the forward skip cols entirely where the backend has a direct conv.
+Tensor chunk_cols(const Tensor& xc, const Shape& xs, const ConvPlan& p, int64_t s0, int64_t ns) {
+  const int64_t CK = p.C * p.K, S = contiguous_numel(p.geom.in);
+  Tensor cols = detail::make_empty({ns, CK, p.L}, xc.dtype(), xc.device());
+  if (cols.numel() == 0) return cols;
+  Shape xs_c = xs;
+  xs_c[0] = ns;
+  backend_for(xc.device())
+      .im2col(cols, detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * p.C * S), p.geom);
+  return cols;
+}
+
 Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, const Tensor& w, const Tensor& b,
               const IntPair& stride, const IntPair& padding, const IntPair& dilation, int64_t groups) {
   const ConvPlan p = plan_conv(op, D, x, w, b, stride, padding, dilation, groups);
@@ -186,27 +201,31 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
   if (out.numel() > 0) {
     // Two layouts (see the file comment).
     const bool per_sample = G == 1 && N > 1 && kPerSampleLayout;
-    Tensor cols = per_sample ? detail::make_empty({N, C * K, L}, dt, x.device())
-                             : detail::make_empty({C * K, NL}, dt, x.device());
+    // The per-sample path keeps no cols: a chunk's live only while its gemm runs, and the
+    // backward builds them again (see chunk_cols).
+    Tensor cols = per_sample ? Tensor() : detail::make_empty({C * K, NL}, dt, x.device());
     if (per_sample) {
-      // Chunks of samples over the pool: each writes its cols, then its outputs while they are hot.
+      // Chunks of samples over the pool: each writes its cols, then its outputs while they are
+      // hot; or, where the backend has a direct kernel, reads its input windows in place.
       const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
       parallel_for(0, num_chunks(N), 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
-          Shape xs_c = xs;
-          xs_c[0] = ns;
-          const Tensor cols_c = detail::make_alias(cols, {ns, CK, L}, {CK * L, L, 1}, s0 * CK * L);
-          if (cols_c.numel() > 0) {
-            be.im2col(cols_c, detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * C * S),
-                      p.geom);
-          }
           const Tensor out_c = detail::make_alias(out, {ns, O, L}, {O * L, L, 1}, s0 * O * L);
           Scalar beta = 0;
           if (b.defined()) {
             be.copy(out_c, detail::make_alias(b, {ns, O, L}, {0, b.stride(0), 0}, b.storage_offset()));
             beta = 1;
           }
+          Shape xs_c = xs, os_c = p.out_shape;  // per-sample means batched: both lead with N
+          xs_c[0] = ns;
+          os_c[0] = ns;
+          if (be.conv2d_direct(detail::make_alias(out, os_c, contiguous_strides(os_c), s0 * O * L),
+                               detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * C * S),
+                               wc, p.geom, b.defined())) {
+            continue;
+          }
+          const Tensor cols_c = chunk_cols(xc, xs, p, s0, ns);
           be.gemm(out_c, detail::make_alias(wc, {ns, O, CK}, {0, CK, 1}, wc.storage_offset()), cols_c, 1, beta);
         }
       });
@@ -230,7 +249,8 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
     }
     if (autograd::should_record({x, w, b})) {
       // cols is needed only for grad_weight; it is internal, so no version check is needed on it.
-      Tensor saved_cols = w.requires_grad() ? cols : Tensor();
+      // The per-sample path builds each chunk's cols again from x in the backward instead.
+      Tensor saved_cols = w.requires_grad() && !per_sample ? cols : Tensor();
       autograd::record(
           node_name, {x, w, b}, {out},
           [sx = SavedTensor(x), sw = SavedTensor(w), saved_cols, p, per_sample, x_shape = x.sizes(), xs,
@@ -247,6 +267,11 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
               // are summed in chunk order, so results do not depend on the thread count.
               const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
               const int64_t chunks = num_chunks(N);
+              Tensor xc;  // x as (N, C, S...) contiguous, for the chunks' cols
+              if (n.needs_input_grad(1)) {
+                xc = contiguous_raw(sx.get());
+                xc = detail::make_alias(xc, xs, contiguous_strides(xs), xc.storage_offset());
+              }
               const Tensor go3 = detail::make_alias(go, {N, O, L}, {O * L, L, 1}, go.storage_offset());
               const bool need_gx = n.needs_input_grad(0), need_gw = n.needs_input_grad(1);
               Tensor gx, gw, gb, gw_parts;
@@ -267,11 +292,10 @@ Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, 
                     }
                     if (need_gw) {
                       // Σ over the chunk's samples of grad_out[s] (O, L) @ cols[s]ᵀ (L, CK).
+                      const Tensor cols_c = chunk_cols(xc, xs, p, s0, ns);
                       be.gemm_sum(mat(gw_parts, c * O * CK, O, CK),
                                   detail::make_alias(go, {ns, O, L}, {O * L, L, 1}, go.storage_offset() + s0 * O * L),
-                                  detail::make_alias(saved_cols, {ns, L, CK}, {CK * L, 1, L},
-                                                     saved_cols.storage_offset() + s0 * CK * L),
-                                  1, 0);
+                                  detail::make_alias(cols_c, {ns, L, CK}, {CK * L, 1, L}, 0), 1, 0);
                     }
                   }
                 });

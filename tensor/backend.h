@@ -120,6 +120,12 @@ class Backend {
   // The adjoint: in (N, C, S...) = sum of the cols entries that im2col read from each element
   // (in is overwritten).
   virtual void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) = 0;
+  // A 2-D conv without cols: out (N, O, OH, OW) = w (O, C, kH, kW) applied to every window of
+  // in (N, C, H, W), added onto out when accumulate (it holds the bias), all contiguous. Returns
+  // false, having touched nothing, where the backend has no such kernel for this dtype, geometry
+  // or machine; the caller then takes im2col + gemm.
+  virtual bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
+                             bool accumulate) = 0;
   // Planes: in (B, H, W), out and indices (B, out_h, out_w); indices (int64) are h * W + w within
   // the plane. The window max (NaN wins); its first position on ties.
   virtual void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) = 0;

@@ -35,6 +35,8 @@ class CpuBackend final : public Backend {
   Tensor nonzero(const Tensor& in) override;
   void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) override;
   void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) override;
+  bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
+                     bool accumulate) override;
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) override;
   void max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) override;
   void avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeometry& g) override;

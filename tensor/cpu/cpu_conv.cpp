@@ -10,12 +10,14 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_small_gemm.h"
 #include "tensor/parallel.h"
 
 namespace twig::cpu {
@@ -547,6 +549,61 @@ void CpuBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry
     col2im_impl<scalar_t>(in.data_ptr<scalar_t>(), cols.data_ptr<scalar_t>(), in.size(0), in.size(1), g3,
                           cols.dim() == 3);
   });
+}
+
+bool CpuBackend::conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
+                               bool accumulate) {
+  check_contiguous({&out, &in, &w}, "conv2d_direct");
+  // Output rows are runs of input columns only with a unit column stride.
+  if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || best_simd_level() == SimdLevel::kNone) {
+    return false;
+  }
+  const int64_t N = in.size(0), C = in.size(1), H = g.in[0], W = g.in[1], O = w.size(0);
+  const int64_t kh = g.kernel[0], kw = g.kernel[1], OH = g.out[0], OW = g.out[1];
+  // A row of OW outputs fills ceil(OW / lanes) vectors; below 3/4 of their lanes in use, im2col +
+  // gemm is faster (LeNet-5's conv1, 28 wide, gains; its conv2, 10 wide in 16 lanes, loses).
+  const int64_t lanes = best_simd_level() == SimdLevel::kAvx512 ? 16 : 8;
+  if (4 * OW < 3 * lanes * ((OW + lanes - 1) / lanes)) return false;
+  const int64_t ph = g.padding[0], pw = g.padding[1], sh = g.stride[0];
+  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, CK = C * kh * kw;
+  // Row (c, ky, kx) of the implicit cols starts this far into a padded sample.
+  std::vector<int64_t> koff(CK);
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      for (int64_t kx = 0; kx < kw; ++kx) koff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
+    }
+  }
+  SmallGemm row;  // one output row of every channel: (O, OW) = w (O, CK) @ window rows (CK, OW)
+  row.M = O, row.N = OW, row.K = CK;
+  row.a = w.data_ptr<float>(), row.a_m = CK, row.a_k = 1;
+  row.b_n = 1, row.b_koff = koff.data();
+  row.ldc = OH * OW;
+  row.beta = accumulate ? 1.0f : 0.0f;
+  if (OH * OW == 0 || !small_gemm_fits(row)) return false;
+  const float* x = in.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
+    std::vector<float> padded;  // the sample with its zero border, where there is one
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* xs = x + n * C * H * W;
+      if (ph != 0 || pw != 0) {
+        padded.assign(C * Hp * Wp, 0.0f);
+        for (int64_t c = 0; c < C; ++c) {
+          for (int64_t y = 0; y < H; ++y) {
+            std::copy(xs + (c * H + y) * W, xs + (c * H + y + 1) * W, padded.data() + (c * Hp + y + ph) * Wp + pw);
+          }
+        }
+        xs = padded.data();
+      }
+      SmallGemm r = row;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        r.b = xs + oy * sh * Wp;
+        r.c = o + n * O * OH * OW + oy * OW;
+        small_gemm(r);
+      }
+    }
+  });
+  return true;
 }
 
 void CpuBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) {

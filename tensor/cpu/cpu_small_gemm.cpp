@@ -35,14 +35,29 @@ namespace {  // internal linkage: other files instantiate their own kernels per 
 
 #endif  // TWIG_SIMD_X86
 
-bool small_gemm(const SmallGemm& g, SimdLevel level) {
-  if (level == SimdLevel::kNone || g.K > kMaxK || g.M * g.N * g.K > kMaxMacs) return false;
+namespace {
+
+// Which kernel takes g: the nn one (B rows), the dot one (A and B rows along k), or none.
+enum class Layout { kNone, kNn, kDot };
+
+Layout layout_for(const SmallGemm& g, SimdLevel level) {
+  if (level == SimdLevel::kNone || g.K > kMaxK || g.M * g.N * g.K > kMaxMacs) return Layout::kNone;
   // BLAS reads neither A nor B when alpha is 0 (NaN in them does not reach C); so does BLAS here.
-  if (g.alpha == 0.0f) return false;
+  if (g.alpha == 0.0f) return Layout::kNone;
   // A dimension of size 1 has no stride to speak of.
-  const bool b_rows = g.b_n == 1 || g.N == 1;
-  const bool k_rows = (g.a_k == 1 || g.K == 1) && (g.b_k == 1 || g.K == 1);
-  if (!b_rows && !k_rows) return false;
+  if (g.b_n == 1 || g.N == 1) return Layout::kNn;
+  const bool k_rows = (g.a_k == 1 || g.K == 1) && (g.b_k == 1 || g.K == 1) && g.b_koff == nullptr;
+  return k_rows ? Layout::kDot : Layout::kNone;
+}
+
+}  // namespace
+
+bool small_gemm_fits(const SmallGemm& g) { return layout_for(g, best_simd_level()) != Layout::kNone; }
+
+bool small_gemm(const SmallGemm& g, SimdLevel level) {
+  const Layout layout = layout_for(g, level);
+  if (layout == Layout::kNone) return false;
+  const bool b_rows = layout == Layout::kNn;
 #if TWIG_SIMD_X86
   if (level == SimdLevel::kAvx512 && b_rows) {
     avx512::nn_gemm(g);
@@ -65,7 +80,8 @@ void reference_gemm(const SmallGemm& g) {
       double acc = 0;
       for (int64_t s = 0; s < g.batch; ++s) {
         for (int64_t k = 0; k < g.K; ++k) {
-          acc += static_cast<double>(g.a[s * g.a_bs + m * g.a_m + k * g.a_k]) * g.b[s * g.b_bs + k * g.b_k + n * g.b_n];
+          const int64_t b_row = g.b_koff != nullptr ? g.b_koff[k] : k * g.b_k;
+          acc += static_cast<double>(g.a[s * g.a_bs + m * g.a_m + k * g.a_k]) * g.b[s * g.b_bs + b_row + n * g.b_n];
         }
       }
       float& c = g.c[m * g.ldc + n];

@@ -27,6 +27,9 @@ struct SmallGemm {
   int64_t a_bs = 0, a_m = 0, a_k = 0;
   const float* b = nullptr;
   int64_t b_bs = 0, b_k = 0, b_n = 0;
+  // When set (nn layout only), row k of B starts at b[s * b_bs + b_koff[k]] instead of at
+  // k * b_k: a conv reads its input windows in place this way, row k being (channel, ky, kx).
+  const int64_t* b_koff = nullptr;
   float* c = nullptr;
   int64_t ldc = 0;
   float alpha = 1, beta = 0;
@@ -37,6 +40,9 @@ struct SmallGemm {
 // do not pack, or alpha is 0 (the caller then uses BLAS). M, N, K, batch >= 1.
 bool small_gemm(const SmallGemm& g, SimdLevel level);
 inline bool small_gemm(const SmallGemm& g) { return small_gemm(g, best_simd_level()); }
+
+// Whether small_gemm(g) would take g on this machine (it does not look at the pointers).
+bool small_gemm_fits(const SmallGemm& g);
 
 // The obviously correct loop the kernels are tested against (any strides, any size).
 void reference_gemm(const SmallGemm& g);

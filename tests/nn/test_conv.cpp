@@ -112,8 +112,9 @@ TEST(ConvForward, MatchesDirectSumLoop) {
         }
 }
 
-// float32 through the fast paths (per-sample chunks, twig's own gemm kernels, the 2-D im2col /
-// col2im rows moved 4 floats at a time) against float64 through the same code, which the
+// float32 through the fast paths (per-sample chunks, twig's own gemm kernels, the direct conv that
+// reads input windows in place, the 2-D im2col / col2im rows moved 4 floats at a time) against
+// float64 through the im2col path, which the
 // gradchecks and the direct sum above pin down. Rows 1 to 40 floats wide, padded and not, strided
 // and dilated, batch 1 (one big gemm) and batch 5 (chunks of samples, the last one short).
 TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
@@ -128,6 +129,7 @@ TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
       {{5, 2, 11, 13}, {3, 2, 3, 3}, {2, 1}, {1, 2}, {1, 2}},
       {{5, 2, 6, 3}, {3, 2, 2, 2}, {1}, {1}, {1}},         // rows shorter than one vector
       {{5, 2, 9, 21}, {3, 2, 3, 4}, {1, 3}, {0, 3}, {2, 1}},
+      {{5, 2, 11, 40}, {3, 2, 3, 3}, {2, 1}, {1, 0}, {2, 1}},  // direct kernel: rows 38 wide
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];

@@ -132,6 +132,36 @@ TEST(SmallGemm, SumsBatchesAndScalesByAlphaAndBeta) {
   }
 }
 
+// B rows found through an offset table (a conv's windows read in place): rows out of order and
+// overlapping, as a conv's are.
+TEST(SmallGemm, RowOffsetTableMatchesTheReference) {
+  const std::vector<SimdLevel> levels = levels_here();
+  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  std::mt19937 rng(13);
+  for (SimdLevel level : levels) {
+    for (int64_t M : {1, 6, 7}) {
+      for (int64_t N : {10, 28, 33}) {
+        for (int64_t K : {5, 25}) {
+          Case got = make_case(Layout::kNn, M, N, K, 1, 1.0f, 1.0f, rng);
+          std::vector<float> wide(K * N + 7 * K + N);  // room for rows that start anywhere
+          for (float& x : wide) x = std::uniform_real_distribution<float>(-1, 1)(rng);
+          std::vector<int64_t> koff(K);
+          for (int64_t k = 0; k < K; ++k) koff[k] = (K - 1 - k) * N + 7 * (k % 3);  // reversed, shifted
+          got.b = wide;
+          got.g.b = got.b.data(), got.g.b_koff = koff.data(), got.g.b_k = 0;
+          Case want = got;
+          want.g.a = want.a.data(), want.g.b = want.b.data(), want.g.c = want.c.data();
+          ASSERT_TRUE(cpu::small_gemm(got.g, level));
+          cpu::reference_gemm(want.g);
+          for (size_t i = 0; i < got.c.size(); ++i) {
+            ASSERT_NEAR(got.c[i], want.c[i], 1e-5f * K) << "M=" << M << " N=" << N << " K=" << K << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(SmallGemm, DeclinesWhatItDoesNotCover) {
   std::mt19937 rng(3);
   Case t = make_case(Layout::kNn, 4, 5, 6, 1, 1.0f, 1.0f, rng);
