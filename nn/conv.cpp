@@ -1,12 +1,14 @@
 // F::conv2d / F::conv3d and the Conv2d / Conv3d modules.
 //
-// Convolution as gemm. For groups == 1 and a batch (the common case), im2col lays the input out
-// per sample as cols (N, C*K, L) and gemms write out (N, O, L) = weight (O, C*K) @ cols[n] in
-// place, no permuting copy. The batch is cut into fixed chunks of samples that run on the thread
-// pool (OpenBLAS itself is single-threaded), each doing im2col then its gemms while cols is hot.
-// Backward reuses the saved cols, chunk by chunk:
+// Convolution as gemm. For groups == 1 and a batch (the common case), the batch is cut into fixed
+// chunks of samples that run on the thread pool. Each chunk writes out (ns, O, L) = weight
+// (O, C*K) @ cols[n] in place, no permuting copy: either Backend::conv2d_direct reads the input
+// windows where they lie (2-D, where the backend has it), or im2col lays the chunk out as cols
+// (ns, C*K, L) and gemms read it while it is hot. No cols outlive the chunk. Backward, chunk by
+// chunk:
 //   grad_cols[n] = weightᵀ @ grad_out[n] → col2im (grad_cols only lives inside the chunk),
-//   grad_weight = Σn grad_out[n] @ cols[n]ᵀ (per-chunk partial sums, added in chunk order),
+//   grad_weight = Σn grad_out[n] @ cols[n]ᵀ over the chunk's cols built again from x (one
+//     gemm_sum per chunk; partial sums added in chunk order),
 //   grad_bias = grad_out summed over N and L.
 // Grouped convs and single samples use cols (C*K, N*L) and one gemm per group over the whole
 // batch (out (O, N*L), then one strided copy into (N, O, L) when N > 1). bench/bench_conv measured
