@@ -555,14 +555,13 @@ bool CpuBackend::conv2d_direct(const Tensor& out, const Tensor& in, const Tensor
                                bool accumulate) {
   check_contiguous({&out, &in, &w}, "conv2d_direct");
   // Output rows are runs of input columns only with a unit column stride.
-  if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || best_simd_level() == SimdLevel::kNone) {
-    return false;
-  }
+  const SimdLevel level = best_simd_level();
+  if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || level == SimdLevel::kNone) return false;
   const int64_t N = in.size(0), C = in.size(1), H = g.in[0], W = g.in[1], O = w.size(0);
   const int64_t kh = g.kernel[0], kw = g.kernel[1], OH = g.out[0], OW = g.out[1];
   // A row of OW outputs fills ceil(OW / lanes) vectors; below 3/4 of their lanes in use, im2col +
   // gemm is faster (LeNet-5's conv1, 28 wide, gains; its conv2, 10 wide in 16 lanes, loses).
-  const int64_t lanes = best_simd_level() == SimdLevel::kAvx512 ? 16 : 8;
+  const int64_t lanes = level == SimdLevel::kAvx512 ? 16 : 8;
   if (4 * OW < 3 * lanes * ((OW + lanes - 1) / lanes)) return false;
   const int64_t ph = g.padding[0], pw = g.padding[1], sh = g.stride[0];
   const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, CK = C * kh * kw;

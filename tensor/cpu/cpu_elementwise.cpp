@@ -5,6 +5,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/simd.h"
 
 namespace twig::cpu {
 
@@ -285,30 +286,25 @@ template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
   }
 }
 
-// The loop compiled twice: for the baseline (SSE2) and, where the CPU has it, for AVX2 (8 floats a
-// step). AVX2 without FMA: no contraction, so both round alike.
+// The loop compiled twice: for the baseline (SSE2) and, at AVX2 level or above (simd.h, so
+// TWIG_CPU_CAPABILITY caps it like the other kernels), for AVX2 (8 floats a step). AVX2 without
+// FMA: no contraction, so both round alike.
 template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
 void adam_baseline(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int64_t begin, int64_t end) {
   adam_body<T, kMaximize, kL2, kDecay, kAmsgrad>(p, g, m, v, vmax, s, begin, end);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if TWIG_SIMD_X86
 template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
 [[gnu::target("avx2")]] void adam_avx2(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int64_t begin,
                                       int64_t end) {
   adam_body<T, kMaximize, kL2, kDecay, kAmsgrad>(p, g, m, v, vmax, s, begin, end);
 }
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
-#else
-bool has_avx2() { return false; }
 #endif
 
 template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
 void adam_range(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int64_t begin, int64_t end, bool avx2) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if TWIG_SIMD_X86
   if (avx2) return adam_avx2<T, kMaximize, kL2, kDecay, kAmsgrad>(p, g, m, v, vmax, s, begin, end);
 #endif
   (void)avx2;
@@ -333,7 +329,7 @@ void adam_dispatch(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int
       with_flag(decay, [&](auto decay_on) {
         with_flag(s.amsgrad, [&](auto amsgrad) {
           adam_range<T, maximize(), l2_on(), decay_on(), amsgrad()>(p, g, m, v, vmax, s, begin, end,
-                                                                     has_avx2());
+                                                                     best_simd_level() >= SimdLevel::kAvx2);
         });
       });
     });
