@@ -10,6 +10,7 @@
 // Everywhere: --threads N, --json (one JSON object on stdout), --help. Exit status 0 on success,
 // 2 on a usage error, 1 on any other error (one line on stderr naming the problem). Outputs are
 // made all together at the end or not at all (outputs.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -516,12 +517,14 @@ int cmd_demo(const std::vector<std::string>& argv) {
   out.line("");
   out.line(format("every row trained %lld epochs: %lld dense + 1 fine-tune (pruned rows with their masks fixed)",
                   (long long)epochs + 1, (long long)epochs));
-  out.line(format("%-36s %6s %9s %9s %15s %13s", "row (method, target sparsity)", "target", "sparsity", "accuracy", "nonzero params",
-                  "inference s*"));
+  int label_w = 30;
+  for (const DemoRow& r : rows) label_w = std::max(label_w, static_cast<int>(r.label.size()));
+  out.line(format("%-*s %6s %9s %9s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity", "accuracy",
+                  "nonzero params", "inference s*"));
   json runs = json::array();
   for (const DemoRow& r : rows) {
     std::string target = r.target ? format("%.0f%%", 100 * *r.target) : "-";
-    out.line(format("%-36s %6s %8.1f%% %8.2f%% %15lld %13.3f", r.label.c_str(), target.c_str(), 100 * r.sparsity,
+    out.line(format("%-*s %6s %8.1f%% %8.2f%% %15lld %13.3f", label_w, r.label.c_str(), target.c_str(), 100 * r.sparsity,
                     100 * r.accuracy, (long long)r.nonzero, r.inference_s));
     runs.push_back({{"label", r.label}, {"method", r.method}, {"target_sparsity", r.target ? json(*r.target) : json(nullptr)},
                     {"layers", r.layers}, {"epochs", r.epochs}, {"sparsity", r.sparsity}, {"accuracy", r.accuracy},
@@ -531,7 +534,9 @@ int cmd_demo(const std::vector<std::string>& argv) {
   out.line(std::string("* ") + kInferenceNote + ".");
 
   PlotSeries l1{"global L1 unstructured", "#1f77b4", {}};
-  PlotSeries ln{"L2 structured, dim 0 (" + std::to_string(rows.back().layers.size()) + " layers)", "#d62728", {}};
+  std::string ln_layers;
+  for (const std::string& layer : rows.back().layers) ln_layers += (ln_layers.empty() ? "" : " ") + layer;
+  PlotSeries ln{"L2 structured, dim 0 (" + ln_layers + ")", "#d62728", {}};
   l1.points.push_back({rows[0].sparsity, rows[0].accuracy, format("dense %.1f%%", 100 * rows[0].accuracy)});
   ln.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
   for (size_t i = 1; i < rows.size(); ++i) {
