@@ -80,13 +80,13 @@ void install_handlers() {
   static bool installed = false;
   if (installed) return;
   installed = true;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   for (int s : kSignals) sigaddset(&sa.sa_mask, s);  // one handler at a time
   sa.sa_flags = SA_RESTART;
   for (int s : kSignals) {
-    struct sigaction old{};
+    struct sigaction old {};
     // A signal the caller ignores (nohup, `trap '' INT`) stays ignored.
     if (::sigaction(s, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     ::sigaction(s, &sa, nullptr);
@@ -135,7 +135,7 @@ std::string same_file_key(const std::string& path) {
 }
 
 bool exists_no_follow(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -166,7 +166,8 @@ void Outputs::remove_staging() {
 std::string Outputs::staging_for(const std::string& dir, const std::string& target, const std::string& option) {
   static int counter = 0;
   TWIG_CHECK(static_cast<int>(staging_.size()) < kMaxStaging, RuntimeError, "internal: too many outputs");
-  std::string staging = (fs::path(dir) / (".twig-tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++))).string();
+  std::string staging =
+      (fs::path(dir) / (".twig-tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++))).string();
   TWIG_CHECK(staging.size() < kPathMax, ValueError, "the path '", target, "' (", option, ") is too long");
   // Registered before it exists, so an interrupt between mkdir and the bookkeeping still removes it.
   const int slot = g_staging_count.load();
@@ -177,8 +178,8 @@ std::string Outputs::staging_for(const std::string& dir, const std::string& targ
     const int err = errno;
     staging_.pop_back();
     g_staging_count.store(slot);
-    TWIG_THROW(RuntimeError, "cannot write ", option, " '", target, "': cannot create a file in the folder '", dir, "': ",
-               os_error(err));
+    TWIG_THROW(RuntimeError, "cannot write ", option, " '", target, "': cannot create a file in the folder '", dir,
+               "': ", os_error(err));
   }
   // The probe: a file really created and removed (a folder can take a new entry on a disk that
   // has no room for data, and permission bits do not stop root; only trying tells).
@@ -189,8 +190,8 @@ std::string Outputs::staging_for(const std::string& dir, const std::string& targ
     ::close(fd);
     ::unlink(probe.c_str());
   } else {
-    TWIG_THROW(RuntimeError, "cannot write ", option, " '", target, "': cannot create a file in the folder '", dir, "': ",
-               os_error(err));
+    TWIG_THROW(RuntimeError, "cannot write ", option, " '", target, "': cannot create a file in the folder '", dir,
+               "': ", os_error(err));
   }
   return staging;
 }
@@ -199,12 +200,13 @@ std::string Outputs::file(const std::string& target_arg, const std::string& opti
   TWIG_CHECK(!target_arg.empty(), ValueError, option, " is empty; name a file");
   const std::string target = resolve_target(target_arg);
   std::error_code ec;
-  TWIG_CHECK(!fs::is_directory(target, ec), RuntimeError, option, " '", target_arg, "' is a folder; name a file to write");
-  TWIG_CHECK(fs::path(target).filename() != "." && fs::path(target).filename() != "..", RuntimeError, option, " '", target_arg,
+  TWIG_CHECK(!fs::is_directory(target, ec), RuntimeError, option, " '", target_arg,
              "' is a folder; name a file to write");
+  TWIG_CHECK(fs::path(target).filename() != "." && fs::path(target).filename() != "..", RuntimeError, option, " '",
+             target_arg, "' is a folder; name a file to write");
   const std::string dir = parent_of(target);
-  TWIG_CHECK(fs::is_directory(dir, ec), RuntimeError, "cannot write ", option, " '", target_arg, "': the folder '", dir, "' ",
-             fs::exists(dir, ec) ? "is not a folder" : "does not exist");
+  TWIG_CHECK(fs::is_directory(dir, ec), RuntimeError, "cannot write ", option, " '", target_arg, "': the folder '", dir,
+             "' ", fs::exists(dir, ec) ? "is not a folder" : "does not exist");
   const std::string key = same_file_key(target);
   for (const Entry& e : entries_)
     if (!e.is_folder && same_file_key(e.target) == key)
@@ -227,8 +229,8 @@ std::string Outputs::folder(const std::string& target, const std::string& option
   std::string trimmed = fs::path(target).lexically_normal().string();
   if (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
   const std::string dir = parent_of(trimmed);
-  TWIG_CHECK(fs::is_directory(dir, ec), RuntimeError, "cannot create ", option, " '", target, "': the folder '", dir, "' ",
-             fs::exists(dir, ec) ? "is not a folder" : "does not exist");
+  TWIG_CHECK(fs::is_directory(dir, ec), RuntimeError, "cannot create ", option, " '", target, "': the folder '", dir,
+             "' ", fs::exists(dir, ec) ? "is not a folder" : "does not exist");
   std::string staging = staging_for(dir, target, option);
   entries_.push_back({staging, trimmed, true, false});
   return staging;
@@ -277,7 +279,8 @@ void Outputs::commit() {
     remove_staging();
     end_busy();
     committed_ = true;  // nothing left for the destructor
-    TWIG_THROW(RuntimeError, "cannot put '", target, "' in place: ", os_error(err), " (every earlier file is unchanged)");
+    TWIG_THROW(RuntimeError, "cannot put '", target, "' in place: ", os_error(err),
+               " (every earlier file is unchanged)");
   };
 
   for (size_t i = 0; i < entries_.size(); ++i) {
@@ -302,7 +305,8 @@ void Outputs::commit() {
       fs::create_directory(e.temp + "/.backup", ec);
       for (const std::string& name : names) {
         if (name == ".backup") continue;
-        if (int err = move_file(e.temp + "/" + name, e.target + "/" + name, e.temp + "/.backup/" + name)) fail(e.target + "/" + name, err);
+        if (int err = move_file(e.temp + "/" + name, e.target + "/" + name, e.temp + "/.backup/" + name))
+          fail(e.target + "/" + name, err);
       }
     }
   }

@@ -12,7 +12,8 @@ namespace {
 TEST_F(CliTest, HelpAndVersionExitZero) {
   RunResult r = run("--help");
   EXPECT_EQ(r.status, 0);
-  for (const char* cmd : {"demo", "train", "prune", "eval", "info"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"demo", "train", "prune", "eval", "info"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   for (const char* cmd : {"demo", "train", "prune", "eval", "info"}) {
     SCOPED_TRACE(cmd);
     r = run(std::string(cmd) + " --help");
@@ -66,7 +67,9 @@ TEST_F(CliTest, ThreadCountsAreCheckedAndCapped) {
     SCOPED_TRACE(bad);
     RunResult r = run(eval, std::string("TWIG_NUM_THREADS=") + bad);
     EXPECT_EQ(r.status, 2) << r.err;
-    EXPECT_NE(r.err.find(std::string("TWIG_NUM_THREADS must be a positive integer, got '") + bad + "'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(std::string("TWIG_NUM_THREADS must be a positive integer, got '") + bad + "'"),
+              std::string::npos)
+        << r.err;
   }
   RunResult r = run(eval, "TWIG_NUM_THREADS=2");
   ASSERT_EQ(r.status, 0) << r.err;

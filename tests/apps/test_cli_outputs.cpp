@@ -39,13 +39,15 @@ TEST_F(CliOutputsTest, FullDiskWhenPruningInPlaceKeepsTheModel) {
   write_dataset(256, 64);
   train_mlp("m.twig");
   auto before = snapshot();
-  RunResult r = run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("m.twig"), kFullDisk);
+  RunResult r =
+      run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("m.twig"), kFullDisk);
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("m.twig"), std::string::npos) << r.err;
   expect_unchanged(before);
 
   // With room, --out equal to --in replaces the model with the pruned one.
-  r = run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("m.twig") + " --json");
+  r = run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("m.twig") +
+          " --json");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NEAR(json::parse(r.out)["sparsity"].get<double>(), 0.5, 1e-3);
   r = run("info " + file("m.twig"));
@@ -59,9 +61,11 @@ TEST_F(CliOutputsTest, UnwritableTargetFailsBeforeTrainingAndKeepsTheOldFiles) {
   write_bytes(file("keep.twig"), "old model");
   write_bytes(file("plain_file"), "a regular file, so nothing can be created under it, not even by root");
   auto before = snapshot();
-  for (const std::string& bad : {file("plain_file") + "/sd.safetensors", std::string("/proc/twig_cli_test.safetensors")}) {
+  for (const std::string& bad :
+       {file("plain_file") + "/sd.safetensors", std::string("/proc/twig_cli_test.safetensors")}) {
     SCOPED_TRACE(bad);
-    RunResult r = run("train --model lenet --epochs 50 --data " + data() + " --out " + file("keep.twig") + " --state-dict " + bad);
+    RunResult r = run("train --model lenet --epochs 50 --data " + data() + " --out " + file("keep.twig") +
+                      " --state-dict " + bad);
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("epoch"), std::string::npos) << "trained before failing: " << r.out;
@@ -69,7 +73,8 @@ TEST_F(CliOutputsTest, UnwritableTargetFailsBeforeTrainingAndKeepsTheOldFiles) {
     expect_unchanged(before);
   }
   // The same for --out.
-  RunResult r = run("train --model mlp --data " + data() + " --out /proc/twig_cli_test.twig --state-dict " + file("keep.twig"));
+  RunResult r =
+      run("train --model mlp --data " + data() + " --out /proc/twig_cli_test.twig --state-dict " + file("keep.twig"));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("/proc/twig_cli_test.twig"), std::string::npos) << r.err;
   expect_unchanged(before);
@@ -82,9 +87,9 @@ TEST_F(CliOutputsTest, FolderAsTargetIsRefusedAndKeptWithTheOldFiles) {
   fs::create_directories(dir_ / "full_dir");
   write_bytes(dir_ / "full_dir" / "notes.txt", "user notes");
   auto before = snapshot();
-  for (const std::string& args : {"--out " + file("keep.twig") + " --state-dict " + file("empty_dir"),
-                                  "--out " + file("empty_dir"), "--out " + file("full_dir") + "/",
-                                  "--out " + file("keep.twig") + " --state-dict " + file("keep.twig")}) {
+  for (const std::string& args :
+       {"--out " + file("keep.twig") + " --state-dict " + file("empty_dir"), "--out " + file("empty_dir"),
+        "--out " + file("full_dir") + "/", "--out " + file("keep.twig") + " --state-dict " + file("keep.twig")}) {
     SCOPED_TRACE(args);
     RunResult r = run("train --model mlp --epochs 1 --data " + data() + " " + args);
     EXPECT_NE(r.status, 0) << r.err;
@@ -94,7 +99,8 @@ TEST_F(CliOutputsTest, FolderAsTargetIsRefusedAndKeptWithTheOldFiles) {
   // prune and demo too.
   train_mlp("m.twig");
   before = snapshot();
-  RunResult r = run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("full_dir"));
+  RunResult r =
+      run("prune --in " + file("m.twig") + " --method l1_unstructured --amount 0.5 --out " + file("full_dir"));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("is a folder"), std::string::npos) << r.err;
   expect_unchanged(before);
