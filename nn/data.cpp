@@ -156,6 +156,8 @@ namespace {
 std::string idx_path(const std::string& root, const std::string& stem) {
   std::string plain = root + "/" + stem;
   if (std::filesystem::exists(plain + ".gz")) return plain + ".gz";
+  TWIG_CHECK(std::filesystem::exists(plain), RuntimeError, "FashionMNIST: ", root, " has neither ", stem, ".gz nor ", stem,
+             kInstallHint);
   return plain;
 }
 

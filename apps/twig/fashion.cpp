@@ -1,6 +1,8 @@
 #include "fashion.h"
 
 #include <chrono>
+#include <filesystem>
+#include <vector>
 
 #include "apps/twig/progress.h"
 #include "autograd/grad_mode.h"
@@ -21,7 +23,32 @@ bool is_prunable(const nn::Module& m) {
 const std::string kOrig = "_orig";
 }  // namespace
 
-FashionData::FashionData(const std::string& root) : train(root, true), test(root, false) {}
+void check_fashion_files(const std::string& root, bool with_train) {
+  std::vector<std::string> stems = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  if (with_train) stems.insert(stems.begin(), {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"});
+  std::string missing;
+  std::error_code ec;
+  for (const std::string& stem : stems) {
+    const std::string path = root + "/" + stem;
+    if (std::filesystem::is_regular_file(path + ".gz", ec) || std::filesystem::is_regular_file(path, ec)) continue;
+    missing += (missing.empty() ? "" : ", ") + stem + ".gz";
+  }
+  if (missing.empty()) return;
+  TWIG_THROW(RuntimeError, "Fashion-MNIST is not in '", root, "': missing ", missing,
+             " (uncompressed files without .gz work too); install the Debian package dataset-fashion-mnist "
+             "(apt-get install dataset-fashion-mnist) or pass --data DIR");
+}
+
+namespace {
+const std::string& checked_root(const std::string& root, bool with_train) {
+  check_fashion_files(root, with_train);
+  return root;
+}
+}  // namespace
+
+FashionData::FashionData(const std::string& root, bool with_train)
+    : test(checked_root(root, with_train), false),
+      train(with_train ? std::optional<data::FashionMNIST>(std::in_place, root, true) : std::nullopt) {}
 
 std::unique_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& options) {
   if (options.optimizer == "adam") return std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions().lr(options.lr));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nn/data.h"
@@ -20,10 +21,17 @@ struct TrainOptions {
   uint64_t seed = 0;
 };
 
+// RuntimeError naming the folder, every missing file (…-ubyte.gz; the uncompressed files work
+// too) and the Debian package, unless the test files (and with `with_train` the training files)
+// of Fashion-MNIST are in root. Cheap: it only looks, so commands call it before any work.
+void check_fashion_files(const std::string& root, bool with_train);
+
 struct FashionData {
-  // RuntimeError naming the folder and the Debian package when the files are missing.
-  explicit FashionData(const std::string& root);
-  data::FashionMNIST train, test;
+  // check_fashion_files, then loads the test set and, with `with_train`, the training set
+  // (`eval` needs only the t10k files).
+  FashionData(const std::string& root, bool with_train);
+  data::FashionMNIST test;
+  std::optional<data::FashionMNIST> train;
 };
 
 struct EpochResult {

@@ -46,40 +46,52 @@ nn::ModulePtr load_model(const std::string& path) {
 
 void save_weights(const nn::Module& model, const std::string& path) { serialize::save_state_dict(model, path); }
 
-void apply_pruning(nn::Module& model, const PruneRequest& request) {
+namespace {
+bool is_structured(const std::string& method) { return method == "ln_structured" || method == "random_structured"; }
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor>> pruning_targets(nn::Module& model, const PruneRequest& request) {
+  auto layers = prunable_layers(model);
+  // Structured methods leave the last layer alone: its output rows are the classes.
+  if (is_structured(request.method) && !layers.empty()) layers.pop_back();
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& [name, layer] : layers) out.emplace_back(name, layer->get("weight"));
+  return out;
+}
+
+std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& request) {
   prune::Amount amount = std::holds_alternative<int64_t>(request.amount) ? prune::Amount(std::get<int64_t>(request.amount))
                                                                           : prune::Amount(std::get<double>(request.amount));
   prune::validate_pruning_amount_init(amount);
-  auto layers = prunable_layers(model);
-  TWIG_CHECK(!layers.empty(), ValueError, "the model has no conv or linear layer to prune");
+  auto all_layers = prunable_layers(model);
+  TWIG_CHECK(!all_layers.empty(), ValueError, "the model has no conv or linear layer to prune");
   const std::string& m = request.method;
-  if (m == "l1_unstructured" || m == "random_unstructured") {
-    if (request.global) {
-      std::vector<prune::TensorRef> refs;
-      for (auto& [name, layer] : layers) refs.emplace_back(layer, "weight");
-      prune::PruningMethodPtr method;
-      if (m == "l1_unstructured") method = std::make_shared<prune::L1Unstructured>(amount);
-      else method = std::make_shared<prune::RandomUnstructured>(amount);
-      prune::global_unstructured(refs, method);
-      return;
-    }
-    for (auto& [name, layer] : layers) {
-      if (m == "l1_unstructured") prune::l1_unstructured(*layer, "weight", amount);
-      else prune::random_unstructured(*layer, "weight", amount);
-    }
-    return;
+  TWIG_CHECK(m == "l1_unstructured" || m == "random_unstructured" || is_structured(m), ValueError, "unknown pruning method '", m, "'");
+  TWIG_CHECK(!request.global || !is_structured(m), ValueError, "global pruning needs an unstructured method, not ", m);
+  std::vector<std::pair<std::string, nn::ModulePtr>> layers;
+  std::vector<std::string> names;
+  for (auto& [name, weight] : pruning_targets(model, request)) {
+    (void)weight;
+    for (auto& [lname, layer] : all_layers)
+      if (lname == name) layers.emplace_back(lname, layer);
+    names.push_back(name);
   }
-  if (m == "ln_structured" || m == "random_structured") {
-    TWIG_CHECK(!request.global, ValueError, "global pruning needs an unstructured method, not ", m);
-    // Not the last layer: its output rows are the classes.
-    for (size_t i = 0; i + 1 < layers.size(); ++i) {
-      nn::Module& layer = *layers[i].second;
-      if (m == "ln_structured") prune::ln_structured(layer, "weight", amount, NormP(request.n), request.dim);
-      else prune::random_structured(layer, "weight", amount, request.dim);
-    }
-    return;
+  if (request.global) {
+    std::vector<prune::TensorRef> refs;
+    for (auto& [name, layer] : layers) refs.emplace_back(layer, "weight");
+    prune::PruningMethodPtr method;
+    if (m == "l1_unstructured") method = std::make_shared<prune::L1Unstructured>(amount);
+    else method = std::make_shared<prune::RandomUnstructured>(amount);
+    prune::global_unstructured(refs, method);
+    return names;
   }
-  TWIG_THROW(ValueError, "unknown pruning method '", m, "'");
+  for (auto& [name, layer] : layers) {
+    if (m == "l1_unstructured") prune::l1_unstructured(*layer, "weight", amount);
+    else if (m == "random_unstructured") prune::random_unstructured(*layer, "weight", amount);
+    else if (m == "ln_structured") prune::ln_structured(*layer, "weight", amount, request.n, request.dim);
+    else prune::random_structured(*layer, "weight", amount, request.dim);
+  }
+  return names;
 }
 
 void remove_pruning(nn::Module& model) {

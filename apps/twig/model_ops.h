@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "nn/module.h"
 
@@ -26,14 +27,17 @@ struct PruneRequest {
   std::string method;                    // l1_unstructured, random_unstructured, ln_structured, random_structured
   std::variant<int64_t, double> amount;  // a count or a fraction, as in Python
   bool global = false;                   // global_unstructured over every conv/linear weight
-  double n = 2.0;                        // ln_structured's norm
+  NormP n = NormP(2.0);                  // ln_structured's norm: a real, ±inf or "fro"
   int64_t dim = 0;                       // structured methods' dim
 };
 
 // Unstructured methods prune every conv/linear weight (globally with `global`). Structured ones
 // prune every conv/linear weight except the last layer's (its rows are the classes).
-// ValueError for an unknown method or `global` with a structured one.
-void apply_pruning(nn::Module& model, const PruneRequest& request);
+// ValueError for an unknown method or `global` with a structured one. Returns the names of the
+// layers it pruned. Random methods draw from twig's default generator (manual_seed).
+std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& request);
+// The layers apply_pruning prunes for `request`, with the weight each one prunes.
+std::vector<std::pair<std::string, Tensor>> pruning_targets(nn::Module& model, const PruneRequest& request);
 // prune.remove on every pruned tensor: the masks are made permanent.
 void remove_pruning(nn::Module& model);
 
