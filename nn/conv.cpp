@@ -365,6 +365,41 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const I
   return convnd("conv3d", "ConvolutionBackward0", 3, x, weight, bias, stride, padding, dilation, groups);
 }
 
+Tensor conv_string_padding(const char* op, size_t dims, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           const IntPair& stride, const std::string& padding, const IntPair& dilation, int64_t groups) {
+  TWIG_CHECK(padding == "same" || padding == "valid", ValueError, "Invalid padding string '", padding,
+             "', should be one of {'valid', 'same'}");
+  const char* node = "ConvolutionBackward0";
+  if (padding == "valid") return convnd(op, node, dims, x, weight, bias, stride, {0}, dilation, groups);
+  const Shape st = expand_param(stride, dims, "stride");
+  for (int64_t s : st) {
+    TWIG_CHECK(s == 1, ValueError, op, ": padding='same' is not supported for strided convolutions (stride=", stride,
+               ")");
+  }
+  TWIG_CHECK(weight.defined() && weight.dim() == static_cast<int64_t>(dims) + 2, RuntimeError, op,
+             ": expected a ", dims + 2, "-D weight for padding='same'");
+  const Shape dil = expand_param(dilation, dims, "dilation");
+  // Total pad of each dim: dilation * (kernel - 1); left half, right the rest.
+  Shape left(dims), right(dims);
+  bool symmetric = true;
+  for (size_t i = 0; i < dims; ++i) {
+    const int64_t total = dil[i] * (weight.size(static_cast<int64_t>(i) + 2) - 1);
+    left[i] = total / 2;
+    right[i] = total - left[i];
+    symmetric = symmetric && left[i] == right[i];
+  }
+  if (symmetric) return convnd(op, node, dims, x, weight, bias, stride, left, dilation, groups);
+  // Uneven: one extra zero on the right (bottom, back) of the dims that need it, then the
+  // symmetric part as the conv's own padding.
+  std::vector<int64_t> extra;
+  for (size_t k = 0; k < dims; ++k) {
+    const size_t i = dims - 1 - k;
+    extra.push_back(0);
+    extra.push_back(right[i] - left[i]);
+  }
+  return convnd(op, node, dims, pad(x, extra), weight, bias, stride, left, dilation, groups);
+}
+
 }  // namespace functional
 
 // ---- modules ------------------------------------------------------------------------------------
@@ -380,6 +415,22 @@ ConvNd<D>::ConvNd(const ConvOptions<D>& opts) : UnaryModule(D == 2 ? "Conv2d" : 
              " got out_channels=", opts.out_channels_, ", groups=", opts.groups_, ")");
   for (const auto* v : {&opts.kernel_size_, &opts.stride_, &opts.padding_, &opts.dilation_}) {
     TWIG_CHECK(v->size() == D, ValueError, name, ": expected ", D, " values per spatial argument, got ", *v);
+  }
+  const std::string& pm = opts.padding_mode_;
+  TWIG_CHECK(pm == "zeros" || pm == "reflect" || pm == "replicate" || pm == "circular", ValueError,
+             "padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but got padding_mode='", pm,
+             "'");
+  if (!opts.padding_str_.empty()) {
+    const std::string& ps = opts.padding_str_;
+    TWIG_CHECK(ps == "same" || ps == "valid", ValueError, "Invalid padding string '", ps,
+               "', should be one of {'valid', 'same'}");
+    if (ps == "same") {
+      for (int64_t s : opts.stride_) {
+        TWIG_CHECK(s == 1, ValueError, name, ": padding='same' is not supported for strided convolutions (stride=",
+                   opts.stride_, ")");
+      }
+      for (size_t i = 0; i < D; ++i) options.padding_[i] = opts.dilation_[i] * (opts.kernel_size_[i] - 1) / 2;
+    }
   }
   Shape wshape{opts.out_channels_, opts.in_channels_ / opts.groups_};
   wshape.insert(wshape.end(), opts.kernel_size_.begin(), opts.kernel_size_.end());
@@ -401,13 +452,35 @@ void ConvNd<D>::reset_parameters() {
 }
 
 template <size_t D>
+std::vector<int64_t> ConvNd<D>::reversed_padding_repeated_twice() const {
+  std::vector<int64_t> pads;
+  for (size_t k = 0; k < D; ++k) {
+    const size_t i = D - 1 - k;
+    if (options.padding_str_ == "same") {
+      const int64_t total = options.dilation_[i] * (options.kernel_size_[i] - 1);
+      pads.push_back(total / 2);
+      pads.push_back(total - total / 2);
+    } else {
+      pads.push_back(options.padding_[i]);
+      pads.push_back(options.padding_[i]);
+    }
+  }
+  return pads;
+}
+
+template <size_t D>
 Tensor ConvNd<D>::forward(const Tensor& x) {
   const Tensor w = get("weight"), b = get_or_undefined("bias");
-  if constexpr (D == 2) {
-    return F::conv2d(x, w, b, options.stride_, options.padding_, options.dilation_, options.groups_);
-  } else {
-    return F::conv3d(x, w, b, options.stride_, options.padding_, options.dilation_, options.groups_);
+  const char* op = D == 2 ? "conv2d" : "conv3d";
+  const auto& o = options;
+  if (o.padding_mode_ != "zeros") {
+    return convnd(op, "ConvolutionBackward0", D, F::pad(x, reversed_padding_repeated_twice(), o.padding_mode_), w, b,
+                     o.stride_, {0}, o.dilation_, o.groups_);
   }
+  if (!o.padding_str_.empty()) {
+    return F::conv_string_padding(op, D, x, w, b, o.stride_, o.padding_str_, o.dilation_, o.groups_);
+  }
+  return convnd(op, "ConvolutionBackward0", D, x, w, b, o.stride_, o.padding_, o.dilation_, o.groups_);
 }
 
 template <size_t D>
@@ -416,10 +489,15 @@ std::string ConvNd<D>::extra_repr() const {
   std::string s =
       detail::str_cat(o.in_channels_, ", ", o.out_channels_, ", kernel_size=", python_repr(o.kernel_size_, true),
                       ", stride=", python_repr(o.stride_, true));
-  if (o.padding_ != std::vector<int64_t>(D, 0)) s += ", padding=" + python_repr(o.padding_, true);
+  if (!o.padding_str_.empty()) {
+    s += ", padding=" + o.padding_str_;
+  } else if (o.padding_ != std::vector<int64_t>(D, 0)) {
+    s += ", padding=" + python_repr(o.padding_, true);
+  }
   if (o.dilation_ != std::vector<int64_t>(D, 1)) s += ", dilation=" + python_repr(o.dilation_, true);
   if (o.groups_ != 1) s += detail::str_cat(", groups=", o.groups_);
   if (!bias().defined()) s += ", bias=False";
+  if (o.padding_mode_ != "zeros") s += ", padding_mode=" + o.padding_mode_;
   return s;
 }
 

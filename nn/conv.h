@@ -2,7 +2,10 @@
 // group (nn/functional.h declares F::conv2d / F::conv3d).
 #pragma once
 
+#include <concepts>
 #include <memory>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "nn/module.h"
@@ -22,6 +25,20 @@ struct ConvOptions {
   }
   ConvOptions& padding(const SpatialInts& v) {
     padding_ = v.expand(D);
+    padding_str_.clear();
+    return *this;
+  }
+  // padding="same" or "valid" (checked by the layer). A template so that padding(0) stays an int.
+  template <typename S>
+    requires std::convertible_to<const S&, std::string> && (!std::is_arithmetic_v<S>)
+  ConvOptions& padding(const S& mode) {
+    padding_str_ = std::string(mode);
+    padding_ = std::vector<int64_t>(D, 0);
+    return *this;
+  }
+  // "zeros" (default), "reflect", "replicate" or "circular".
+  ConvOptions& padding_mode(const std::string& mode) {
+    padding_mode_ = mode;
     return *this;
   }
   ConvOptions& dilation(const SpatialInts& v) {
@@ -40,7 +57,10 @@ struct ConvOptions {
   int64_t out_channels_;
   std::vector<int64_t> kernel_size_;
   std::vector<int64_t> stride_ = std::vector<int64_t>(D, 1);
+  // The numeric padding; for padding="same" the left (top) pad of each dim, set by the layer.
   std::vector<int64_t> padding_ = std::vector<int64_t>(D, 0);
+  std::string padding_str_;  // "same" / "valid" when padding was given as a string, else empty
+  std::string padding_mode_ = "zeros";
   std::vector<int64_t> dilation_ = std::vector<int64_t>(D, 1);
   int64_t groups_ = 1;
   bool bias_ = true;
@@ -48,7 +68,9 @@ struct ConvOptions {
 using Conv2dOptions = ConvOptions<2>;
 using Conv3dOptions = ConvOptions<3>;
 
-// weight (out_channels, in_channels / groups, k...), bias (out_channels) or None. Reads both by
+// weight (out_channels, in_channels / groups, k...), bias (out_channels) or None. With
+// padding_mode other than "zeros" the input is padded with F::pad in that mode (by `padding`, or
+// by "same"'s amounts), then convolved without padding, as PyTorch. Reads weight and bias by
 // name on every forward, so pruning hooks and parametrizations can stand in for them. `options`
 // is public: structured pruning rewrites in/out_channels after shrinking the tensors.
 template <size_t D>
@@ -66,6 +88,9 @@ class ConvNd : public UnaryModule {
   std::string extra_repr() const override;
 
   ConvOptions<D> options;
+  // F.pad's argument for a padding_mode other than zeros: (left, right) per dim, last dim first
+  // (PyTorch's _reversed_padding_repeated_twice); for "same" the right pad takes the odd one.
+  std::vector<int64_t> reversed_padding_repeated_twice() const;
 
  protected:
   ModulePtr clone_instance() const override { return std::make_shared<ConvNd<D>>(*this); }

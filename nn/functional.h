@@ -2,8 +2,11 @@
 // `namespace F = twig::nn::functional;` then F::relu(x), F::conv2d(x, w, b, ...).
 #pragma once
 
+#include <concepts>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -21,11 +24,42 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // x (N, C, D, H, W) or (C, D, H, W); weight (O, C/groups, kD, kH, kW).
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const IntPair& stride = {1},
               const IntPair& padding = {0}, const IntPair& dilation = {1}, int64_t groups = 1);
+// padding="valid" (none) or "same" (output size = input size; stride must be 1). For "same" each
+// spatial dim gets dilation * (kernel - 1) zeros in all, half on the left and the rest (one more
+// when odd) on the right, as PyTorch. ValueError for another string or a stride other than 1.
+// (A template so that a braced `{0}` still picks the integer padding above.)
+Tensor conv_string_padding(const char* op, size_t dims, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           const IntPair& stride, const std::string& padding, const IntPair& dilation, int64_t groups);
+template <typename S>
+  requires std::convertible_to<const S&, std::string_view>
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const S& padding,
+              const IntPair& dilation = {1}, int64_t groups = 1) {
+  return conv_string_padding("conv2d", 2, x, weight, bias, stride, std::string(std::string_view(padding)), dilation,
+                             groups);
+}
+template <typename S>
+  requires std::convertible_to<const S&, std::string_view>
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const S& padding,
+              const IntPair& dilation = {1}, int64_t groups = 1) {
+  return conv_string_padding("conv3d", 3, x, weight, bias, stride, std::string(std::string_view(padding)), dilation,
+                             groups);
+}
+
+// F.pad(x, pad, mode, value): `pad` holds (left, right) pairs for the last dim, then the one
+// before it, ... (at most x.dim() pairs). mode "constant" (fills `value`; negative pads crop),
+// "reflect" (mirror without repeating the edge; each pad < that dim's size), "replicate" (repeat
+// the edge) or "circular" (wrap around; each pad <= that dim's size). Differentiable.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& mode = "constant", double value = 0.0);
 
 // ---- pooling ---------------------------------------------------------------------------------
 // stride empty means stride = kernel_size.
 Tensor max_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride = {}, const IntPair& padding = {0},
                   const IntPair& dilation = {1}, bool ceil_mode = false);
+// F.max_pool2d(..., return_indices=True): (output, indices); indices int64, the shape of output,
+// each the flat index h * W + w of the maximum within its (H, W) input plane, as PyTorch.
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair& kernel_size, const IntPair& stride = {},
+                                                  const IntPair& padding = {0}, const IntPair& dilation = {1},
+                                                  bool ceil_mode = false);
 Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride = {}, const IntPair& padding = {0},
                   bool ceil_mode = false, bool count_include_pad = true,
                   std::optional<int64_t> divisor_override = std::nullopt);

@@ -148,6 +148,11 @@ namespace functional {
 
 Tensor max_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride, const IntPair& padding,
                   const IntPair& dilation, bool ceil_mode) {
+  return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+}
+
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair& kernel_size, const IntPair& stride,
+                                                  const IntPair& padding, const IntPair& dilation, bool ceil_mode) {
   const Pool2dGeometry g = pool_geometry(x, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode);
   const Planes p = to_planes(x, g.out_h, g.out_w);
   Tensor out = detail::make_empty(p.out_shape, x.dtype(), x.device());
@@ -156,7 +161,7 @@ Tensor max_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& st
   record_pool("MaxPool2DWithIndicesBackward0", x, out, p.B, [indices, B = p.B](const Tensor& gi, const Tensor& go) {
     backend_for(gi.device()).max_pool2d_backward(gi, go, planes_of(indices, B));
   });
-  return out;
+  return {out, indices};
 }
 
 Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride, const IntPair& padding,
@@ -211,6 +216,20 @@ Tensor MaxPool2d::forward(const Tensor& x) {
   const auto& o = options;
   return F::max_pool2d(x, o.kernel_size_.values, o.stride_ ? o.stride_->values : IntPair{}, o.padding_.values,
                        o.dilation_.values, o.ceil_mode_);
+}
+
+Value MaxPool2d::forward_values(const Values& inputs) {
+  if (!options.return_indices_) return UnaryModule::forward_values(inputs);
+  TWIG_CHECK(inputs.size() == 1, TypeError, type_name(), ".forward() takes 1 input but ", inputs.size(),
+             " were given");
+  const auto [out, indices] = forward_with_indices(inputs[0].tensor());
+  return Value::tuple({Value(out), Value(indices)});
+}
+
+std::pair<Tensor, Tensor> MaxPool2d::forward_with_indices(const Tensor& x) {
+  const auto& o = options;
+  return F::max_pool2d_with_indices(x, o.kernel_size_.values, o.stride_ ? o.stride_->values : IntPair{},
+                                    o.padding_.values, o.dilation_.values, o.ceil_mode_);
 }
 
 std::string MaxPool2d::extra_repr() const {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "nn/module.h"
 #include "nn/spatial.h"
@@ -29,17 +30,28 @@ struct MaxPool2dOptions {
     ceil_mode_ = v;
     return *this;
   }
+  // The module returns the tuple (output, indices) (see F::max_pool2d_with_indices).
+  MaxPool2dOptions& return_indices(bool v) {
+    return_indices_ = v;
+    return *this;
+  }
   SpatialInts kernel_size_;
   std::optional<SpatialInts> stride_;  // none: kernel_size
   SpatialInts padding_ = 0;
   SpatialInts dilation_ = 1;
   bool ceil_mode_ = false;
+  bool return_indices_ = false;
 };
 
 class MaxPool2d : public UnaryModule {
  public:
   explicit MaxPool2d(const MaxPool2dOptions& options) : UnaryModule("MaxPool2d"), options(options) {}
+  // The output only (whatever return_indices says).
   Tensor forward(const Tensor& x) override;
+  // (output, int64 indices).
+  std::pair<Tensor, Tensor> forward_with_indices(const Tensor& x);
+  // With return_indices the tuple (output, indices), as Python's module returns; else the output.
+  Value forward_values(const Values& inputs) override;
   std::string extra_repr() const override;
   MaxPool2dOptions options;
 

@@ -477,10 +477,13 @@ void global_unstructured(const std::vector<TensorRef>& parameters, const Pruning
   for (const auto& p : parameters) {
     TWIG_CHECK(p.module != nullptr, TypeError, "global_unstructured(): a parameter's module is None");
   }
-  pruning_method->tensor_name = "temp";
-  TWIG_CHECK(pruning_method->pruning_type() == "unstructured", TypeError,
+  // A copy does the work: the caller's object keeps its tensor_name (Python builds a new method
+  // from the class and its kwargs for every call).
+  PruningMethodPtr method = pruning_method->clone_method();
+  method->tensor_name = "temp";
+  TWIG_CHECK(method->pruning_type() == "unstructured", TypeError,
              "Only \"unstructured\" PRUNING_TYPE supported for the `pruning_method`. Found method ",
-             pruning_method->type_name(), " of type ", pruning_method->pruning_type());
+             method->type_name(), " of type ", method->pruning_type());
   Tensor scores, default_mask;
   {
     NoGradGuard no_grad;
@@ -499,7 +502,7 @@ void global_unstructured(const std::vector<TensorRef>& parameters, const Pruning
   }
   PruningContainer container;
   container.tensor_name = "temp";
-  container.add_pruning_method(pruning_method);
+  container.add_pruning_method(method);
   Tensor final_mask = container.compute_mask(scores, default_mask);
   int64_t pointer = 0;
   for (const auto& p : parameters) {

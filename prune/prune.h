@@ -299,9 +299,39 @@ struct TensorRef {
 };
 using ImportanceScores = std::map<TensorRef, Tensor>;
 
-// Prunes all `parameters` together: pruning_method (an unstructured method, e.g.
-// std::make_shared<L1Unstructured>(4)) decides over their concatenation, and each tensor gets
-// its slice of the result as a CustomFromMask. TypeError unless the method is "unstructured".
+// Python's class object passed as `pruning_method`: PruningType<L1Unstructured>{}.
+template <typename Method>
+struct PruningType {
+  using type = Method;
+};
+
+// prune.global_unstructured(parameters, pruning_method=Method, importance_scores=None, **kwargs):
+// prunes all `parameters` together. A new Method is built from `args` (Python's kwargs, e.g. the
+// amount) and decides over the concatenation of the parameters (or of their importance scores);
+// each tensor gets its slice of the result as a CustomFromMask. TypeError unless Method's
+// pruning type is "unstructured". Two spellings:
+//   prune::global_unstructured(params, prune::PruningType<prune::L1Unstructured>{}, 0.2);
+//   prune::global_unstructured<prune::L1Unstructured>(params, 0.2);
+// and either with importance scores before the method's arguments:
+//   prune::global_unstructured<prune::L1Unstructured>(params, scores, 4);
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>, Args&&... args);
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>,
+                         const ImportanceScores& importance_scores, Args&&... args);
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, Args&&... args);
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, const ImportanceScores& importance_scores,
+                         Args&&... args);
+
+// The same with a configured method object (e.g. std::make_shared<L1Unstructured>(4)) standing
+// for the class and its arguments: a copy of it does the work (clone_method()), so the object the
+// caller passed is never changed.
 void global_unstructured(const std::vector<TensorRef>& parameters, const PruningMethodPtr& pruning_method,
                          const ImportanceScores& importance_scores = {});
 
@@ -313,6 +343,34 @@ bool is_pruned(const nn::Module& module);
 
 // The pruning hook attached to module.name (a method or a PruningContainer), or null.
 PruningMethodPtr pruning_hook(const nn::Module& module, const std::string& name);
+
+// ---- global_unstructured's templates ----------------------------------------------------------------
+
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>, Args&&... args) {
+  global_unstructured(parameters, std::make_shared<Method>(std::forward<Args>(args)...), ImportanceScores{});
+}
+
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>,
+                         const ImportanceScores& importance_scores, Args&&... args) {
+  global_unstructured(parameters, std::make_shared<Method>(std::forward<Args>(args)...), importance_scores);
+}
+
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, Args&&... args) {
+  global_unstructured(parameters, PruningType<Method>{}, std::forward<Args>(args)...);
+}
+
+template <typename Method, typename... Args>
+  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+void global_unstructured(const std::vector<TensorRef>& parameters, const ImportanceScores& importance_scores,
+                         Args&&... args) {
+  global_unstructured(parameters, PruningType<Method>{}, importance_scores, std::forward<Args>(args)...);
+}
 
 // ---- serialization ---------------------------------------------------------------------------------
 // Registers the codecs of every method type above (and PruningContainer) with serialize/'s type

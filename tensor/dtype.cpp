@@ -1,5 +1,7 @@
 #include "tensor/dtype.h"
 
+#include <atomic>
+
 #include "tensor/device.h"
 #include "tensor/scalar.h"
 
@@ -58,7 +60,17 @@ Dtype promote_types(Dtype a, Dtype b) {
   return static_cast<int>(a) >= static_cast<int>(b) ? a : b;
 }
 
-Dtype default_dtype() { return kFloat32; }
+namespace {
+std::atomic<Dtype> g_default_dtype{kFloat32};
+}  // namespace
+
+Dtype default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
+
+void set_default_dtype(Dtype dtype) {
+  TWIG_CHECK(is_floating(dtype), TypeError,
+             "set_default_dtype(): only floating-point types are supported as the default type, got ", dtype);
+  g_default_dtype.store(dtype, std::memory_order_relaxed);
+}
 
 std::ostream& operator<<(std::ostream& os, Dtype t) { return os << "torch." << dtype_name(t); }
 

@@ -45,8 +45,26 @@ inline bool is_integral(Dtype t, bool include_bool = false) {
 // PyTorch's promote_types: the smallest type that holds both.
 Dtype promote_types(Dtype a, Dtype b);
 
-// The default floating dtype (float32), used when integers meet a floating Python scalar.
+// The default floating dtype, torch.get_default_dtype(): float32 unless set_default_dtype
+// changed it. Factories without a dtype (empty, zeros, ones, rand*, tensor({1.5}), arange with a
+// floating bound, ...) and hence the parameters layers create use it; so do integers meeting a
+// floating Python scalar. One setting for the whole program, as in PyTorch.
 Dtype default_dtype();
+inline Dtype get_default_dtype() { return default_dtype(); }
+// torch.set_default_dtype: only float32 and float64 (TypeError naming any other dtype).
+void set_default_dtype(Dtype dtype);
+
+// Sets the default dtype for a scope and restores the previous one on exit.
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(Dtype dtype) : previous_(default_dtype()) { set_default_dtype(dtype); }
+  ~DefaultDtypeGuard() { set_default_dtype(previous_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  Dtype previous_;
+};
 
 std::ostream& operator<<(std::ostream& os, Dtype t);
 

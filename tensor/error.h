@@ -10,42 +10,67 @@
 
 namespace twig {
 
-// Base of every twig exception (Python's Exception).
+// Base of every twig exception (Python's Exception). python_name() is the Python class a
+// binding would raise ("ValueError", "KeyError", ...); each class below overrides it.
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what) : std::runtime_error(what) {}
+  virtual const char* python_name() const noexcept { return "Exception"; }
 };
 
+#define TWIG_PY_NAME(Name) \
+  const char* python_name() const noexcept override { return #Name; }
+
 class TypeError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(TypeError)
 };
 class ValueError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(ValueError)
 };
 // Python: IndexError and KeyError are both LookupErrors.
 class LookupError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(LookupError)
 };
 class IndexError : public LookupError {
+ public:
   using LookupError::LookupError;
+  TWIG_PY_NAME(IndexError)
 };
 class KeyError : public LookupError {
+ public:
   using LookupError::LookupError;
+  TWIG_PY_NAME(KeyError)
 };
 class RuntimeError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(RuntimeError)
 };
 // Python: NotImplementedError derives from RuntimeError.
 class NotImplementedError : public RuntimeError {
+ public:
   using RuntimeError::RuntimeError;
+  TWIG_PY_NAME(NotImplementedError)
 };
 class AssertionError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(AssertionError)
 };
 // Python: a missing attribute (module.get("weight") on a module without one).
 class AttributeError : public Error {
+ public:
   using Error::Error;
+  TWIG_PY_NAME(AttributeError)
 };
+
+#undef TWIG_PY_NAME
 
 namespace detail {
 

@@ -79,10 +79,8 @@ std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& re
   if (request.global) {
     std::vector<prune::TensorRef> refs;
     for (auto& [name, layer] : layers) refs.emplace_back(layer, "weight");
-    prune::PruningMethodPtr method;
-    if (m == "l1_unstructured") method = std::make_shared<prune::L1Unstructured>(amount);
-    else method = std::make_shared<prune::RandomUnstructured>(amount);
-    prune::global_unstructured(refs, method);
+    if (m == "l1_unstructured") prune::global_unstructured<prune::L1Unstructured>(refs, amount);
+    else prune::global_unstructured<prune::RandomUnstructured>(refs, amount);
     return names;
   }
   for (auto& [name, layer] : layers) {

@@ -499,7 +499,7 @@ TEST(TestPruningNN, test_global_pruning) {
 
   std::vector<prune::TensorRef> params_to_prune = {{m, "weight"}, {n, "weight"}};
   // the 4 smallest magnitudes over both tensors
-  prune::global_unstructured(params_to_prune, std::make_shared<prune::L1Unstructured>(4));
+  prune::global_unstructured(params_to_prune, prune::PruningType<prune::L1Unstructured>{}, 4);
 
   EXPECT_TENSOR_EQ(tensor({{0, 2, 3, 4}, {-4, -3, -2, 0}}, kFloat32), m->get("weight"));
   EXPECT_TENSOR_EQ(tensor({{0, 0, -2}}).to(kFloat32), n->get("weight"));
@@ -516,10 +516,53 @@ TEST(TestPruningNN, test_global_pruning_importance_scores) {
   std::vector<prune::TensorRef> params_to_prune = {{m, "weight"}, {n, "weight"}};
   prune::ImportanceScores importance_scores = {{{m, "weight"}, m_importance_scores},
                                                {{n, "weight"}, n_importance_scores}};
-  prune::global_unstructured(params_to_prune, std::make_shared<prune::L1Unstructured>(4), importance_scores);
+  prune::global_unstructured<prune::L1Unstructured>(params_to_prune, importance_scores, 4);
 
   EXPECT_TENSOR_EQ(tensor({{1, 2, 0, 4}, {-4, 0, -2, -1}}, kFloat32), m->get("weight"));
   EXPECT_TENSOR_EQ(tensor({{0, 0.1, 0}}).to(kFloat32), n->get("weight"));
+}
+
+// twig: the method object form is kept, but a copy does the work, so the caller's object is
+// never changed (Python builds a fresh method from the class for every call); all spellings agree.
+TEST(TestPruningNN, global_unstructured_spellings_and_no_mutation) {
+  auto make = [] {
+    auto m = std::make_shared<nn::Linear>(4, 2);
+    auto n = std::make_shared<nn::Linear>(3, 1);
+    set_parameter(*m, "weight", tensor({{1, 2, 3, 4}, {-4, -3, -2, -1}}).to(kFloat32));
+    set_parameter(*n, "weight", tensor({{0, 0.1, -2}}).to(kFloat32));
+    return std::make_pair(m, n);
+  };
+  const Tensor want_m = tensor({{0, 2, 3, 4}, {-4, -3, -2, 0}}, kFloat32);
+  const Tensor want_n = tensor({{0, 0, -2}}).to(kFloat32);
+  {
+    auto [m, n] = make();
+    auto method = std::make_shared<prune::L1Unstructured>(0.36);  // round(3.96): 4 of 11
+    prune::global_unstructured({{m, "weight"}, {n, "weight"}}, method);
+    EXPECT_EQ(method->tensor_name, "");
+    for (const auto& [id, hook] : m->forward_pre_hooks().items()) EXPECT_NE(hook, method);
+    EXPECT_TENSOR_EQ(want_m, m->get("weight"));
+    EXPECT_TENSOR_EQ(want_n, n->get("weight"));
+  }
+  {
+    auto [m, n] = make();
+    prune::global_unstructured({{m, "weight"}, {n, "weight"}}, prune::PruningType<prune::L1Unstructured>{}, 0.36);
+    EXPECT_TENSOR_EQ(want_m, m->get("weight"));
+    EXPECT_TENSOR_EQ(want_n, n->get("weight"));
+    EXPECT_EQ(prune::pruning_hook(*m, "weight")->type_name(), "CustomFromMask");
+  }
+  {
+    auto [m, n] = make();
+    prune::global_unstructured<prune::L1Unstructured>({{m, "weight"}, {n, "weight"}}, prune::Amount(4));
+    EXPECT_TENSOR_EQ(want_m, m->get("weight"));
+    EXPECT_TENSOR_EQ(want_n, n->get("weight"));
+  }
+  {
+    // A structured method is refused before anything is pruned.
+    auto [m, n] = make();
+    EXPECT_ERROR((prune::global_unstructured<prune::LnStructured>({{m, "weight"}}, 1, 2.0, 0)), TypeError,
+                 "Only \"unstructured\" PRUNING_TYPE supported");
+    EXPECT_FALSE(prune::is_pruned(*m));
+  }
 }
 
 TEST(TestPruningNN, test_custom_from_mask_pruning) {
