@@ -179,6 +179,8 @@ TEST(TestPruningNN, test_random_pruning_0perc) {
         [&](const Tensor&, const Tensor&) { return ones_mask; });
     prune::random_unstructured(*m, "weight", 0.9);  // amount won't count
     EXPECT_EQ(compute_mask.call_count(), 1);
+    // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+    EXPECT_TENSOR_EQ(m->get("weight_mask"), ones_mask);
   }
 
   Tensor y_postpruning = (*m)(input);
@@ -203,7 +205,10 @@ TEST(TestPruningNN, test_random_pruning) {
   {
     prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
     prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
   }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor y_postpruning = (*m)(input);
   y_postpruning.sum().backward();
   EXPECT_TENSOR_EQ(m->get("weight_orig").grad(), mask);  // all 1 except the masked units
@@ -226,7 +231,10 @@ TEST(TestPruningNN, test_random_pruning_forward) {
   {
     prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
     prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
   }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor yhat = (*m)(input);
   Tensor w = m->get("weight_orig"), b = m->get("bias");
   // assertEqual's float32 tolerances (rtol 1.3e-6, atol 1e-5); dtype and 0-d shape must match too
@@ -243,7 +251,10 @@ TEST(TestPruningNN, test_remove_pruning_forward) {
   {
     prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
     prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
   }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor y_postpruning = (*m)(input);
   prune::remove(*m, "weight");
   Tensor y_postremoval = (*m)(input);
