@@ -187,7 +187,8 @@ TEST(IndexInt, SeveralTensors) {
   EXPECT_EQ(front.sizes(), (Shape{2, 3}));
   EXPECT_EQ(front.to_vector<int64_t>(), (L{14, 18, 22, 2, 6, 10}));
   Tensor split = y.index({tensor({1}), None, tensor({0})});  // None separates them too
-  EXPECT_EQ(split.sizes(), (Shape{1, 1, 3}));
+  EXPECT_EQ(split.sizes(), (Shape{1, 1, 4}));  // y[1, 0, :]: 12..15
+  EXPECT_EQ(split.to_vector<int64_t>(), (L{12, 13, 14, 15}));
 }
 
 TEST(IndexAdvanced, GradcheckSeveralTensors) {
