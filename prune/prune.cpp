@@ -8,6 +8,7 @@
 
 #include "autograd/grad_mode.h"
 #include "prune/kernels.h"
+#include "prune/patch.h"
 #include "tensor/ops.h"
 #include "tensor/shape.h"
 
@@ -332,7 +333,13 @@ Tensor PruningContainer::compute_mask(const Tensor& t, const Tensor& default_mas
 
 // ---- the methods -----------------------------------------------------------------------------------------
 
-Tensor Identity::compute_mask(const Tensor&, const Tensor& default_mask) { return default_mask; }
+Tensor Identity::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(Identity))) {
+    return (*patch)(t, default_mask);
+  }
+  return default_mask;
+}
 
 PruningMethodPtr Identity::apply(nn::Module& module, const std::string& name) {
   return BasePruningMethod::apply(module, name, std::make_shared<Identity>());
@@ -354,6 +361,10 @@ std::pair<int64_t, Tensor> unstructured_start(const Amount& amount, const Tensor
 RandomUnstructured::RandomUnstructured(Amount a) : amount(a) { validate_pruning_amount_init(amount); }
 
 Tensor RandomUnstructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(RandomUnstructured))) {
+    return (*patch)(t, default_mask);
+  }
   auto [k, mask] = unstructured_start(amount, t, default_mask);
   if (k != 0) detail::zero_at(mask, detail::random_subset(t.numel(), k));
   return mask;
@@ -366,6 +377,10 @@ PruningMethodPtr RandomUnstructured::apply(nn::Module& module, const std::string
 L1Unstructured::L1Unstructured(Amount a) : amount(a) { validate_pruning_amount_init(amount); }
 
 Tensor L1Unstructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(L1Unstructured))) {
+    return (*patch)(t, default_mask);
+  }
   auto [k, mask] = unstructured_start(amount, t, default_mask);
   if (k != 0) detail::zero_smallest_magnitudes(mask, t, k);
   return mask;
@@ -379,6 +394,10 @@ PruningMethodPtr L1Unstructured::apply(nn::Module& module, const std::string& na
 RandomStructured::RandomStructured(Amount a, int64_t d) : amount(a), dim(d) { validate_pruning_amount_init(amount); }
 
 Tensor RandomStructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(RandomStructured))) {
+    return (*patch)(t, default_mask);
+  }
   validate_structured_pruning(t);
   validate_pruning_dim(t, dim);
   const int64_t d = wrap_dim(dim, t.dim());
@@ -400,6 +419,10 @@ LnStructured::LnStructured(Amount a, NormP norm, int64_t d) : amount(a), n(norm)
 }
 
 Tensor LnStructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(LnStructured))) {
+    return (*patch)(t, default_mask);
+  }
   validate_structured_pruning(t);
   validate_pruning_dim(t, dim);
   const int64_t d = wrap_dim(dim, t.dim());
@@ -420,7 +443,11 @@ CustomFromMask::CustomFromMask(Tensor m) : mask(std::move(m)) {
   TWIG_CHECK(mask.defined(), TypeError, "CustomFromMask: the mask is None");
 }
 
-Tensor CustomFromMask::compute_mask(const Tensor&, const Tensor& default_mask) {
+Tensor CustomFromMask::compute_mask(const Tensor& t, const Tensor& default_mask) {
+  // prune/patch.h: a test may have replaced this method's compute_mask (mock.patch).
+  if (const ComputeMaskFn* patch = detail::patched_compute_mask(typeid(CustomFromMask))) {
+    return (*patch)(t, default_mask);
+  }
   TWIG_CHECK(default_mask.sizes() == mask.sizes(), AssertionError, "CustomFromMask: default_mask of shape ",
              default_mask.sizes(), " does not match the mask's shape ", mask.sizes());
   NoGradGuard no_grad;

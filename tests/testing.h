@@ -86,9 +86,63 @@ inline std::string str(const Tensor& t) {
   return os.str();
 }
 
-#define EXPECT_TENSOR_EQ(a, b) EXPECT_TRUE(::twig::equal((a), (b))) << ::twig::testing::str(a) << "\nvs\n" << ::twig::testing::str(b)
-#define EXPECT_TENSOR_CLOSE(a, b, rtol, atol)                                                   \
-  EXPECT_TRUE(::twig::allclose((a), (b), (rtol), (atol))) << ::twig::testing::str(a) << "\nvs\n" \
-                                                          << ::twig::testing::str(b)
+inline std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Python's assertEqual(a, b) with exact_dtype=True: same dtype, same shape (no broadcasting), then the
+// values; rtol = atol = 0 means exact equality (twig::equal), else allclose. NaN never equals NaN.
+inline ::testing::AssertionResult tensors_match(const char* a_expr, const char* b_expr, const Tensor& a,
+                                                const Tensor& b, bool check_dtype, double rtol, double atol) {
+  if (!a.defined() || !b.defined()) {
+    return ::testing::AssertionFailure() << a_expr << " or " << b_expr << " is an undefined tensor";
+  }
+  if (check_dtype && a.dtype() != b.dtype()) {
+    return ::testing::AssertionFailure() << "dtypes differ: " << a_expr << " is " << dtype_name(a.dtype()) << ", "
+                                         << b_expr << " is " << dtype_name(b.dtype());
+  }
+  if (a.sizes() != b.sizes()) {
+    return ::testing::AssertionFailure() << "shapes differ: " << a_expr << " is " << shape_str(a.sizes()) << ", "
+                                         << b_expr << " is " << shape_str(b.sizes());
+  }
+  bool same = false;
+  if (rtol == 0 && atol == 0) {
+    same = ::twig::equal(a, b);
+  } else {
+    // Value-only comparisons promote to a common dtype first (allclose refuses mixed dtypes).
+    const Dtype common = promote_types(a.dtype(), b.dtype());
+    same = ::twig::allclose(a.to(common), b.to(common), rtol, atol);
+  }
+  if (same) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << a_expr << " and " << b_expr << " differ"
+                                       << (rtol == 0 && atol == 0 ? "" : " beyond rtol/atol") << ":\n"
+                                       << str(a) << "\nvs\n"
+                                       << str(b);
+}
+
+// Dtype, shape and values exactly equal (Python's assertEqual with exact_dtype=True).
+#define EXPECT_TENSOR_EQ(a, b)                                                                               \
+  EXPECT_PRED_FORMAT2(                                                                                       \
+      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                  \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, 0.0, 0.0);                 \
+      },                                                                                                     \
+      a, b)
+// Dtype and shape equal, values within rtol/atol (assertEqual(a, b, rtol=, atol=)).
+#define EXPECT_TENSOR_CLOSE(a, b, rtol, atol)                                                                \
+  EXPECT_PRED_FORMAT2(                                                                                       \
+      [&](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                 \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, (rtol), (atol));           \
+      },                                                                                                     \
+      a, b)
+// Value-only: shape and values equal, the dtypes may differ (assertEqual(..., exact_dtype=False)).
+// Only for a test that means it; say why beside each use.
+#define EXPECT_TENSOR_VALUES_EQ(a, b)                                                                        \
+  EXPECT_PRED_FORMAT2(                                                                                       \
+      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                  \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/false, 0.0, 0.0);                \
+      },                                                                                                     \
+      a, b)
 
 }  // namespace twig::testing

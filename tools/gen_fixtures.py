@@ -1040,9 +1040,74 @@ def special_cases():
         [torch.tensor([[-(2 ** 63), 2 ** 63 - 1], [5, -(2 ** 62)]])], {"dims": [1]}, grad=False)
 
 
+# ======================================================================================================
+# advanced indexing: two or more tensor indices (after the other families, so adding these left
+# every earlier case's random values unchanged)
+# ======================================================================================================
+def advanced_index_cases():
+    S = "selection"
+
+    def items(spec, tensors):
+        out = []
+        for e in spec:
+            if isinstance(e, int):
+                out.append(e)
+            elif e is None:
+                out.append(None)
+            elif "slice" in e:
+                out.append(builtin_slice(*e["slice"]))
+            else:
+                out.append(tensors[e["tensor"]])
+        return tuple(out)
+
+    ix = lambda x, *ts, index: x[items(index, (x,) + ts)]
+    T = lambda k: {"tensor": k}
+    ALL = {"slice": [None, None, None]}  # ":"
+    t = torch.tensor
+    # broadcast (2, 1) with (3,): the result has the broadcast shape
+    add(S, "index", "two_tensors_bcast", ix, [randn(3, 4), t([[0], [2]]), t([1, 3, 0])], {"index": [T(1), T(2)]})
+    # adjacent after a slice: the broadcast dims stay where the indexed dims were
+    add(S, "index", "adjacent_after_slice", ix, [randn(5, 3, 4), t([0, 2, 2]), t([3, 1, 3])],
+        {"index": [ALL, T(1), T(2)]})
+    add(S, "index", "adjacent_middle_2d", ix, [randn(2, 3, 4, 5), t([[0], [2]]), t([1, 3, 0])],
+        {"index": [ALL, T(1), T(2), ALL]})
+    # separated by a slice: the broadcast dims go to the front
+    add(S, "index", "non_adjacent", ix, [randn(3, 4, 5), t([0, 2, 1, 2]), t([4, 0, 1, 3])],
+        {"index": [T(1), ALL, T(2)]})
+    add(S, "index", "non_adjacent_2d", ix, [randn(3, 4, 5, 2), t([[0, 1, 2], [2, 2, 0]]), t([4, 0, 1])],
+        {"index": [T(1), ALL, T(2)]})
+    # None between two tensors separates them too
+    add(S, "index", "none_between", ix, [randn(3, 4), t([0, 2]), t([3, 1])], {"index": [T(1), None, T(2)]})
+    # an integer is applied first (a select), so the tensors on either side become adjacent
+    add(S, "index", "int_between", ix, [randn(2, 3, 4, 5), t([0, 2]), t([4, 1])],
+        {"index": [ALL, T(1), 0, T(2)]})
+    add(S, "index", "three_tensors", ix, [randn(2, 3, 4), t([1, 0]), t([[2], [0], [1]]), t([3, 3])],
+        {"index": [T(1), T(2), T(3)]})
+    add(S, "index", "negative", ix, [randn(3, 4), t([-1, 0, -3]), t([-4, 3, -1])], {"index": [T(1), T(2)]})
+    # a bool mask counts as the coordinates of its true entries
+    add(S, "index", "tensor_and_mask", ix, [randn(4, 3), t([0, 3]), t([True, False, True])],
+        {"index": [T(1), T(2)]})
+    add(S, "index", "mask_2d_and_tensor", ix,
+        [randn(3, 4, 5), t([[True, False, False, True], [False, True, False, False], [False, False, True, False]]),
+         t([4])], {"index": [T(1), T(2)]})
+    add(S, "index", "f64_two_tensors", ix, [randn(4, 3, dtype=f64), t([3, 0, 3, 1]), t([2, 2, 0, 1])],
+        {"index": [T(1), T(2)]})
+    add(S, "index", "i64_two_tensors", ix, [randint(-9, 9, 3, 4), t([2, 0]), t([1, 3])], {"index": [T(1), T(2)]})
+
+    def ipt(x, *ts, index):
+        y = x.clone()
+        y[items(index, (y,) + ts[:-1])] = ts[-1]
+        return y
+
+    add(S, "index_put_", "two_tensors", ipt, [randn(3, 4), t([0, 2, 1]), t([3, 0, 0]), randn(3)],
+        {"index": [T(1), T(2)]})
+    add(S, "index_put_", "non_adjacent_rows", ipt, [randn(3, 4, 2), t([0, 2]), t([1, 0]), randn(2, 4)],
+        {"index": [T(1), ALL, T(2)]})
+
+
 FAMILIES = [unary_cases, binary_cases, inplace_cases, compare_cases, where_clamp_cases, view_cases, copy_cases,
             reduce_basic_cases, indexing_cases, reductions_cases, selection_cases, linalg_cases, factory_cases,
-            close_cases, strided_cases, large_cases, special_cases]
+            close_cases, strided_cases, large_cases, special_cases, advanced_index_cases]
 
 
 def main():

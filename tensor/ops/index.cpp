@@ -3,8 +3,15 @@
 // Basic indices (integers, Slice, Ellipsis, None) compose the view ops, so the result shares
 // storage and autograd follows the views. One tensor index (a bool mask over one or more dims,
 // or int64 indices along one dim) is then applied to that view with index_select: a copy.
+// Several tensor indices (PyTorch's advanced indexing) are broadcast together; each mask counts as
+// the int64 coordinates of its true entries. The indexed dims are moved to the front and flattened
+// into one, the broadcast indices become one linear index into it, and one index_select picks the
+// elements (so the gradient is index_select's). The result holds the broadcast index shape where
+// the indexed dims were when they are adjacent in the view, else in front (PyTorch's rule).
 // Writes find the positions the same indices select in an int64 tensor of element numbers,
 // then scatter the (broadcast) value there.
+#include <algorithm>
+
 #include "autograd/function.h"
 #include "tensor/ops.h"
 #include "tensor/ops/inplace.h"
@@ -40,20 +47,24 @@ std::string describe_indices(const std::vector<TensorIndex>& indices) {
   return s + ")";
 }
 
-// The view that the basic indices select, and where the tensor index (if any) applies in it.
+// A tensor index and the dim of the view where it starts.
+struct Advanced {
+  int64_t dim;
+  Tensor index;
+};
+
+// The view that the basic indices select, and where the tensor indices (if any) apply in it.
 struct BasicResult {
   Tensor view;
-  Tensor advanced;  // undefined when there is none
-  int64_t advanced_dim = 0;
+  std::vector<Advanced> advanced;  // in index order, so in increasing dims
 };
 
 BasicResult apply_basic(const Tensor& self, const std::vector<TensorIndex>& indices) {
-  int64_t consumed = 0, ellipses = 0, tensors = 0;
+  int64_t consumed = 0, ellipses = 0;
   for (const TensorIndex& ix : indices) {
     consumed += consumed_dims(ix);
     ellipses += ix.is_ellipsis();
     if (!ix.is_tensor()) continue;
-    ++tensors;
     detail::check_defined(ix.tensor(), "index");
     Dtype t = ix.tensor().dtype();
     TWIG_CHECK(is_mask(ix.tensor()) || t == kInt64 || t == kInt32, IndexError,
@@ -65,9 +76,7 @@ BasicResult apply_basic(const Tensor& self, const std::vector<TensorIndex>& indi
              describe_indices(indices));
   TWIG_CHECK(consumed <= self.dim(), IndexError, "too many indices for tensor of dimension ", self.dim(), " (got ",
              describe_indices(indices), ")");
-  TWIG_CHECK(tensors <= 1, NotImplementedError, "index: only one tensor index (a bool mask or int64 indices) is "
-             "supported, got ", tensors, " in ", describe_indices(indices));
-  BasicResult r{self, Tensor(), 0};
+  BasicResult r{self, {}};
   int64_t d = 0;
   for (const TensorIndex& ix : indices) {
     if (ix.is_integer()) {
@@ -83,8 +92,7 @@ BasicResult apply_basic(const Tensor& self, const std::vector<TensorIndex>& indi
     } else if (ix.is_ellipsis()) {
       d += self.dim() - consumed;
     } else {
-      r.advanced = ix.tensor();
-      r.advanced_dim = d;
+      r.advanced.push_back({d, ix.tensor()});
       d += consumed_dims(ix);
     }
   }
@@ -106,16 +114,22 @@ Tensor apply_mask(const Tensor& view, int64_t d, const Tensor& mask) {
   return v.index_select(d, idx);
 }
 
-// view[..., idx, ...] for int64 indices of any shape: dim d is replaced by idx's dims.
-Tensor apply_int_index(const Tensor& view, int64_t d, const Tensor& index) {
-  int64_t n = view.size(d);
-  Tensor idx = index.to(kInt64).reshape({-1});
+// index (int64 or int32, any shape) as int64 in [0, n): negatives count from the end; IndexError
+// naming the first bad value otherwise.
+Tensor checked_index(const Tensor& index, int64_t n, int64_t d) {
+  Tensor idx = index.to(kInt64);
   if (idx.numel() > 0) {
     int64_t lo = idx.amin({}).item<int64_t>(), hi = idx.amax({}).item<int64_t>();
     int64_t bad = lo < -n ? lo : hi;
     TWIG_CHECK(lo >= -n && hi < n, IndexError, "index ", bad, " is out of bounds for dimension ", d, " with size ", n);
     if (lo < 0) idx = where(idx < 0, idx + n, idx);
   }
+  return idx;
+}
+
+// view[..., idx, ...] for int64 indices of any shape: dim d is replaced by idx's dims.
+Tensor apply_int_index(const Tensor& view, int64_t d, const Tensor& index) {
+  Tensor idx = checked_index(index, view.size(d), d).reshape({-1});
   Tensor out = view.index_select(d, idx);
   if (index.dim() == 1) return out;
   Shape shape(view.sizes().begin(), view.sizes().begin() + d);
@@ -124,11 +138,83 @@ Tensor apply_int_index(const Tensor& view, int64_t d, const Tensor& index) {
   return out.view(shape);
 }
 
+// view[..., i0, ..., i1, ...] for two or more tensor indices (Python's advanced indexing).
+Tensor apply_advanced(const Tensor& view_in, const std::vector<Advanced>& advanced) {
+  // One int64 index per indexed dim: a mask over k dims gives the k coordinates of its true
+  // entries; a 0-d mask indexes a new dim of size 1 (with [0] if true, with nothing if false).
+  Tensor view = view_in;
+  Dims dims;
+  TensorList idx;
+  int64_t shift = 0;  // dims added by 0-d masks so far
+  for (const Advanced& a : advanced) {
+    const int64_t d = a.dim + shift;
+    if (!is_mask(a.index)) {
+      dims.push_back(d);
+      idx.push_back(checked_index(a.index, view.size(d), d));
+      continue;
+    }
+    Tensor mask = a.index.to(kBool);
+    if (mask.dim() == 0) {
+      view = view.unsqueeze(d);
+      ++shift;
+      dims.push_back(d);
+      idx.push_back(zeros({mask.item<bool>() ? 1 : 0}, TensorOptions(kInt64).device(view.device())));
+      continue;
+    }
+    for (int64_t j = 0; j < mask.dim(); ++j) {
+      TWIG_CHECK(mask.size(j) == view.size(d + j), IndexError, "The shape of the mask ", mask.sizes(), " at index ",
+                 j, " does not match the shape of the indexed tensor ", view.sizes(), " at index ", d + j);
+    }
+    Tensor coords = mask.nonzero();  // (true entries, mask.dim())
+    for (int64_t j = 0; j < mask.dim(); ++j) {
+      dims.push_back(d + j);
+      idx.push_back(coords.select(1, j));
+    }
+  }
+  Shape shape = idx[0].sizes();
+  try {
+    for (size_t j = 1; j < idx.size(); ++j) shape = broadcast_shapes(shape, idx[j].sizes());
+  } catch (const RuntimeError&) {
+    std::string shapes;
+    for (size_t j = 0; j < idx.size(); ++j) shapes += (j ? ", " : "") + detail::str_cat(idx[j].sizes());
+    TWIG_THROW(IndexError, "shape mismatch: indexing tensors could not be broadcast together with shapes ", shapes);
+  }
+  // The linear number of each selected element in the indexed dims, row-major.
+  Tensor linear = idx[0];
+  for (size_t j = 1; j < idx.size(); ++j) linear = linear * view.size(dims[j]) + idx[j];
+  linear = linear.expand(shape).reshape({-1});
+
+  // Indexed dims first (in order), then the others; the indexed ones become one dim.
+  const int64_t m = static_cast<int64_t>(dims.size());
+  Dims order = dims, rest;
+  for (int64_t d = 0; d < view.dim(); ++d) {
+    if (std::find(dims.begin(), dims.end(), d) == dims.end()) rest.push_back(d);
+  }
+  order.insert(order.end(), rest.begin(), rest.end());
+  Tensor picked = view.permute(order).flatten(0, m - 1).index_select(0, linear);
+  Shape out_shape = shape;
+  for (int64_t d : rest) out_shape.push_back(view.size(d));
+  Tensor out = picked.view(out_shape);
+
+  // Adjacent indexed dims keep their place: the broadcast dims go back where the first one was.
+  bool adjacent = true;
+  for (int64_t j = 1; j < m; ++j) adjacent = adjacent && dims[j] == dims[j - 1] + 1;
+  if (!adjacent || dims[0] == 0) return out;
+  const int64_t b = static_cast<int64_t>(shape.size());
+  Dims back;
+  for (int64_t j = 0; j < dims[0]; ++j) back.push_back(b + j);  // the dims before the indexed ones
+  for (int64_t j = 0; j < b; ++j) back.push_back(j);
+  for (int64_t j = b + dims[0]; j < out.dim(); ++j) back.push_back(j);
+  return out.permute(back);
+}
+
 Tensor index_impl(const Tensor& self, const std::vector<TensorIndex>& indices) {
   BasicResult r = apply_basic(self, indices);
-  if (!r.advanced.defined()) return r.view.is_same(self) ? self.view(self.sizes()) : r.view;
-  if (is_mask(r.advanced)) return apply_mask(r.view, r.advanced_dim, r.advanced.to(kBool));
-  return apply_int_index(r.view, r.advanced_dim, r.advanced);
+  if (r.advanced.empty()) return r.view.is_same(self) ? self.view(self.sizes()) : r.view;
+  if (r.advanced.size() > 1) return apply_advanced(r.view, r.advanced);
+  const Advanced& a = r.advanced.front();
+  if (is_mask(a.index)) return apply_mask(r.view, a.dim, a.index.to(kBool));
+  return apply_int_index(r.view, a.dim, a.index);
 }
 
 // offset + sum_d i_d * strides[d] for every index (i_0, ...) of sizes, as int64 of that shape:

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "fixture_file.h"
 #include "nn/fixtures_json.h"
 #include "nn/loss.h"
 #include "testing.h"
@@ -22,6 +23,16 @@ Tensor run_loss(const nlohmann::json& c, const Tensor& x, const Tensor& target) 
   if (fn == "mse_loss") return F::mse_loss(x, target, red);
   if (fn == "nll_loss") return F::nll_loss(x, target, w, red, ignore);
   return F::cross_entropy(x, target, w, red, ignore, c.at("label_smoothing").get<double>());
+}
+
+// tests/fixtures/strict.json (tools/gen_strict_fixtures.py, PyTorch 1.13).
+const nlohmann::json& strict_losses() {
+  return twig::testing::load_fixture("strict.json", "gen_strict_fixtures.py").at("losses");
+}
+
+// {"shape", "data"} as a tensor of dtype.
+Tensor strict_tensor(const nlohmann::json& j, Dtype dtype) {
+  return from_vector(j.at("data").get<std::vector<double>>(), j.at("shape").get<Shape>()).to(dtype);
 }
 
 }  // namespace
@@ -105,11 +116,14 @@ TEST(LossCrossEntropy, AllIgnoredMeanIsNan) {
 }
 
 TEST(LossCrossEntropy, Float32CloseToFloat64) {
-  Tensor x64 = leaf({8, 10}, 7);
-  Tensor t = tensor({0, 1, 2, 3, 4, 5, 6, 9});
+  const auto& c = strict_losses().at("cross_entropy_f32");
+  Tensor x64 = strict_tensor(c.at("x"), kFloat64);
+  Tensor t = from_vector(c.at("target").get<std::vector<int64_t>>(), {8});
   Tensor l64 = F::cross_entropy(x64, t, Tensor(), "mean", -100, 0.1);
-  Tensor l32 = F::cross_entropy(x64.detach().to(kFloat32), t, Tensor(), "mean", -100, 0.1);
-  EXPECT_EQ(l32.dtype(), kFloat32);
+  Tensor l32 = F::cross_entropy(x64.to(kFloat32), t, Tensor(), "mean", -100, 0.1);
+  // Each against PyTorch's value in its own dtype, then the two against each other.
+  EXPECT_TENSOR_CLOSE(l64, strict_tensor(c.at("f64"), kFloat64), 1e-12, 1e-12);
+  EXPECT_TENSOR_CLOSE(l32, strict_tensor(c.at("f32"), kFloat32), 1e-6, 1e-6);
   EXPECT_NEAR(l32.item<double>(), l64.item<double>(), 1e-5);
 }
 
@@ -147,10 +161,13 @@ TEST(LossErrors, TypedAndNamed) {
 }
 
 TEST(LossModules, CallWithTwoInputs) {
-  Tensor x = leaf({4, 3}, 8);
-  Tensor t = tensor({0, 2, 1, 1});
-  Tensor w = tensor({1.0, 2.0, 0.5}, kFloat64);
+  const auto& c = strict_losses().at("modules");
+  Tensor x = strict_tensor(c.at("x"), kFloat64).requires_grad_();
+  Tensor t = from_vector(c.at("target").get<std::vector<int64_t>>(), {4});
+  Tensor w = strict_tensor(c.at("weight"), kFloat64);
   CrossEntropyLoss ce(CrossEntropyLossOptions().weight(w).label_smoothing(0.1).reduction("sum"));
+  // The modules against PyTorch's modules, then against twig's functional forms.
+  EXPECT_TENSOR_CLOSE(ce(x, t), strict_tensor(c.at("cross_entropy_sum"), kFloat64), 1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(ce(x, t), F::cross_entropy(x, t, w, "sum", -100, 0.1), 1e-12, 0);
   EXPECT_TENSOR_CLOSE(ce.call({Value(x), Value(t)}).tensor(), ce(x, t), 0, 0);
   EXPECT_TRUE(ce.get("weight").is_same(w));
@@ -158,11 +175,13 @@ TEST(LossModules, CallWithTwoInputs) {
   EXPECT_THROW(ce.call({Value(x)}), TypeError);
 
   NLLLoss nll(NLLLossOptions().ignore_index(1));
+  EXPECT_TENSOR_CLOSE(nll(x.log_softmax(1), t), strict_tensor(c.at("nll_ignore_1"), kFloat64), 1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(nll(x.log_softmax(1), t), F::nll_loss(x.log_softmax(1), t, Tensor(), "mean", 1), 0, 0);
   EXPECT_EQ(nll.state_dict().size(), 0u);  // weight registered as None
 
   MSELoss mse("none");
   EXPECT_EQ(mse(x, x.detach() * 0).sizes(), (Shape{4, 3}));
+  EXPECT_TENSOR_CLOSE(mse(x, x.detach() * 0.5), strict_tensor(c.at("mse_none_half"), kFloat64), 1e-12, 1e-15);
   EXPECT_EQ(mse.repr(), "MSELoss()");
   // Gradients flow through the module call.
   ce(x, t).backward();

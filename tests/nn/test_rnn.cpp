@@ -29,6 +29,21 @@ TensorList run(LSTM& m, const Tensor& x, const Tensor& h0 = Tensor(), const Tens
   return {out[0].tensor(), out[1][0].tensor(), out[1][1].tensor()};
 }
 
+const nlohmann::json& strict_fixtures() { return twig::testing::load_fixture("strict.json", "gen_strict_fixtures.py"); }
+
+// An LSTM(config[0], config[1], num_layers=config[2]) holding a strict.json case's parameters.
+std::shared_ptr<LSTM> lstm_from_strict_case(const nlohmann::json& c) {
+  const auto& cfg = c["config"];
+  auto m = std::make_shared<LSTM>(LSTMOptions(cfg[0].get<int64_t>(), cfg[1].get<int64_t>()).num_layers(cfg[2]));
+  twig::testing::load_params(*m, c);
+  return m;
+}
+
+void expect_torch_outputs(const TensorList& outs, const nlohmann::json& expected) {
+  ASSERT_EQ(outs.size(), expected.size());
+  for (size_t k = 0; k < outs.size(); ++k) EXPECT_MATCHES_TORCH(outs[k], expected[k], "output " << k);
+}
+
 }  // namespace
 
 TEST(LSTMFixture, MatchesTorch) {
@@ -88,8 +103,10 @@ TEST(LSTMParams, InitIsUniformWithinOneOverSqrtH) {
 
 TEST(LSTMPruning, PlainAttributeReplacesParameterInForward) {
   // prune.l1_unstructured(l, "weight_ih_l0") leaves weight_ih_l0 a plain tensor attribute.
-  LSTM m(LSTMOptions(4, 3).num_layers(2));
-  Tensor x = randn({5, 2, 4});
+  const auto& fixture = strict_fixtures()["lstm"]["masked_weight_ih_l0"];
+  auto holder = lstm_from_strict_case(fixture);  // LSTM(4, 3, num_layers=2) with PyTorch's weights
+  LSTM& m = *holder;
+  Tensor x = twig::testing::json_tensor(fixture["x"]);
   Tensor orig = m.remove_parameter("weight_ih_l0");
   m.register_parameter("weight_ih_l0_orig", orig);
   Tensor masked = orig.detach() * (orig.detach().abs() > 0.2);
@@ -103,7 +120,9 @@ TEST(LSTMPruning, PlainAttributeReplacesParameterInForward) {
   EXPECT_EQ(n_params, 7);
   EXPECT_TRUE(flat[0].is_same(masked));
 
-  // The forward used the attribute: same result as an unpruned LSTM holding the masked weight.
+  // The forward used the attribute: what PyTorch computes with the masked weight...
+  expect_torch_outputs(run(m, x), fixture["outputs"]);
+  // ... and the same result as an unpruned LSTM holding the masked weight.
   auto ref = std::dynamic_pointer_cast<LSTM>(m.clone());
   ref->remove_attribute("weight_ih_l0");
   ref->remove_parameter("weight_ih_l0_orig");
@@ -122,8 +141,10 @@ TEST(LSTMPruning, PlainAttributeReplacesParameterInForward) {
 
 TEST(LSTMPruning, ForwardPreHookSubstitutesWeight) {
   // A pruning-style pre-hook recomputes weight_hh_l0 (here: zeroed) before every forward.
-  LSTM m(3, 2);
-  Tensor x = randn({4, 1, 3});
+  const auto& fixture = strict_fixtures()["lstm"]["zero_weight_hh_l0"];
+  auto holder = lstm_from_strict_case(fixture);  // LSTM(3, 2) with PyTorch's weights
+  LSTM& m = *holder;
+  Tensor x = twig::testing::json_tensor(fixture["x"]);
   auto ref = std::dynamic_pointer_cast<LSTM>(m.clone());
   {
     autograd::NoGradGuard no_grad;
@@ -136,6 +157,7 @@ TEST(LSTMPruning, ForwardPreHookSubstitutesWeight) {
     return std::nullopt;
   });
   TensorList out = run(m, x), expect = run(*ref, x);
+  expect_torch_outputs(out, fixture["outputs"]);  // PyTorch with weight_hh_l0 zeroed
   for (size_t k = 0; k < 3; ++k) EXPECT_TENSOR_CLOSE(out[k], expect[k], 1e-6, 1e-7);
   EXPECT_EQ(m.flat_weights().size(), 4u);
 }
@@ -191,10 +213,15 @@ TEST(LSTMShapes, OutputsFollowPyTorch) {
   o = run(bf, randn({7, 5}));
   EXPECT_EQ(o[0].sizes(), (Shape{7, 4}));
   EXPECT_EQ(o[1].sizes(), (Shape{1, 4}));
-  // The typed forward agrees with call().
-  Tensor x = randn({3, 2, 5});
-  auto [out, hn, cn] = m.forward(x);
-  EXPECT_TENSOR_EQ(out, run(m, x)[0]);
+  // The typed forward computes PyTorch's values, as call() does.
+  const auto& c = twig::testing::nn_layer_case("lstm_2layer_state");
+  auto fm = lstm_from_case(c);
+  Tensor x = json_tensor(c["inputs"]["x"]);
+  auto [out, hn, cn] = fm->forward(x, json_tensor(c["inputs"]["h0"]), json_tensor(c["inputs"]["c0"]));
+  EXPECT_MATCHES_TORCH(out, c["outputs"][0], "typed forward output");
+  EXPECT_MATCHES_TORCH(hn, c["outputs"][1], "typed forward h_n");
+  EXPECT_MATCHES_TORCH(cn, c["outputs"][2], "typed forward c_n");
+  EXPECT_TENSOR_EQ(out, run(*fm, x, json_tensor(c["inputs"]["h0"]), json_tensor(c["inputs"]["c0"]))[0]);
 }
 
 TEST(LSTMErrors, TypedMessagesNameShapes) {
@@ -247,10 +274,19 @@ TEST(LSTMRepr, LikePyTorch) {
 }
 
 TEST(LSTMClone, DeepCopyComputesTheSame) {
-  LSTM m(LSTMOptions(3, 4).num_layers(2));
-  auto c = std::dynamic_pointer_cast<LSTM>(m.clone());
+  const auto& fixture = twig::testing::nn_layer_case("lstm_1layer");
+  auto m = lstm_from_case(fixture);
+  auto c = std::dynamic_pointer_cast<LSTM>(m->clone());
   ASSERT_TRUE(c);
-  Tensor x = randn({2, 1, 3});
-  EXPECT_TENSOR_EQ(run(m, x)[0], run(*c, x)[0]);
-  EXPECT_FALSE(c->get("weight_ih_l0").is_same(m.get("weight_ih_l0")));
+  Tensor x = json_tensor(fixture["inputs"]["x"]);
+  // The clone computes PyTorch's output (independent of the original), and the original's.
+  EXPECT_MATCHES_TORCH(run(*c, x)[0], fixture["outputs"][0], "clone output");
+  EXPECT_TENSOR_EQ(run(*m, x)[0], run(*c, x)[0]);
+  EXPECT_FALSE(c->get("weight_ih_l0").is_same(m->get("weight_ih_l0")));
+  // Deep: zeroing the clone's weights leaves the original computing PyTorch's output.
+  {
+    autograd::NoGradGuard no_grad;
+    c->get("weight_ih_l0").zero_();
+  }
+  EXPECT_MATCHES_TORCH(run(*m, x)[0], fixture["outputs"][0], "original after changing the clone");
 }

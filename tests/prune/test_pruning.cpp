@@ -1,7 +1,7 @@
 // PyTorch's test/nn/test_pruning.py (seed 000): one test per Python test, same names, same
-// assertions. subTest loops are loops with SCOPED_TRACE; mock.patch(...compute_mask) is a
-// PatchedComputeMask<Method> attached through the same BasePruningMethod::apply the prune
-// functions use; pickle / torch.save are serialize/'s whole-module and state-dict files.
+// assertions. subTest loops are loops with SCOPED_TRACE; mock.patch("...Method.compute_mask") is a
+// prune::PatchComputeMask<Method> guard (prune/patch.h) around a call of the public prune function;
+// pickle / torch.save are serialize/'s whole-module and state-dict files.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,6 +18,7 @@
 #include "nn/conv.h"
 #include "nn/linear.h"
 #include "nn/rnn.h"
+#include "prune/patch.h"
 #include "prune/prune.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -36,7 +37,6 @@ namespace {
 using indexing::Slice;
 using nn::Module;
 using nn::ModulePtr;
-using testing::PatchedComputeMask;
 using testing::buffer_names;
 using testing::parameter_names;
 using testing::set_parameter;
@@ -173,11 +173,15 @@ TEST(TestPruningNN, test_random_pruning_0perc) {
   m->zero_grad();
 
   // compute_mask patched to a mask of ones: the amount does not count
-  Tensor ones_mask = ones_like(m->get("weight"));
-  auto patched = std::make_shared<PatchedComputeMask<prune::RandomUnstructured>>(
-      [&](const Tensor&, const Tensor&) { return ones_mask; }, 0.9);
-  prune::BasePruningMethod::apply(*m, "weight", patched);
-  EXPECT_EQ(patched->calls, 1);
+  {
+    Tensor ones_mask = ones_like(m->get("weight"));
+    prune::PatchComputeMask<prune::RandomUnstructured> compute_mask(
+        [&](const Tensor&, const Tensor&) { return ones_mask; });
+    prune::random_unstructured(*m, "weight", 0.9);  // amount won't count
+    EXPECT_EQ(compute_mask.call_count(), 1);
+    // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+    EXPECT_TENSOR_EQ(m->get("weight_mask"), ones_mask);
+  }
 
   Tensor y_postpruning = (*m)(input);
   EXPECT_TENSOR_EQ(y_prepruning, y_postpruning);
@@ -198,10 +202,13 @@ TEST(TestPruningNN, test_random_pruning) {
   mask.index_put_({0, 3}, Scalar(0));
 
   // the gradient of the masked weight is zero where the mask is
-  prune::BasePruningMethod::apply(
-      *m, "weight",
-      std::make_shared<PatchedComputeMask<prune::RandomUnstructured>>([&](const Tensor&, const Tensor&) { return mask; },
-                                                                       0.9));
+  {
+    prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
+    prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
+  }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor y_postpruning = (*m)(input);
   y_postpruning.sum().backward();
   EXPECT_TENSOR_EQ(m->get("weight_orig").grad(), mask);  // all 1 except the masked units
@@ -211,8 +218,8 @@ TEST(TestPruningNN, test_random_pruning) {
   Tensor old_weight_orig = m->get("weight_orig").clone();
   const double learning_rate = 1.0;
   for (const Tensor& p : m->parameters()) p.data().sub_(p.grad().data() * learning_rate);
-  EXPECT_EQ(old_weight_orig.index({1, 0}).item<float>(), m->get("weight_orig").index({1, 0}).item<float>());
-  EXPECT_EQ(old_weight_orig.index({0, 3}).item<float>(), m->get("weight_orig").index({0, 3}).item<float>());
+  EXPECT_TENSOR_EQ(old_weight_orig.index({1, 0}), m->get("weight_orig").index({1, 0}));
+  EXPECT_TENSOR_EQ(old_weight_orig.index({0, 3}), m->get("weight_orig").index({0, 3}));
 }
 
 TEST(TestPruningNN, test_random_pruning_forward) {
@@ -221,14 +228,18 @@ TEST(TestPruningNN, test_random_pruning_forward) {
   Tensor mask = zeros_like(m->get("weight"));
   mask.index_put_({1, 0}, Scalar(1));
   mask.index_put_({0, 3}, Scalar(1));
-  prune::BasePruningMethod::apply(
-      *m, "weight",
-      std::make_shared<PatchedComputeMask<prune::RandomUnstructured>>([&](const Tensor&, const Tensor&) { return mask; },
-                                                                       0.9));
+  {
+    prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
+    prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
+  }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor yhat = (*m)(input);
   Tensor w = m->get("weight_orig"), b = m->get("bias");
-  EXPECT_FLOAT_EQ(yhat.index({0, 0}).item<float>(), w.index({0, 3}).item<float>() + b.index({0}).item<float>());
-  EXPECT_FLOAT_EQ(yhat.index({0, 1}).item<float>(), w.index({1, 0}).item<float>() + b.index({1}).item<float>());
+  // assertEqual's float32 tolerances (rtol 1.3e-6, atol 1e-5); dtype and 0-d shape must match too
+  EXPECT_TENSOR_CLOSE(yhat.index({0, 0}), w.index({0, 3}) + b.index({0}), 1.3e-6, 1e-5);
+  EXPECT_TENSOR_CLOSE(yhat.index({0, 1}), w.index({1, 0}) + b.index({1}), 1.3e-6, 1e-5);
 }
 
 TEST(TestPruningNN, test_remove_pruning_forward) {
@@ -237,10 +248,13 @@ TEST(TestPruningNN, test_remove_pruning_forward) {
   Tensor mask = ones_like(m->get("weight"));
   mask.index_put_({1, 0}, Scalar(0));
   mask.index_put_({0, 3}, Scalar(0));
-  prune::BasePruningMethod::apply(
-      *m, "weight",
-      std::make_shared<PatchedComputeMask<prune::RandomUnstructured>>([&](const Tensor&, const Tensor&) { return mask; },
-                                                                       0.9));
+  {
+    prune::PatchComputeMask<prune::RandomUnstructured> compute_mask([&](const Tensor&, const Tensor&) { return mask; });
+    prune::random_unstructured(*m, "weight", 0.9);
+    EXPECT_EQ(compute_mask.call_count(), 1);
+  }
+  // Beyond the seed: the buffer is the mask compute_mask returned (Python registers that object).
+  EXPECT_TENSOR_EQ(m->get("weight_mask"), mask);
   Tensor y_postpruning = (*m)(input);
   prune::remove(*m, "weight");
   Tensor y_postremoval = (*m)(input);
@@ -579,9 +593,10 @@ TEST(TestPruningNN, test_pruning_rollback) {
   for (const ModulePtr& m : linear_and_conv3d()) {
     for (const std::string& name : kNames) {
       SCOPED_TRACE(m->repr() + " " + name);
-      auto patched = std::make_shared<PatchedComputeMask<prune::L1Unstructured>>(
-          [](const Tensor&, const Tensor&) -> Tensor { throw std::runtime_error("HA!"); }, 0.9);
-      EXPECT_ANY_THROW(prune::BasePruningMethod::apply(*m, name, patched));
+      prune::PatchComputeMask<prune::L1Unstructured> compute_mask(
+          [](const Tensor&, const Tensor&) -> Tensor { throw std::runtime_error("HA!"); });
+      EXPECT_ERROR(prune::l1_unstructured(*m, name, 0.9), std::runtime_error, "HA!");
+      EXPECT_EQ(compute_mask.call_count(), 1);
       // back to the state before pruning
       EXPECT_TRUE(parameter_names(*m).count(name));
       EXPECT_FALSE(buffer_names(*m).count(name + "_mask"));

@@ -1,8 +1,11 @@
 // State dicts as safetensors: round trips, the byte layout, the catalogue of malformed files (one
 // test each, bytes built here), atomic saving, and interop with an independent NumPy reader/writer.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "nn/linear.h"
@@ -367,16 +370,36 @@ TEST(SafetensorsAtomicSave, AMissingFolderIsAnIoErrorNamingThePath) {
   EXPECT_ERROR(save_state_dict(nn::StateDict{{"x", ones({1})}}, dir.file("no/such/f")), RuntimeError, "no/such/f");
 }
 
-TEST(SafetensorsAtomicSave, AReadOnlyFolderLeavesTheFileIntact) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores folder permissions; the fault-injection test covers this";
+// Places the OS refuses to write whoever asks, root included (a chmod'ed folder does not stop root,
+// so a permission test would only skip in CI): a path through a regular file, a target that is a
+// folder, and /proc. Each fails with the OS's reason and leaves everything as it was.
+TEST(SafetensorsAtomicSave, AnUnwritableTargetLeavesEverythingIntact) {
   TempDir dir;
   const std::string path = dir.file("f");
   save_state_dict(nn::StateDict{{"x", ones({1})}}, path);
   const std::string before = read_bytes(path);
-  ::chmod(dir.path().c_str(), 0500);
-  EXPECT_ERROR(save_state_dict(nn::StateDict{{"x", zeros({4})}}, path), RuntimeError, "Permission denied");
-  ::chmod(dir.path().c_str(), 0700);
+  const nn::StateDict other{{"x", zeros({4})}};
+
+  // f is a regular file, so f/g cannot be created (ENOTDIR)
+  EXPECT_ERROR(save_state_dict(other, path + "/g"), RuntimeError, "Not a directory");
   EXPECT_EQ(read_bytes(path), before);
+
+  // a folder (with a file in it) as the target: the rename over it is refused (EISDIR)
+  const std::string folder = dir.file("folder");
+  ASSERT_EQ(::mkdir(folder.c_str(), 0700), 0);
+  save_state_dict(nn::StateDict{{"y", ones({2})}}, folder + "/inside");
+  const std::string inside = read_bytes(folder + "/inside");
+  EXPECT_ERROR(save_state_dict(other, folder), RuntimeError, "Is a directory");
+  EXPECT_EQ(read_bytes(folder + "/inside"), inside);
+  EXPECT_EQ(read_bytes(path), before);
+  std::vector<std::string> names = dir.entries();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"f", "folder"})) << "a temporary file was left";
+
+  // /proc takes no new files, not even root's
+  EXPECT_ERROR(save_state_dict(other, "/proc/twig_cannot_write_here.safetensors"), RuntimeError,
+               "/proc/twig_cannot_write_here.safetensors");
+  EXPECT_FALSE(std::filesystem::exists("/proc/twig_cannot_write_here.safetensors"));
 }
 
 // ---- interop with an independent NumPy reader / writer ------------------------------------------------

@@ -490,9 +490,16 @@ TEST(CoreElementwise, BinaryValuesMatchStdWithBroadcasting) {
       double want = c.ref(av[i], bv[i % 5]);
       EXPECT_NEAR(yv[i], want, 1e-12 * std::max(1.0, std::fabs(want))) << av[i] << ", " << bv[i % 5];
     }
-    // float32 agrees with the float64 result to float precision.
-    Tensor y32 = c.op(a.to(kFloat32), b.to(kFloat32));
+    // float32: against std on the float32-rounded operands (independent), then against float64.
+    Tensor a32 = a.to(kFloat32), b32 = b.to(kFloat32);
+    Tensor y32 = c.op(a32, b32);
     EXPECT_EQ(y32.dtype(), kFloat32);
+    ASSERT_EQ(y32.sizes(), (Shape{4, 5}));
+    std::vector<double> a32v = a32.to_vector<double>(), b32v = b32.to_vector<double>(), y32v = y32.to_vector<double>();
+    for (size_t i = 0; i < y32v.size(); ++i) {
+      double want = c.ref(a32v[i], b32v[i % 5]);
+      EXPECT_NEAR(y32v[i], want, 1e-6 * std::max(1.0, std::fabs(want))) << "float32 " << a32v[i] << ", " << b32v[i % 5];
+    }
     EXPECT_TENSOR_CLOSE(y32.to(kFloat64), y, 1e-5, 1e-5);
   }
 }
@@ -686,19 +693,39 @@ TEST(CoreInplace, FusedAddcmulAddcdivAndAlphaMatchComposedOps) {
   Tensor base = randn({4, 5}, kFloat64, &g), t1 = randn({4, 5}, kFloat64, &g);
   Tensor t2 = randn({5}, kFloat64, &g).abs() + 0.5;  // broadcast over rows
   Tensor tt = randn({5, 4}, kFloat64, &g).t();      // non-contiguous operand
+  // Element by element in plain double (independent of twig's ops): (row, col) of a (4, 5) tensor.
+  auto expected = [](const std::function<double(int64_t, int64_t)>& f) {
+    std::vector<double> v;
+    for (int64_t r = 0; r < 4; ++r) {
+      for (int64_t c = 0; c < 5; ++c) v.push_back(f(r, c));
+    }
+    return from_vector(v, {4, 5});
+  };
+  auto at = [](const Tensor& t, int64_t r, int64_t c) { return t.index({r, c}).item<double>(); };
   Tensor a = base.clone();
   a.addcmul_(t1, t2, 0.25);
+  EXPECT_TENSOR_CLOSE(a, expected([&](int64_t r, int64_t c) { return at(base, r, c) + 0.25 * at(t1, r, c) * t2[c].item<double>(); }),
+                      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(a, base + t1 * t2 * 0.25, 1e-12, 1e-12);
   Tensor b = base.clone();
   b.addcdiv_(tt, t2, -2);
+  EXPECT_TENSOR_CLOSE(b, expected([&](int64_t r, int64_t c) { return at(base, r, c) - 2.0 * at(tt, r, c) / t2[c].item<double>(); }),
+                      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(b, base + tt / t2 * -2.0, 1e-12, 1e-12);
   Tensor c = base.clone();
   uint32_t v = c.version();
   c.add_(tt, 3.5);
+  EXPECT_TENSOR_CLOSE(c, expected([&](int64_t r, int64_t col) { return at(base, r, col) + 3.5 * at(tt, r, col); }), 1e-12,
+                      1e-12);
   EXPECT_TENSOR_CLOSE(c, base + tt * 3.5, 1e-12, 1e-12);
   EXPECT_GT(c.version(), v);
   // Mixed dtypes take the composed path and still agree.
   Tensor d = base.clone();
-  d.addcmul_(t1.to(kFloat32), t2, 2);
+  Tensor t1_32 = t1.to(kFloat32);
+  d.addcmul_(t1_32, t2, 2);
+  EXPECT_EQ(d.dtype(), kFloat64);
+  EXPECT_TENSOR_CLOSE(
+      d, expected([&](int64_t r, int64_t c) { return at(base, r, c) + 2.0 * at(t1_32, r, c) * t2[c].item<double>(); }),
+      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(d, base + t1.to(kFloat32).to(kFloat64) * t2 * 2, 1e-6, 1e-6);
 }

@@ -152,10 +152,53 @@ TEST(IndexInt, Errors) {
                            "index 4 is out of bounds for dimension 1 with size 4");
   expect_error<IndexError>([&] { x.index({tensor({-4})}); }, "index -4 is out of bounds for dimension 0 with size 3");
   expect_error<IndexError>([&] { x.index({tensor({1.0})}); }, "must be long, int, byte or bool tensors, got float32");
-  expect_error<NotImplementedError>([&] { x.index({tensor({0, 1}), tensor({1, 2})}); },
-                                    "only one tensor index (a bool mask or int64 indices) is supported, got 2 in (Long[2], Long[2])");
-  expect_error<NotImplementedError>([&] { x.index({tensor({true, false, true}), tensor({0})}); },
-                                    "Bool[3], Long[1]");
+  // Several tensor indices: PyTorch 1.13's messages.
+  expect_error<IndexError>([&] { x.index({tensor({0, 1}), tensor({1, 2, 0})}); },
+                           "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
+  expect_error<IndexError>([&] { x.index({tensor({0, 1}), tensor({1, 4})}); },
+                           "index 4 is out of bounds for dimension 1 with size 4");
+  expect_error<IndexError>([&] { x.index({tensor({true, false, true}), tensor({0, 1, 2})}); },
+                           "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
+}
+
+// Two or more tensor indices, by hand on grid() (x[i][j] = 4 * i + j); the PyTorch fixtures
+// (selection/index/*) check the same against torch.
+TEST(IndexInt, SeveralTensors) {
+  Tensor x = grid();
+  // pairs (0, 1), (2, 3), (2, 0)
+  Tensor pairs = x.index({tensor({0, 2, 2}), tensor({1, 3, 0})});
+  EXPECT_EQ(pairs.dtype(), kInt64);
+  EXPECT_EQ(pairs.sizes(), (Shape{3}));
+  EXPECT_EQ(pairs.to_vector<int64_t>(), (L{1, 11, 8}));
+  // (2, 1) with (2,) broadcast to (2, 2)
+  Tensor outer = x.index({tensor({{0}, {2}}), tensor({-1, 1})});
+  EXPECT_EQ(outer.sizes(), (Shape{2, 2}));
+  EXPECT_EQ(outer.to_vector<int64_t>(), (L{3, 1, 11, 9}));
+  // a mask and an index: rows 0 and 2, columns 3 and 0
+  EXPECT_EQ(x.index({tensor({true, false, true}), tensor({3, 0})}).to_vector<int64_t>(), (L{3, 8}));
+  // a 0-d True adds a dim of size 1 that broadcasts away
+  EXPECT_EQ(x.index({tensor(true), tensor({1, 0})}).sizes(), (Shape{2, 4}));
+  // adjacent tensor indices keep their place, separated ones go to the front
+  Tensor y = arange(2 * 3 * 4).view({2, 3, 4});
+  Tensor kept = y.index({Slice(), tensor({0, 2}), tensor({3, 1})});
+  EXPECT_EQ(kept.sizes(), (Shape{2, 2}));
+  EXPECT_EQ(kept.to_vector<int64_t>(), (L{3, 9, 15, 21}));
+  Tensor front = y.index({tensor({1, 0}), Slice(), tensor({2, 2})});
+  EXPECT_EQ(front.sizes(), (Shape{2, 3}));
+  EXPECT_EQ(front.to_vector<int64_t>(), (L{14, 18, 22, 2, 6, 10}));
+  Tensor split = y.index({tensor({1}), None, tensor({0})});  // None separates them too
+  EXPECT_EQ(split.sizes(), (Shape{1, 1, 4}));  // y[1, 0, :]: 12..15
+  EXPECT_EQ(split.to_vector<int64_t>(), (L{12, 13, 14, 15}));
+}
+
+TEST(IndexAdvanced, GradcheckSeveralTensors) {
+  // duplicates accumulate; adjacent and separated tensor indices
+  Tensor i = tensor({0, 2, 2, 1}), j = tensor({3, 0, 0, 1});
+  gradcheck_both([i, j](const TL& x) { return TL{x[0].index({i, j})}; }, {3, 4});
+  gradcheck_both([i, j](const TL& x) { return TL{x[0].index({i, Slice(), j})}; }, {3, 2, 4});
+  gradcheck_both([i, j](const TL& x) { return TL{x[0].index({Slice(), i, j})}; }, {2, 3, 4});
+  Tensor rows = tensor({true, false, true});
+  gradcheck_both([rows](const TL& x) { return TL{x[0].index({rows, tensor({{1}, {3}})})}; }, {3, 4});
 }
 
 TEST(IndexAdvanced, Gradcheck) {
@@ -231,7 +274,8 @@ TEST(IndexPut, Errors) {
                              "shape mismatch: value tensor of shape [2] cannot be broadcast to indexing result of shape [3]");
   expect_error<IndexError>([&] { x.index_put_({3}, 1.0); }, "index 3 is out of bounds for dimension 0 with size 3");
   expect_error<IndexError>([&] { x.index_put_({tensor({true, true})}, 1.0); }, "The shape of the mask [2]");
-  expect_error<NotImplementedError>([&] { x.index_put_({tensor({0}), tensor({0})}, 1.0); }, "got 2");
+  expect_error<IndexError>([&] { x.index_put_({tensor({0, 1}), tensor({0, 1, 2})}, 1.0); },
+                           "could not be broadcast together with shapes [2], [3]");
   Tensor l = leaf({2});
   expect_error<RuntimeError>([&] { l.index_put_({0}, 1.0); }, "index_put_");
   EXPECT_EQ(x.sum().item<double>(), 0.0);  // nothing written by the failed calls

@@ -576,9 +576,8 @@ const std::vector<std::string> kFamilies = {"unary",        "binary",       "inp
 // Cases twig is known to get wrong (a limitation or a bug in a file owned elsewhere), with why.
 // Each still runs: it must fail (printed as KNOWN FAILURE), and once it passes the test says to
 // remove it from here.
-const std::map<std::string, std::string> kKnownFailures = {
-    {"selection/index/two_tensors", "Tensor::index supports only one tensor index (select.cpp)"},
-};
+// (None today: selection/index/two_tensors passes since index.cpp takes several tensor indices.)
+const std::map<std::string, std::string> kKnownFailures = {};
 
 void run_family(const std::string& family) {
   int n = 0;
