@@ -1,6 +1,8 @@
-// Mask kernels on raw contiguous data. Order statistics use integer keys: the bit pattern of a
-// float's magnitude (sign cleared) orders like the magnitude itself, with NaN above +inf, so a
-// selection needs no floating comparisons and no NaN special cases.
+// Mask kernels on raw contiguous data. The selections pick what PyTorch's torch.topk picks, ties
+// included (tensor/cpu/selection.h). Unstructured pruning ranks integer keys: the bit pattern of
+// a float's magnitude (sign cleared, every NaN made one key above +inf) orders like the magnitude,
+// and equal keys are equal magnitudes, so comparing keys answers every comparison as comparing
+// |t| does in PyTorch.
 #include "prune/kernels.h"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <numeric>
 
 #include "autograd/grad_mode.h"
+#include "tensor/cpu/selection.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
@@ -18,27 +21,37 @@ namespace twig::prune::detail {
 
 namespace {
 
+// min() folds every NaN (exponent all ones, mantissa nonzero) into +inf's key + 1.
 inline uint32_t magnitude_key(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
-  return b & 0x7fffffffu;
+  return std::min<uint32_t>(b & 0x7fffffffu, 0x7f800001u);
 }
 inline uint64_t magnitude_key(double v) {
   uint64_t b;
   std::memcpy(&b, &v, sizeof b);
-  return b & 0x7fffffffffffffffull;
+  return std::min<uint64_t>(b & 0x7fffffffffffffffull, 0x7ff0000000000001ull);
 }
 
-// The key of rank k (1-based) among the magnitudes of x, by radix selection over the key bits
-// (a histogram per digit, each pass keeping only the keys that share the digits found so far):
-// a few streaming passes, no copy of the data. Also returns how many keys are below it.
+// Where the key of rank k (1-based) stands among the keys of x.
+template <typename K>
+struct KthKey {
+  K key;
+  int64_t below;  // keys smaller than it
+  int64_t equal;  // keys equal to it (it included)
+};
+
+// The key of rank k among the magnitudes of x, by radix selection over the key bits (a histogram
+// per digit, each pass keeping only the keys that share the digits found so far): a few streaming
+// passes, no copy of the data.
 template <typename T>
-auto kth_smallest_key(const T* x, int64_t n, int64_t k, int64_t* count_less) {
+auto kth_smallest_key(const T* x, int64_t n, int64_t k) {
   using K = decltype(magnitude_key(T()));
   constexpr int kKeyBits = sizeof(K) * 8;
   constexpr int kDigitBits = sizeof(K) == 4 ? 11 : 16;
   K prefix = 0, prefix_mask = 0;
   int64_t rank = k;  // rank among the keys sharing `prefix`
+  int64_t equal = 0;
   std::vector<int64_t> hist;
   for (int shift = kKeyBits - kDigitBits; shift > -kDigitBits; shift -= kDigitBits) {
     const int s = std::max(shift, 0);
@@ -57,29 +70,33 @@ auto kth_smallest_key(const T* x, int64_t n, int64_t k, int64_t* count_less) {
     while (rank > hist[b]) rank -= hist[b++];
     prefix |= static_cast<K>(b) << s;
     prefix_mask |= digit_mask << s;
+    equal = hist[b];  // after the last digit: the keys equal to the whole prefix
   }
-  *count_less = k - rank;
-  return prefix;
+  return KthKey<K>{prefix, k - rank, equal};
 }
 
-// mask[i] = 0 for the k entries of x of smallest magnitude (ties to the lowest indices).
+// mask[i] = 0 for the k entries of x PyTorch's topk(|x|, k, largest=False) returns.
 template <typename T>
 void zero_smallest_keys(const T* x, int64_t n, int64_t k, const Tensor& mask) {
   if (k <= 0) return;
-  int64_t less = 0;
-  const auto threshold = kth_smallest_key(x, n, k, &less);
-  int64_t ties = k - less;
+  const auto kth = kth_smallest_key(x, n, k);
   TWIG_DISPATCH_ALL(mask.dtype(), "prune mask", [&] {
     scalar_t* m = mask.data_ptr<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      const auto key = magnitude_key(x[i]);
-      if (key < threshold) {
-        m[i] = scalar_t(0);
-      } else if (key == threshold && ties > 0) {
-        m[i] = scalar_t(0);
-        --ties;
+    if (kth.below + kth.equal == k) {
+      // Every key up to the k-th is taken, so no algorithm has a choice: the k smallest keys are
+      // PyTorch's selection whatever order it would visit them in.
+      for (int64_t i = 0; i < n; ++i) {
+        if (magnitude_key(x[i]) <= kth.key) m[i] = scalar_t(0);
       }
+      return;
     }
+    // Some but not all entries equal to the k-th key are taken: which ones is what PyTorch's
+    // algorithm leaves, so run it.
+    using K = decltype(kth.key);
+    std::vector<cpu::Ranked<K>> line(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) line[static_cast<size_t>(i)] = cpu::Ranked<K>{magnitude_key(x[i]), i};
+    cpu::topk_line(line, k, /*largest=*/false, /*sorted=*/false);  // the order within the k is not needed
+    for (int64_t q = 0; q < k; ++q) m[line[static_cast<size_t>(q)].index] = scalar_t(0);
   });
   mask.bump_version();
 }
@@ -170,23 +187,15 @@ void zero_at(const Tensor& mask, const std::vector<int64_t>& indices) {
 }
 
 std::vector<uint8_t> keep_largest(const Tensor& values, int64_t k) {
-  Tensor v = values.detach().to(kFloat64).contiguous();
-  const double* x = v.data_ptr<double>();
+  Tensor v = values.detach().contiguous();
   const int64_t n = v.numel();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  // Descending, NaN first (largest), ties by index.
-  auto greater = [&](int64_t a, int64_t b) {
-    double xa = x[a], xb = x[b];
-    bool na = std::isnan(xa), nb = std::isnan(xb);
-    if (na != nb) return na;
-    if (!na && xa != xb) return xa > xb;
-    return a < b;
-  };
   std::vector<uint8_t> keep(static_cast<size_t>(n), 0);
-  if (k <= 0) return keep;
-  if (k < n) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), greater);
-  for (int64_t i = 0; i < std::min(k, n); ++i) keep[order[i]] = 1;
+  TWIG_DISPATCH_ALL(v.dtype(), "keep_largest", [&] {
+    std::vector<cpu::Ranked<scalar_t>> line;
+    cpu::fill_line(line, v.data_ptr<scalar_t>(), n);
+    cpu::topk_line(line, k, /*largest=*/true, /*sorted=*/false);  // only the set matters
+    for (int64_t q = 0; q < k; ++q) keep[static_cast<size_t>(line[static_cast<size_t>(q)].index)] = 1;
+  });
   return keep;
 }
 
