@@ -1,7 +1,7 @@
 // Mask kernels on raw contiguous data. The selections pick what PyTorch's torch.topk picks, ties
 // included (tensor/cpu/selection.h). Unstructured pruning ranks integer keys: the bit pattern of
-// a float's magnitude (sign cleared, every NaN made one key above +inf) orders like the magnitude,
-// and equal keys are equal magnitudes, so comparing keys answers every comparison as comparing
+// a float's magnitude (sign cleared) orders like the magnitude; with every NaN made one key above
+// +inf, equal keys are equal magnitudes, so comparing keys answers every comparison as comparing
 // |t| does in PyTorch.
 #include "prune/kernels.h"
 
@@ -21,16 +21,28 @@ namespace twig::prune::detail {
 
 namespace {
 
-// min() folds every NaN (exponent all ones, mantissa nonzero) into +inf's key + 1.
+// The bit pattern of |v|: orders like the magnitude, NaNs (of any payload) above +inf.
 inline uint32_t magnitude_key(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
-  return std::min<uint32_t>(b & 0x7fffffffu, 0x7f800001u);
+  return b & 0x7fffffffu;
 }
 inline uint64_t magnitude_key(double v) {
   uint64_t b;
   std::memcpy(&b, &v, sizeof b);
-  return std::min<uint64_t>(b & 0x7fffffffffffffffull, 0x7ff0000000000001ull);
+  return b & 0x7fffffffffffffffull;
+}
+
+// The largest key that is not a NaN's: +inf's.
+constexpr uint32_t inf_key(uint32_t) { return 0x7f800000u; }
+constexpr uint64_t inf_key(uint64_t) { return 0x7ff0000000000000ull; }
+
+// magnitude_key with every NaN folded into one key (above +inf's), so that equal keys are exactly
+// the magnitudes PyTorch's comparisons find equal.
+template <typename T>
+inline auto ranking_key(T v) {
+  const auto key = magnitude_key(v);
+  return std::min(key, decltype(key)(inf_key(key) + 1));
 }
 
 // Where the key of rank k (1-based) stands among the keys of x.
@@ -75,28 +87,37 @@ auto kth_smallest_key(const T* x, int64_t n, int64_t k) {
   return KthKey<K>{prefix, k - rank, equal};
 }
 
+// The positions of the k entries of x that PyTorch's topk(|x|, k, largest=False) returns, by
+// running its algorithm (the slow way, for when equal magnitudes straddle the k-th).
+template <typename T>
+std::vector<int64_t> smallest_by_topk_order(const T* x, int64_t n, int64_t k) {
+  using K = decltype(ranking_key(T()));
+  std::vector<cpu::Ranked<K>> line(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) line[static_cast<size_t>(i)] = cpu::Ranked<K>{ranking_key(x[i]), i};
+  cpu::topk_line(line, k, /*largest=*/false, /*sorted=*/false);  // the order within the k is not needed
+  std::vector<int64_t> out(static_cast<size_t>(k));
+  for (int64_t q = 0; q < k; ++q) out[static_cast<size_t>(q)] = line[static_cast<size_t>(q)].index;
+  return out;
+}
+
 // mask[i] = 0 for the k entries of x PyTorch's topk(|x|, k, largest=False) returns.
 template <typename T>
 void zero_smallest_keys(const T* x, int64_t n, int64_t k, const Tensor& mask) {
   if (k <= 0) return;
   const auto kth = kth_smallest_key(x, n, k);
+  if (kth.key > inf_key(kth.key) || kth.below + kth.equal != k) {
+    // Some but not all entries equal to the k-th are taken (or the k-th is a NaN, whose payloads
+    // differ in the keys but compare equal): which ones is what PyTorch's algorithm leaves.
+    zero_at(mask, smallest_by_topk_order(x, n, k));
+    return;
+  }
+  // Every key up to the k-th is taken, so no algorithm has a choice: the k smallest keys are
+  // PyTorch's selection whatever order it would visit them in.
   TWIG_DISPATCH_ALL(mask.dtype(), "prune mask", [&] {
     scalar_t* m = mask.data_ptr<scalar_t>();
-    if (kth.below + kth.equal == k) {
-      // Every key up to the k-th is taken, so no algorithm has a choice: the k smallest keys are
-      // PyTorch's selection whatever order it would visit them in.
-      for (int64_t i = 0; i < n; ++i) {
-        if (magnitude_key(x[i]) <= kth.key) m[i] = scalar_t(0);
-      }
-      return;
+    for (int64_t i = 0; i < n; ++i) {
+      if (magnitude_key(x[i]) <= kth.key) m[i] = scalar_t(0);
     }
-    // Some but not all entries equal to the k-th key are taken: which ones is what PyTorch's
-    // algorithm leaves, so run it.
-    using K = decltype(kth.key);
-    std::vector<cpu::Ranked<K>> line(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) line[static_cast<size_t>(i)] = cpu::Ranked<K>{magnitude_key(x[i]), i};
-    cpu::topk_line(line, k, /*largest=*/false, /*sorted=*/false);  // the order within the k is not needed
-    for (int64_t q = 0; q < k; ++q) m[line[static_cast<size_t>(q)].index] = scalar_t(0);
   });
   mask.bump_version();
 }
