@@ -1,6 +1,8 @@
-// Mask kernels on raw contiguous data. Order statistics use integer keys: the bit pattern of a
-// float's magnitude (sign cleared) orders like the magnitude itself, with NaN above +inf, so a
-// selection needs no floating comparisons and no NaN special cases.
+// Mask kernels on raw contiguous data. The selections pick what PyTorch's torch.topk picks, ties
+// included (tensor/cpu/selection.h). Unstructured pruning ranks integer keys: the bit pattern of
+// a float's magnitude (sign cleared) orders like the magnitude; with every NaN made one key above
+// +inf, equal keys are equal magnitudes, so comparing keys answers every comparison as comparing
+// |t| does in PyTorch.
 #include "prune/kernels.h"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <numeric>
 
 #include "autograd/grad_mode.h"
+#include "tensor/cpu/selection.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
@@ -18,6 +21,7 @@ namespace twig::prune::detail {
 
 namespace {
 
+// The bit pattern of |v|: orders like the magnitude, NaNs (of any payload) above +inf.
 inline uint32_t magnitude_key(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
@@ -29,16 +33,37 @@ inline uint64_t magnitude_key(double v) {
   return b & 0x7fffffffffffffffull;
 }
 
-// The key of rank k (1-based) among the magnitudes of x, by radix selection over the key bits
-// (a histogram per digit, each pass keeping only the keys that share the digits found so far):
-// a few streaming passes, no copy of the data. Also returns how many keys are below it.
+// The largest key that is not a NaN's: +inf's.
+constexpr uint32_t inf_key(uint32_t) { return 0x7f800000u; }
+constexpr uint64_t inf_key(uint64_t) { return 0x7ff0000000000000ull; }
+
+// magnitude_key with every NaN folded into one key (above +inf's), so that equal keys are exactly
+// the magnitudes PyTorch's comparisons find equal.
 template <typename T>
-auto kth_smallest_key(const T* x, int64_t n, int64_t k, int64_t* count_less) {
+inline auto ranking_key(T v) {
+  const auto key = magnitude_key(v);
+  return std::min(key, decltype(key)(inf_key(key) + 1));
+}
+
+// Where the key of rank k (1-based) stands among the keys of x.
+template <typename K>
+struct KthKey {
+  K key;
+  int64_t below;  // keys smaller than it
+  int64_t equal;  // keys equal to it (it included)
+};
+
+// The key of rank k among the magnitudes of x, by radix selection over the key bits (a histogram
+// per digit, each pass keeping only the keys that share the digits found so far): a few streaming
+// passes, no copy of the data.
+template <typename T>
+auto kth_smallest_key(const T* x, int64_t n, int64_t k) {
   using K = decltype(magnitude_key(T()));
   constexpr int kKeyBits = sizeof(K) * 8;
   constexpr int kDigitBits = sizeof(K) == 4 ? 11 : 16;
   K prefix = 0, prefix_mask = 0;
   int64_t rank = k;  // rank among the keys sharing `prefix`
+  int64_t equal = 0;
   std::vector<int64_t> hist;
   for (int shift = kKeyBits - kDigitBits; shift > -kDigitBits; shift -= kDigitBits) {
     const int s = std::max(shift, 0);
@@ -57,28 +82,41 @@ auto kth_smallest_key(const T* x, int64_t n, int64_t k, int64_t* count_less) {
     while (rank > hist[b]) rank -= hist[b++];
     prefix |= static_cast<K>(b) << s;
     prefix_mask |= digit_mask << s;
+    equal = hist[b];  // after the last digit: the keys equal to the whole prefix
   }
-  *count_less = k - rank;
-  return prefix;
+  return KthKey<K>{prefix, k - rank, equal};
 }
 
-// mask[i] = 0 for the k entries of x of smallest magnitude (ties to the lowest indices).
+// The positions of the k entries of x that PyTorch's topk(|x|, k, largest=False) returns, by
+// running its algorithm (the slow way, for when equal magnitudes straddle the k-th).
+template <typename T>
+std::vector<int64_t> smallest_by_topk_order(const T* x, int64_t n, int64_t k) {
+  using K = decltype(ranking_key(T()));
+  std::vector<cpu::Ranked<K>> line(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) line[static_cast<size_t>(i)] = cpu::Ranked<K>{ranking_key(x[i]), i};
+  cpu::topk_line(line, k, /*largest=*/false, /*sorted=*/false);  // the order within the k is not needed
+  std::vector<int64_t> out(static_cast<size_t>(k));
+  for (int64_t q = 0; q < k; ++q) out[static_cast<size_t>(q)] = line[static_cast<size_t>(q)].index;
+  return out;
+}
+
+// mask[i] = 0 for the k entries of x PyTorch's topk(|x|, k, largest=False) returns.
 template <typename T>
 void zero_smallest_keys(const T* x, int64_t n, int64_t k, const Tensor& mask) {
   if (k <= 0) return;
-  int64_t less = 0;
-  const auto threshold = kth_smallest_key(x, n, k, &less);
-  int64_t ties = k - less;
+  const auto kth = kth_smallest_key(x, n, k);
+  if (kth.key > inf_key(kth.key) || kth.below + kth.equal != k) {
+    // Some but not all entries equal to the k-th are taken (or the k-th is a NaN, whose payloads
+    // differ in the keys but compare equal): which ones is what PyTorch's algorithm leaves.
+    zero_at(mask, smallest_by_topk_order(x, n, k));
+    return;
+  }
+  // Every key up to the k-th is taken, so no algorithm has a choice: the k smallest keys are
+  // PyTorch's selection whatever order it would visit them in.
   TWIG_DISPATCH_ALL(mask.dtype(), "prune mask", [&] {
     scalar_t* m = mask.data_ptr<scalar_t>();
     for (int64_t i = 0; i < n; ++i) {
-      const auto key = magnitude_key(x[i]);
-      if (key < threshold) {
-        m[i] = scalar_t(0);
-      } else if (key == threshold && ties > 0) {
-        m[i] = scalar_t(0);
-        --ties;
-      }
+      if (magnitude_key(x[i]) <= kth.key) m[i] = scalar_t(0);
     }
   });
   mask.bump_version();
@@ -170,23 +208,15 @@ void zero_at(const Tensor& mask, const std::vector<int64_t>& indices) {
 }
 
 std::vector<uint8_t> keep_largest(const Tensor& values, int64_t k) {
-  Tensor v = values.detach().to(kFloat64).contiguous();
-  const double* x = v.data_ptr<double>();
+  Tensor v = values.detach().contiguous();
   const int64_t n = v.numel();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  // Descending, NaN first (largest), ties by index.
-  auto greater = [&](int64_t a, int64_t b) {
-    double xa = x[a], xb = x[b];
-    bool na = std::isnan(xa), nb = std::isnan(xb);
-    if (na != nb) return na;
-    if (!na && xa != xb) return xa > xb;
-    return a < b;
-  };
   std::vector<uint8_t> keep(static_cast<size_t>(n), 0);
-  if (k <= 0) return keep;
-  if (k < n) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), greater);
-  for (int64_t i = 0; i < std::min(k, n); ++i) keep[order[i]] = 1;
+  TWIG_DISPATCH_ALL(v.dtype(), "keep_largest", [&] {
+    std::vector<cpu::Ranked<scalar_t>> line;
+    cpu::fill_line(line, v.data_ptr<scalar_t>(), n);
+    cpu::topk_line(line, k, /*largest=*/true, /*sorted=*/false);  // only the set matters
+    for (int64_t q = 0; q < k; ++q) keep[static_cast<size_t>(line[static_cast<size_t>(q)].index)] = 1;
+  });
   return keep;
 }
 

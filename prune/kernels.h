@@ -10,8 +10,8 @@
 namespace twig::prune::detail {
 
 // Zeroes mask (contiguous, t's number of elements, any dtype) at the k entries of t with the
-// smallest |value| (NaN counts as the largest; among equal magnitudes the lowest indices go
-// first). 0 <= k <= t.numel().
+// smallest |value| (NaN counts as the largest): the entries torch.topk(abs(t).view(-1), k,
+// largest=False) returns on CPU, among equal magnitudes too. 0 <= k <= t.numel().
 void zero_smallest_magnitudes(const Tensor& mask, const Tensor& t, int64_t k);
 
 // The flat positions where t == 1; t's elements at those positions (1-D); dst[positions] = values.
@@ -25,8 +25,8 @@ std::vector<int64_t> random_subset(int64_t n, int64_t k);
 // Sets mask.view(-1)[indices] = 0 in place (mask contiguous, any dtype).
 void zero_at(const Tensor& mask, const std::vector<int64_t>& indices);
 
-// The k largest entries of a 1-D tensor's values (NaN largest; ties to the lower index), as
-// keep flags of length values.numel().
+// The k largest entries of a 1-D tensor's values (NaN largest; among equal values the ones
+// torch.topk(values, k) returns on CPU), as keep flags of length values.numel(). 0 <= k <= numel.
 std::vector<uint8_t> keep_largest(const Tensor& values, int64_t k);
 
 // A new tensor of t's dtype and shape: default_mask (converted to t's dtype) where the channel

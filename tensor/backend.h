@@ -93,11 +93,15 @@ class Backend {
   // samples, summed inside the product instead of through S partial outputs.
   virtual void gemm_sum(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) = 0;
 
-  // Sorting along the last dim of contiguous tensors (ops move dim last).
+  // Sorting along the last dim of contiguous tensors (ops move dim last). The CPU backend leaves
+  // equal values where PyTorch's CPU kernels leave them (tensor/cpu/selection.h).
   virtual void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending,
                     bool stable) = 0;
   virtual void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
                     bool sorted) = 0;
+  // The k-th smallest (1-based, NaN largest) of each row and its position; values and indices
+  // have in's shape with a last dim of size 1. 1 <= k <= the row length.
+  virtual void kthvalue(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k) = 0;
 
   // Index kernels along `dim`; index is int64, already bounds-checked by the op.
   virtual void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) = 0;

@@ -27,6 +27,7 @@ class CpuBackend final : public Backend {
   void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) override;
   void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
             bool sorted) override;
+  void kthvalue(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k) override;
   void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
   void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
   void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) override;

@@ -1,25 +1,17 @@
 // CPU sorting, top-k and index kernels.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/selection.h"
 #include "tensor/ops/internal.h"
 
 namespace twig::cpu {
 
 namespace {
-
-// NaN sorts as the largest value, as in PyTorch.
-template <typename T>
-bool less_nan_last(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (std::isnan(a)) return false;
-    if (std::isnan(b)) return true;
-  }
-  return a < b;
-}
 
 // A view whose `dim` has size 1, so for_each visits one position per line along dim.
 Tensor line_starts(const Tensor& t, int64_t dim) {
@@ -28,31 +20,33 @@ Tensor line_starts(const Tensor& t, int64_t dim) {
   return detail::make_alias(t, s, t.strides(), t.storage_offset());
 }
 
+// The rows of a contiguous tensor along its last dim: (rows, len).
+std::pair<int64_t, int64_t> rows_and_length(const Tensor& in) {
+  const int64_t len = in.size(in.dim() - 1);
+  return {len == 0 ? 0 : in.numel() / len, len};
+}
+
+int64_t rows_per_task(int64_t len) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)); }
+
 }  // namespace
 
+// The selections follow PyTorch's CPU kernels step for step (tensor/cpu/selection.h), so equal
+// values resolve as they do there.
 void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) {
-  (void)stable;  // always stable: equal values keep their order, so results are deterministic
-  const int64_t last = in.dim() - 1;
-  const int64_t len = in.size(last);
-  const int64_t rows = len == 0 ? 0 : in.numel() / len;
+  const auto [rows, len] = rows_and_length(in);
   TWIG_DISPATCH_ALL(in.dtype(), "sort", [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(in.raw_data_ptr());
     T* v = static_cast<T*>(values.raw_data_ptr());
     int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
-    parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
-      std::vector<int64_t> order(static_cast<size_t>(len));
+    parallel_for(0, rows, rows_per_task(len), [&](int64_t b, int64_t e) {
+      std::vector<Ranked<T>> line;
       for (int64_t r = b; r < e; ++r) {
-        const T* row = x + r * len;
-        std::iota(order.begin(), order.end(), 0);
-        if (descending) {
-          std::stable_sort(order.begin(), order.end(), [row](int64_t i, int64_t j) { return less_nan_last(row[j], row[i]); });
-        } else {
-          std::stable_sort(order.begin(), order.end(), [row](int64_t i, int64_t j) { return less_nan_last(row[i], row[j]); });
-        }
-        for (int64_t k = 0; k < len; ++k) {
-          v[r * len + k] = row[order[k]];
-          idx[r * len + k] = order[k];
+        fill_line(line, x + r * len, len);
+        sort_line(line, descending, stable);
+        for (int64_t q = 0; q < len; ++q) {
+          v[r * len + q] = line[q].value;
+          idx[r * len + q] = line[q].index;
         }
       }
     });
@@ -61,31 +55,42 @@ void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor&
 
 void CpuBackend::topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
                       bool sorted) {
-  (void)sorted;  // results are always sorted (a valid answer for sorted=false too)
-  const int64_t last = in.dim() - 1;
-  const int64_t len = in.size(last);
-  const int64_t rows = len == 0 ? 0 : in.numel() / len;
+  const auto [rows, len] = rows_and_length(in);
   TWIG_DISPATCH_ALL(in.dtype(), "topk", [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(in.raw_data_ptr());
     T* v = static_cast<T*>(values.raw_data_ptr());
     int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
-    parallel_for(0, rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
-      std::vector<int64_t> order(static_cast<size_t>(len));
+    parallel_for(0, rows, rows_per_task(len), [&](int64_t b, int64_t e) {
+      std::vector<Ranked<T>> line;
       for (int64_t r = b; r < e; ++r) {
-        const T* row = x + r * len;
-        std::iota(order.begin(), order.end(), 0);
-        // Ties go to the lower index, so results do not depend on the algorithm.
-        auto before = [row, largest](int64_t i, int64_t j) {
-          if (largest ? less_nan_last(row[j], row[i]) : less_nan_last(row[i], row[j])) return true;
-          if (largest ? less_nan_last(row[i], row[j]) : less_nan_last(row[j], row[i])) return false;
-          return i < j;
-        };
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        fill_line(line, x + r * len, len);
+        topk_line(line, k, largest, sorted);
         for (int64_t q = 0; q < k; ++q) {
-          v[r * k + q] = row[order[q]];
-          idx[r * k + q] = order[q];
+          v[r * k + q] = line[q].value;
+          idx[r * k + q] = line[q].index;
         }
+      }
+    });
+  });
+}
+
+void CpuBackend::kthvalue(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k) {
+  const auto [rows, len] = rows_and_length(in);
+  TWIG_DISPATCH_ALL(in.dtype(), "kthvalue", [&] {
+    using T = scalar_t;
+    const T* x = static_cast<const T*>(in.raw_data_ptr());
+    T* v = static_cast<T*>(values.raw_data_ptr());
+    int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
+    parallel_for(0, rows, rows_per_task(len), [&](int64_t b, int64_t e) {
+      auto line_values = std::make_unique<T[]>(static_cast<size_t>(len));  // not vector<T>: T may be bool
+      std::vector<int64_t> line_indices(static_cast<size_t>(len));
+      for (int64_t r = b; r < e; ++r) {
+        std::copy(x + r * len, x + (r + 1) * len, line_values.get());
+        std::iota(line_indices.begin(), line_indices.end(), int64_t{0});
+        kth_smallest_line(line_values.get(), line_indices.data(), len, k - 1);
+        v[r] = line_values[k - 1];
+        idx[r] = line_indices[k - 1];
       }
     });
   });

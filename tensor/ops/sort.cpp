@@ -70,20 +70,22 @@ std::tuple<Tensor, Tensor> Tensor::topk(int64_t k, int64_t dim, bool largest, bo
   return {values, indices};
 }
 
-// The k-th smallest (1-based) along dim: the last of the k smallest.
+// The k-th smallest (1-based, NaN largest) along dim, by PyTorch's own quickselect so that equal
+// values give the index PyTorch gives.
 std::tuple<Tensor, Tensor> Tensor::kthvalue(int64_t k, int64_t dim, bool keepdim) const {
   detail::check_defined(*this, "kthvalue");
   int64_t d = wrap_dim(dim, this->dim());
   int64_t len = this->dim() == 0 ? 1 : size(d);
+  TWIG_CHECK(numel() > 0, RuntimeError, "kthvalue(): cannot perform reduction function kthvalue on tensor of shape ",
+             sizes(), " with no elements because the operation does not have an identity");
   TWIG_CHECK(k >= 1 && k <= len, RuntimeError, "kthvalue(): selected number k out of range for dimension ", d,
              " (k = ", k, ", size ", len, ")");
-  Tensor x = this->dim() == 0 ? view({1}) : *this;
-  auto [values, indices] = x.topk(k, d, /*largest=*/false, /*sorted=*/true);
-  values = values.narrow(d, k - 1, 1);
-  indices = indices.narrow(d, k - 1, 1);
-  if (this->dim() == 0) return {values.view({}), indices.view({})};
-  if (!keepdim) return {values.squeeze(d), indices.squeeze(d)};
-  return {values, indices};
+  auto [values, indices] = along_last(*this, d, 1, [&](const Tensor& v, const Tensor& i, const Tensor& in) {
+    backend_for(device()).kthvalue(v, i, in, k);
+  });
+  record_gather_like("KthvalueBackward0", *this, values, indices, d);
+  if (this->dim() == 0 || keepdim) return {values, indices};
+  return {values.squeeze(d), indices.squeeze(d)};
 }
 
 }  // namespace twig

@@ -169,15 +169,16 @@ TEST(PruneRandom, RandomStructuredSeedReproducibleAndUniform) {
 
 TEST(PruneBehaviour, TiesPruneExactlyTheRequestedCount) {
   // All magnitudes equal: the count, never everything at the threshold (see
-  // test_unstructured_pruning_same_magnitude); ties go to the lowest indices.
+  // test_unstructured_pruning_same_magnitude); the tied entries pruned are the ones PyTorch 1.13
+  // prunes (what its topk's nth_element leaves in front; more in test_prune_ties.cpp).
   prune::L1Unstructured p(3);
   Tensor t = full({2, 4}, 2.0f);
   t.index_put_({1, 1}, Scalar(-2.0f));
   Tensor mask = p.compute_mask(t, ones_like(t));
-  EXPECT_TENSOR_EQ(mask, tensor({{0, 0, 0, 1}, {1, 1, 1, 1}}, kFloat32));
-  // Structured ties: equal norms keep the lower channel indices.
+  EXPECT_TENSOR_EQ(mask, tensor({{1, 1, 1, 1}, {0, 0, 0, 1}}, kFloat32));
+  // Structured ties: equal norms keep the channels PyTorch keeps.
   prune::LnStructured q(2, 2, 0);
-  EXPECT_TENSOR_EQ(q.compute_mask(ones({4, 3}), ones({4, 3})), tensor({{1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}}, kFloat32));
+  EXPECT_TENSOR_EQ(q.compute_mask(ones({4, 3}), ones({4, 3})), tensor({{0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {1, 1, 1}}, kFloat32));
 }
 
 TEST(PruneBehaviour, ComputeNormMatchesTensorNorm) {

@@ -75,10 +75,15 @@ TEST(SelectTopk, ValuesIndices) {
   EXPECT_EQ(v0.sizes(), (Shape{2, 0}));
 }
 
-TEST(SelectTopk, TiesGoToLowerIndex) {
+// Equal values: the indices PyTorch 1.13 returns on CPU (whatever its nth_element leaves in
+// front), not the lowest ones. Many more cases in test_ties.cpp.
+TEST(SelectTopk, TiesPickWhatPyTorchPicks) {
   auto [v, i] = tensor({1, 3, 3, 2}).topk(2);
   EXPECT_EQ(v.to_vector<int64_t>(), (L{3, 3}));
   EXPECT_EQ(i.to_vector<int64_t>(), (L{1, 2}));
+  EXPECT_EQ(std::get<1>(ones({4}).topk(2)).to_vector<int64_t>(), (L{2, 3}));
+  EXPECT_EQ(std::get<1>(ones({5}).topk(2, 0, /*largest=*/false)).to_vector<int64_t>(), (L{2, 4}));
+  EXPECT_EQ(std::get<1>(ones({5}).topk(3, 0, true, /*sorted=*/false)).to_vector<int64_t>(), (L{2, 4, 3}));
 }
 
 TEST(SelectTopk, KOutOfRange) {

@@ -1,0 +1,155 @@
+// Equal values in topk, sort and kthvalue: twig returns the indices PyTorch 1.13 returns on CPU
+// (tools/gen_ties_fixtures.py -> tests/fixtures/ties.json), in float32 and float64, for k in both
+// of topk's regimes (partial sort when k * 64 <= n, else nth_element), largest and sorted both
+// ways, selection along either dim, zeros of both signs, infinities and NaNs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tensor/ops.h"
+#include "tests/fixture_file.h"
+#include "tests/testing.h"
+
+namespace twig {
+namespace {
+
+using json = nlohmann::json;
+
+const json& fixture() { return testing::load_fixture("ties.json", "gen_ties_fixtures.py"); }
+
+// The fixture's character -> value table.
+const std::map<char, double>& alphabet() {
+  static const std::map<char, double> table = [] {
+    std::map<char, double> out;
+    for (const auto& [ch, v] : fixture().at("alphabet").items()) {
+      double x = 0;
+      if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        x = s == "nan" ? NAN : s == "inf" ? INFINITY : s == "-inf" ? -INFINITY : s == "-0" ? -0.0 : std::stod(s);
+      } else {
+        x = v.get<double>();
+      }
+      out[ch.at(0)] = x;
+    }
+    return out;
+  }();
+  return table;
+}
+
+std::vector<double> decode(const std::string& s) {
+  std::vector<double> out;
+  for (char c : s) out.push_back(alphabet().at(c));
+  return out;
+}
+
+Tensor decode_tensor(const json& values, const Shape& shape, Dtype dtype) {
+  return from_vector(decode(values.get<std::string>()), shape).to(dtype);
+}
+
+Dtype dtype_of(const std::string& name) {
+  if (name == "float32") return kFloat32;
+  if (name == "float64") return kFloat64;
+  throw std::runtime_error("unknown dtype " + name);
+}
+
+// Same values bit for bit as far as PyTorch shows them: NaN matches NaN, and -0 only -0.
+bool same_values(const std::vector<double>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      if (!std::isnan(got[i])) return false;
+    } else if (got[i] != want[i] || std::signbit(got[i]) != std::signbit(want[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string describe(const json& c, Dtype dtype) {
+  json brief = c;
+  brief.erase("indices");
+  brief.erase("out");
+  return std::string(dtype_name(dtype)) + " " + brief.dump();
+}
+
+// Runs check(case, dtype) for every case of a section and dtype it holds for; returns the count.
+template <typename Check>
+int for_each_case(const char* section, Check check) {
+  int n = 0;
+  for (const json& c : fixture().at(section)) {
+    for (const json& d : c.at("dtypes")) {
+      const Dtype dtype = dtype_of(d.get<std::string>());
+      SCOPED_TRACE(describe(c, dtype));
+      check(c, dtype);
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST(TiesFixture, TopkPicksWhatPyTorchPicks) {
+  int partial = 0, nth = 0;
+  const int n = for_each_case("topk", [&](const json& c, Dtype dtype) {
+    const Shape shape = c.at("shape").get<Shape>();
+    const int64_t dim = c.at("dim").get<int64_t>(), k = c.at("k").get<int64_t>();
+    Tensor x = decode_tensor(c.at("values"), shape, dtype);
+    auto [values, indices] = x.topk(k, dim, c.at("largest").get<bool>(), c.at("sorted").get<bool>());
+    Shape out_shape = shape;
+    out_shape[dim] = k;
+    EXPECT_EQ(values.dtype(), dtype);
+    EXPECT_EQ(indices.dtype(), kInt64);
+    EXPECT_EQ(values.sizes(), out_shape);
+    EXPECT_EQ(indices.sizes(), out_shape);
+    EXPECT_EQ(indices.to_vector<int64_t>(), c.at("indices").get<std::vector<int64_t>>());
+    EXPECT_TRUE(same_values(values.to_vector<double>(), decode(c.at("out").get<std::string>())))
+        << testing::str(values);
+    if (k > 0) ++(k * 64 <= shape[dim] ? partial : nth);
+  });
+  EXPECT_GE(n, 200);
+  // Both of PyTorch's algorithms are exercised.
+  EXPECT_GE(partial, 20);
+  EXPECT_GE(nth, 100);
+}
+
+TEST(TiesFixture, SortPicksWhatPyTorchPicks) {
+  const int n = for_each_case("sort", [&](const json& c, Dtype dtype) {
+    const Shape shape = c.at("shape").get<Shape>();
+    Tensor x = decode_tensor(c.at("values"), shape, dtype);
+    const int64_t dim = c.at("dim").get<int64_t>();
+    const bool descending = c.at("descending").get<bool>(), stable = c.at("stable").get<bool>();
+    auto [values, indices] = x.sort(dim, descending, stable);
+    const auto want = c.at("indices").get<std::vector<int64_t>>();
+    EXPECT_EQ(values.dtype(), dtype);
+    EXPECT_EQ(indices.dtype(), kInt64);
+    EXPECT_EQ(indices.sizes(), shape);
+    EXPECT_EQ(indices.to_vector<int64_t>(), want);
+    EXPECT_TRUE(same_values(values.to_vector<double>(), x.index_select(dim, from_vector(want)).to_vector<double>()));
+    EXPECT_EQ(x.argsort(dim, descending, stable).to_vector<int64_t>(), want);
+  });
+  EXPECT_GE(n, 30);
+}
+
+TEST(TiesFixture, KthvaluePicksWhatPyTorchPicks) {
+  const int n = for_each_case("kthvalue", [&](const json& c, Dtype dtype) {
+    const Shape shape = c.at("shape").get<Shape>();
+    Tensor x = decode_tensor(c.at("values"), shape, dtype);
+    auto [values, indices] =
+        x.kthvalue(c.at("k").get<int64_t>(), c.at("dim").get<int64_t>(), c.at("keepdim").get<bool>());
+    const Shape out_shape = c.at("out_shape").get<Shape>();
+    EXPECT_EQ(values.dtype(), dtype);
+    EXPECT_EQ(indices.dtype(), kInt64);
+    EXPECT_EQ(values.sizes(), out_shape);
+    EXPECT_EQ(indices.sizes(), out_shape);
+    EXPECT_EQ(indices.to_vector<int64_t>(), c.at("indices").get<std::vector<int64_t>>());
+    EXPECT_TRUE(same_values(values.to_vector<double>(), decode(c.at("out").get<std::string>())))
+        << testing::str(values);
+  });
+  EXPECT_GE(n, 40);
+}
+
+}  // namespace
+}  // namespace twig
