@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <typeinfo>
 
 #include "autograd/grad_mode.h"
 #include "nn/init.h"
@@ -44,6 +45,16 @@ Value Module::call(const Values& inputs) {
     if (replaced) out = std::move(*replaced);
   }
   return out;
+}
+
+Value Module::forward_values(const Values&) {
+  TWIG_THROW(NotImplementedError, "Module [", type_name(), "] is missing the required \"forward\" function");
+}
+
+ModulePtr Module::clone_instance() const {
+  TWIG_CHECK(typeid(*this) == typeid(Module), NotImplementedError, "Module [", type_name(),
+             "] cannot be cloned: its class does not override clone_instance()");
+  return ModulePtr(new Module(*this));  // the copy constructor is protected
 }
 
 Value UnaryModule::forward_values(const Values& inputs) {

@@ -58,6 +58,9 @@ struct IncompatibleKeys {
 
 class Module : public std::enable_shared_from_this<Module> {
  public:
+  // A bare module, Python's `nn.Module()`: a holder of parameters, buffers and children whose
+  // forward raises NotImplementedError.
+  Module() : Module("Module") {}
   explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
   virtual ~Module() = default;
 
@@ -71,8 +74,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // One tensor in, the output's tensor out (TypeError if the output is not a tensor).
   Tensor operator()(const Tensor& x) { return call({Value(x)}).tensor(); }
   // The forward computation on generic values. Layers with one tensor in and out derive from
-  // UnaryModule instead of overriding this directly.
-  virtual Value forward_values(const Values& inputs) = 0;
+  // UnaryModule instead of overriding this directly. Module's own raises NotImplementedError
+  // naming the type, as Python's nn.Module does for a missing forward.
+  virtual Value forward_values(const Values& inputs);
 
   // ---- registration (names are unique across parameters, buffers, attributes, children) ----
   // Registers t itself (not a copy) as a parameter; an undefined t registers "None". A floating
@@ -176,7 +180,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // children, a freshly built one (`std::make_shared<Net>()` or with the same constructor
   // arguments), so those members point at the new instance's own children. clone() runs it under
   // init::SkipRandomInitGuard: building the fresh instance draws no random numbers.
-  virtual ModulePtr clone_instance() const = 0;
+  // Module's own copies a bare Module; for a subclass that does not override it, it raises
+  // NotImplementedError naming the type.
+  virtual ModulePtr clone_instance() const;
 
  private:
   void check_free_name(const std::string& name, const char* what) const;
