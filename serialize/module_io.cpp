@@ -261,7 +261,8 @@ void load_hooks(nn::Module& m, const ordered_json& saved, TensorReader& reader) 
     const std::string type = h["type"].get<std::string>();
     auto hc = Kind::find(type);
     TWIG_CHECK(hc.has_value(), KeyError, "unknown ", Kind::kLabel, " type '", type, "': register it with ",
-               Kind::kRegister, " before loading");
+               Kind::kRegister, " before loading (pruning's hooks register themselves in a program linked "
+               "with twig::twig, or after twig::prune::register_serialization() where twig_prune is linked by hand)");
     auto hook = detail::with_context(std::string(Kind::kLabel) + " '" + type + "': ",
                                      [&] { return hc->load(json(h["state"]), reader); });
     TWIG_CHECK(hook != nullptr, ValueError, "the codec for ", Kind::kLabel, " '", type, "' made no hook");

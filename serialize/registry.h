@@ -61,8 +61,8 @@ struct ForwardPreHookCodec {
   std::function<std::shared_ptr<nn::ForwardPreHook>(const json& state, TensorReader&)> load;
   // Optional (both or neither): the module tensors the hook derives, and how to recompute the
   // derived attributes on `module` once the hook is loaded and registered.
-  std::function<HookTensors(const nn::ForwardPreHook&)> tensors;
-  std::function<void(nn::ForwardPreHook&, nn::Module& module)> recompute;
+  std::function<HookTensors(const nn::ForwardPreHook&)> tensors = {};
+  std::function<void(nn::ForwardPreHook&, nn::Module& module)> recompute = {};
 };
 struct ForwardHookCodec {
   std::function<json(const nn::ForwardHook&, TensorWriter&)> save;
