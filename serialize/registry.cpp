@@ -350,7 +350,8 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                      }};
   modules["Softmax"] = softmax_codec<Softmax>("Softmax");
   modules["LogSoftmax"] = softmax_codec<LogSoftmax>("LogSoftmax");
-  // Containers: their children are restored generically.
+  // Containers: their children are restored generically. A bare Module is Python's nn.Module().
+  modules["Module"] = stateless<Module>("Module");
   modules["Sequential"] = stateless<Sequential>("Sequential");
   modules["ModuleList"] = stateless<ModuleList>("ModuleList");
   modules["ModuleDict"] = stateless<ModuleDict>("ModuleDict");
