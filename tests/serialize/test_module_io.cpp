@@ -164,6 +164,17 @@ TEST(ModuleRoundTrip, EveryBuiltInTypeIsRegistered) {
   }
 }
 
+// Python's nn.Module() as a holder comes back as a bare nn::Module, not as a generic holder.
+TEST(ModuleRoundTrip, ABareModuleHolder) {
+  auto holder = std::make_shared<nn::Module>();
+  holder->register_module("fc", std::make_shared<nn::Linear>(3, 2));
+  holder->register_buffer("step", tensor(int64_t{4}));
+  ModulePtr back = round_trip(*holder);
+  EXPECT_EQ(typeid(*back), typeid(nn::Module));
+  EXPECT_EQ(back->type_name(), "Module");
+  expect_same_module(*holder, *back);
+}
+
 TEST(ModuleRoundTrip, LstmWithTheSameOutputsAndState) {
   auto lstm = std::make_shared<nn::LSTM>(nn::LSTMOptions(3, 4).num_layers(2).batch_first(true));
   auto back = std::static_pointer_cast<nn::LSTM>(round_trip(*lstm));
