@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <typeinfo>
@@ -429,11 +430,54 @@ ModulePtr Module::clone() const {
   return clone_with(memo);
 }
 
+namespace {
+
+struct Factory {
+  const std::type_info* type;
+  std::function<ModulePtr()> make;
+};
+
+struct Factories {
+  std::mutex mu;
+  std::map<std::string, Factory> by_name;
+};
+
+Factories& factories() {
+  static Factories f;
+  return f;
+}
+
+// The registered factory of m's type name, when it makes m's own C++ class.
+std::function<ModulePtr()> factory_for(const Module& m) {
+  auto& f = factories();
+  std::lock_guard<std::mutex> lock(f.mu);
+  auto it = f.by_name.find(m.type_name());
+  if (it == f.by_name.end() || *it->second.type != typeid(m)) return nullptr;
+  return it->second.make;
+}
+
+}  // namespace
+
+void register_module_factory(const std::string& type_name, const std::type_info& type,
+                             std::function<ModulePtr()> make) {
+  TWIG_CHECK(!type_name.empty() && make, ValueError, "register_module_factory('", type_name,
+             "'): a type name and a factory are needed");
+  auto& f = factories();
+  std::lock_guard<std::mutex> lock(f.mu);
+  f.by_name[type_name] = Factory{&type, std::move(make)};
+}
+
 ModulePtr Module::clone_with(CloneMemo& memo) const {
   ModulePtr copy;
   {
     init::SkipRandomInitGuard no_random_init;
-    copy = clone_instance();
+    if (auto make = factory_for(*this)) {
+      copy = make();
+      TWIG_CHECK(copy != nullptr && typeid(*copy) == typeid(*this), TypeError, "the factory registered for '",
+                 type_name(), "' made another class");
+    } else {
+      copy = clone_instance();
+    }
   }
   copy_state_into(*copy, memo);
   return copy;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "nn/ordered_dict.h"
@@ -205,6 +206,13 @@ class Module : public std::enable_shared_from_this<Module> {
   HookDict<std::shared_ptr<ForwardPreHook>> pre_hooks_;
   HookDict<std::shared_ptr<ForwardHook>> hooks_;
 };
+
+// Fresh instances by type name, for clone() of a class that does not override clone_instance():
+// serialize::register_module<T>() and register_module_type<T>(name) register T() here. clone()
+// uses the factory of a module's type_name() when the factory was registered for the module's
+// own C++ class (`type`), before clone_instance(). Registering a name again replaces it.
+void register_module_factory(const std::string& type_name, const std::type_info& type,
+                             std::function<ModulePtr()> make);
 
 // A module with one tensor in and one tensor out (activations, Linear, Conv, pools, ...).
 class UnaryModule : public Module {

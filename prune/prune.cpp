@@ -3,7 +3,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "autograd/grad_mode.h"
@@ -38,15 +37,6 @@ std::string py_float(double v) {
 Amount::Amount(const char* text) { invalid_amount_type(text ? text : "None"); }
 Amount::Amount(const std::string& text) { invalid_amount_type(text); }
 
-Amount Amount::from_json(const nlohmann::json& value) {
-  if (value.is_number_integer()) {
-    if (value.is_number_unsigned()) return Amount(static_cast<int64_t>(value.get<uint64_t>()));
-    return Amount(value.get<int64_t>());
-  }
-  if (value.is_number_float()) return Amount(value.get<double>());
-  invalid_amount_type(value.dump());
-}
-
 int64_t Amount::count() const {
   TWIG_CHECK(is_count_, TypeError, "amount ", str(), " is a fraction, not a count");
   return count_;
@@ -58,8 +48,6 @@ double Amount::fraction() const {
 }
 
 std::string Amount::str() const { return is_count_ ? std::to_string(count_) : py_float(fraction_); }
-
-nlohmann::json Amount::to_json() const { return is_count_ ? nlohmann::json(count_) : nlohmann::json(fraction_); }
 
 std::ostream& operator<<(std::ostream& os, const Amount& a) { return os << a.str(); }
 

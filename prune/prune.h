@@ -20,7 +20,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -48,9 +47,6 @@ class Amount {
   // Always TypeError ("Invalid type for amount: <text>. Must be int or float.").
   Amount(const char* text);
   Amount(const std::string& text);
-  // A JSON integer is a count, a JSON float a fraction; anything else (a string, a bool, null,
-  // an array, ...) is a TypeError.
-  static Amount from_json(const nlohmann::json& value);
 
   static Amount count(int64_t n) { return Amount(n); }
   static Amount fraction(double f) { return Amount(f); }
@@ -61,8 +57,6 @@ class Amount {
   double fraction() const;   // TypeError unless is_fraction()
   // Python's repr: "2", "0.5", "20.0".
   std::string str() const;
-  // An integer JSON value for a count, a float for a fraction.
-  nlohmann::json to_json() const;
   bool operator==(const Amount& other) const = default;
 
  private:
@@ -375,8 +369,9 @@ void global_unstructured(const std::vector<TensorRef>& parameters, const Importa
 // ---- serialization ---------------------------------------------------------------------------------
 // Registers the codecs of every method type above (and PruningContainer) with serialize/'s type
 // registry, so whole-module files keep their pruning hooks. Returns whether serialize/ was built;
-// a no-op otherwise. Runs once per program through detail::kRegistered; calling it again is
-// harmless.
+// a no-op otherwise. It runs at program start wherever twig_prune is linked (twig::twig links it
+// whole), so a program that only loads models needs no prune header; calling it again is
+// harmless (a program that links twig_prune's archive by hand, without twig::twig, calls it).
 bool register_serialization();
 
 namespace detail {

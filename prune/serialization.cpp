@@ -2,6 +2,9 @@
 // tensor's method (or PruningContainer) with its hyper-parameters; name_orig and name_mask
 // travel as the module's own parameter and buffer.
 //
+// Registration: at program start when twig_prune is linked (twig::twig links it whole, see
+// CMakeLists.txt), and again, harmlessly, from prune.h's detail::kRegistered.
+//
 // State of a method: {"tensor_name", and per type "amount" (an integer for a count, a float for
 // a fraction), "dim", "n" ({"p": real} or {"fro": true}), "mask" (a tensor key)}; a container
 // holds {"tensor_name", "methods": [state with "type", ...]}.
@@ -22,6 +25,21 @@ namespace {
 using json = nlohmann::json;
 using serialize::TensorReader;
 using serialize::TensorWriter;
+
+// An amount keeps Python's int / float distinction: a JSON integer is a count, a JSON float a
+// fraction; anything else (a string, a bool, null, a list) is a TypeError, as Python's check.
+json amount_to_json(const Amount& a) { return a.is_count() ? json(a.count()) : json(a.fraction()); }
+
+Amount amount_from_json(const json& value) {
+  if (value.is_number_unsigned()) {
+    TWIG_CHECK(value.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), ValueError, "amount ", value.dump(),
+               " is out of range");
+    return Amount(static_cast<int64_t>(value.get<uint64_t>()));
+  }
+  if (value.is_number_integer()) return Amount(value.get<int64_t>());
+  if (value.is_number_float()) return Amount(value.get<double>());
+  return Amount(value.dump());  // TypeError "Invalid type for amount: ..."
+}
 
 json norm_to_json(const NormP& n) {
   if (n.fro) return json{{"fro", true}};
@@ -44,18 +62,20 @@ json save_method(const BasePruningMethod& m, TensorWriter& writer) {
     for (const auto& child : *c) methods.push_back(save_method(*child, writer));
     s["methods"] = methods;
   } else if (auto* r = dynamic_cast<const RandomUnstructured*>(&m)) {
-    s["amount"] = r->amount.to_json();
+    s["amount"] = amount_to_json(r->amount);
   } else if (auto* l = dynamic_cast<const L1Unstructured*>(&m)) {
-    s["amount"] = l->amount.to_json();
+    s["amount"] = amount_to_json(l->amount);
   } else if (auto* rs = dynamic_cast<const RandomStructured*>(&m)) {
-    s["amount"] = rs->amount.to_json();
+    s["amount"] = amount_to_json(rs->amount);
     s["dim"] = rs->dim;
   } else if (auto* ln = dynamic_cast<const LnStructured*>(&m)) {
-    s["amount"] = ln->amount.to_json();
+    s["amount"] = amount_to_json(ln->amount);
     s["n"] = norm_to_json(ln->n);
     s["dim"] = ln->dim;
   } else if (auto* cm = dynamic_cast<const CustomFromMask*>(&m)) {
-    s["mask"] = writer.put(m.tensor_name + "_custom_mask", cm->mask);
+    // Bit-packed, and stored once when it equals the module's mask (a global_unstructured round's
+    // mask is the module's mask after that round) or an earlier round's.
+    s["mask"] = writer.put_mask(m.tensor_name + "_custom_mask", cm->mask);
   } else if (!dynamic_cast<const Identity*>(&m)) {
     TWIG_THROW(TypeError, "cannot serialize pruning method ", m.type_name(), ": not one of twig::prune's types");
   }
@@ -73,13 +93,13 @@ PruningMethodPtr load_method(const json& s, TensorReader& reader) {
   } else if (type == "Identity") {
     m = std::make_shared<Identity>();
   } else if (type == "RandomUnstructured") {
-    m = std::make_shared<RandomUnstructured>(Amount::from_json(s.at("amount")));
+    m = std::make_shared<RandomUnstructured>(amount_from_json(s.at("amount")));
   } else if (type == "L1Unstructured") {
-    m = std::make_shared<L1Unstructured>(Amount::from_json(s.at("amount")));
+    m = std::make_shared<L1Unstructured>(amount_from_json(s.at("amount")));
   } else if (type == "RandomStructured") {
-    m = std::make_shared<RandomStructured>(Amount::from_json(s.at("amount")), s.at("dim").get<int64_t>());
+    m = std::make_shared<RandomStructured>(amount_from_json(s.at("amount")), s.at("dim").get<int64_t>());
   } else if (type == "LnStructured") {
-    m = std::make_shared<LnStructured>(Amount::from_json(s.at("amount")), norm_from_json(s.at("n")),
+    m = std::make_shared<LnStructured>(amount_from_json(s.at("amount")), norm_from_json(s.at("n")),
                                        s.at("dim").get<int64_t>());
   } else if (type == "CustomFromMask") {
     m = std::make_shared<CustomFromMask>(reader.get(s.at("mask").get<std::string>()));
@@ -104,10 +124,27 @@ bool register_serialization() {
                   },
                   [](const json& state, TensorReader& reader) -> std::shared_ptr<nn::ForwardPreHook> {
                     return load_method(state, reader);
+                  },
+                  // name = name_orig * name_mask is recomputed, not stored; name_mask is a mask.
+                  [](const nn::ForwardPreHook& hook) {
+                    auto* m = dynamic_cast<const BasePruningMethod*>(&hook);
+                    TWIG_CHECK(m != nullptr, TypeError, "hook ", hook.type_name(), " is not a pruning method");
+                    return serialize::HookTensors{{m->tensor_name}, {m->tensor_name + "_mask"}};
+                  },
+                  [](nn::ForwardPreHook& hook, nn::Module& module) {
+                    auto* m = dynamic_cast<BasePruningMethod*>(&hook);
+                    TWIG_CHECK(m != nullptr, TypeError, "hook ", hook.type_name(), " is not a pruning method");
+                    module.set_attribute(m->tensor_name, m->apply_mask(module));
                   }});
   }
   return true;
 }
+
+namespace {
+// Registers the codecs when twig_prune is linked, whether or not the program includes prune.h
+// (twig::twig links twig_prune whole, so the linker keeps this object file).
+const bool kRegisteredAtLoad = register_serialization();
+}  // namespace
 
 #else
 

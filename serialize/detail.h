@@ -1,7 +1,7 @@
 // Helpers shared by serialize/'s sources (not part of the public API).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 
@@ -41,6 +41,6 @@ size_t invalid_utf8_at(const char* s, size_t n);
 nlohmann::ordered_json parse_json_strict(const char* begin, const char* end, const char* what);
 
 // "object", "array", "string", ... for messages.
-inline const char* json_kind(const nlohmann::ordered_json& j) { return j.type_name(); }
+const char* json_kind(const nlohmann::ordered_json& j);
 
 }  // namespace twig::serialize::detail

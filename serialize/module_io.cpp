@@ -2,12 +2,16 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 
 #include "serialize/detail.h"
+#include "tensor/ops.h"
 
 namespace twig::serialize {
 
@@ -32,7 +36,8 @@ int64_t fresh_element_budget() { return t_budget; }
 
 namespace {
 
-constexpr int kVersion = 1;
+// 2: recomputed attributes left out, masks bit-packed ("packed"); 1 is still read.
+constexpr int kVersion = 2;
 
 std::string join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
@@ -43,26 +48,95 @@ std::string where(const std::string& path, const std::string& type) {
 
 // ---- saving ---------------------------------------------------------------------------------------
 
+// ---- bit-packed masks --------------------------------------------------------------------------------
+
+// The bits of t (CPU, contiguous) when every element is bitwise 0 or 1 of its dtype, else nullopt.
+std::optional<std::string> pack_bits(const Tensor& t) {
+  const size_t item = t.element_size();
+  const Tensor zero = zeros({1}, t.dtype()), one = ones({1}, t.dtype());
+  const auto* z = static_cast<const unsigned char*>(zero.raw_data_ptr());
+  const auto* o = static_cast<const unsigned char*>(one.raw_data_ptr());
+  const auto* p = static_cast<const unsigned char*>(t.raw_data_ptr());
+  const size_t n = static_cast<size_t>(t.numel());
+  std::string bits((n + 7) / 8, '\0');
+  for (size_t k = 0; k < n; ++k, p += item) {
+    if (std::memcmp(p, o, item) == 0) {
+      bits[k / 8] = static_cast<char>(bits[k / 8] | (1 << (k % 8)));
+    } else if (std::memcmp(p, z, item) != 0) {
+      return std::nullopt;
+    }
+  }
+  return bits;
+}
+
+// A packed entry's bits as a tensor of `dtype` and `shape`.
+Tensor unpack_bits(const Tensor& bits, Dtype dtype, const Shape& shape, int64_t n) {
+  Tensor flat = empty({n}, kUInt8);
+  auto* out = flat.data_ptr<uint8_t>();
+  const Tensor packed = bits.contiguous();
+  const auto* in = packed.data_ptr<uint8_t>();
+  for (int64_t k = 0; k < n; ++k) out[k] = (in[k / 8] >> (k % 8)) & 1;
+  return flat.to(dtype).reshape(shape);
+}
+
+// Masks smaller than this are stored as they are (the table entry would cost more than it saves).
+constexpr size_t kMinPackedBytes = 64;
+
 // The tensors of the file: one entry per tensor object, named after the first place it was met.
+// Masks go through put_mask: bit-packed into a U8 entry (equal masks share one entry), with the
+// name the tree uses, the entry, dtype and shape in `packed`.
 class Writer : public TensorWriter {
  public:
-  Writer(nn::StateDict& tensors, std::unordered_map<const TensorImpl*, std::string>& keys, std::string prefix)
-      : tensors_(tensors), keys_(keys), prefix_(std::move(prefix)) {}
+  Writer(nn::StateDict& tensors, std::unordered_map<const TensorImpl*, std::string>& keys, ordered_json& packed,
+         std::map<std::string, std::string>& packed_entries, std::string prefix)
+      : tensors_(tensors), keys_(keys), packed_(packed), packed_entries_(packed_entries), prefix_(std::move(prefix)) {}
   std::string put(const std::string& suggested_name, const Tensor& t) override {
     TWIG_CHECK(t.defined(), ValueError, "cannot store an undefined tensor as '", join(prefix_, suggested_name), "'");
     auto it = keys_.find(t.impl());
     if (it != keys_.end()) return it->second;
-    const std::string base = join(prefix_, suggested_name);
-    std::string key = base;
-    for (int i = 1; tensors_.contains(key) || key == "__metadata__"; ++i) key = base + "#" + std::to_string(i);
+    const std::string key = fresh_key(suggested_name);
     tensors_.insert(key, t.detach());
     keys_[t.impl()] = key;
     return key;
   }
+  std::string put_mask(const std::string& suggested_name, const Tensor& t) override {
+    TWIG_CHECK(t.defined(), ValueError, "cannot store an undefined tensor as '", join(prefix_, suggested_name), "'");
+    auto it = keys_.find(t.impl());
+    if (it != keys_.end()) return it->second;
+    if (t.nbytes() < kMinPackedBytes) return put(suggested_name, t);
+    const Tensor host = t.detach().cpu().contiguous();
+    std::optional<std::string> bits = pack_bits(host);
+    if (!bits) return put(suggested_name, t);
+    const std::string key = fresh_key(suggested_name);
+    keys_[t.impl()] = key;
+    // Same bits and element count: the same entry (the bits fix the count up to 7; keep it exact).
+    const std::string content = std::to_string(t.numel()) + ":" + *bits;
+    auto [entry, is_new] = packed_entries_.emplace(content, key);
+    if (is_new) {
+      Tensor u8 = empty({static_cast<int64_t>(bits->size())}, kUInt8);
+      if (!bits->empty()) std::memcpy(u8.raw_data_ptr(), bits->data(), bits->size());
+      tensors_.insert(key, u8);
+    }
+    packed_[key] = {{"data", entry->second},
+                    {"dtype", safetensors_dtype_name(t.dtype())},
+                    {"shape", t.sizes()}};
+    return key;
+  }
 
  private:
+  // A name no tensor and no packed mask has yet.
+  std::string fresh_key(const std::string& suggested_name) const {
+    const std::string base = join(prefix_, suggested_name);
+    std::string key = base;
+    for (int i = 1; tensors_.contains(key) || packed_.contains(key) || key == "__metadata__"; ++i) {
+      key = base + "#" + std::to_string(i);
+    }
+    return key;
+  }
   nn::StateDict& tensors_;
   std::unordered_map<const TensorImpl*, std::string>& keys_;
+  ordered_json& packed_;
+  std::map<std::string, std::string>& packed_entries_;  // "numel:bits" -> entry
   std::string prefix_;
 };
 
@@ -131,6 +205,32 @@ struct PostHooks {
   static void attach(nn::Module& m, std::shared_ptr<Hook> h) { m.register_forward_hook(std::move(h)); }
 };
 
+// Whether m's hook h will be stored (a plain-function hook is left out when the options say so).
+template <typename Kind>
+bool stored_hook(const typename Kind::Hook& h, const ModuleSaveOptions& options) {
+  return !(options.skip_function_hooks && h.type_name() == Kind::kFunctionType);
+}
+
+// What m's stored pre-hooks derive: attributes not to store, buffers to store as masks.
+HookTensors derived_tensors(const nn::Module& m, const ModuleSaveOptions& options) {
+  HookTensors out;
+  for (const auto& item : m.forward_pre_hooks().items()) {
+    const auto& h = item.second;
+    if (!stored_hook<PreHooks>(*h, options)) continue;
+    auto hc = detail::find_forward_pre_hook_codec(h->type_name());
+    if (!hc || !hc->tensors || !hc->recompute) continue;
+    HookTensors t = hc->tensors(*h);
+    out.recomputed_attributes.insert(out.recomputed_attributes.end(), t.recomputed_attributes.begin(),
+                                     t.recomputed_attributes.end());
+    out.mask_buffers.insert(out.mask_buffers.end(), t.mask_buffers.begin(), t.mask_buffers.end());
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 // m's hooks of one kind as [{"type", "state"}], in registration order.
 template <typename Kind>
 ordered_json save_hooks(const nn::Module& m, const ModuleSaveOptions& options, const std::string& ctx,
@@ -139,7 +239,7 @@ ordered_json save_hooks(const nn::Module& m, const ModuleSaveOptions& options, c
   for (const auto& item : Kind::of(m).items()) {
     const auto& h = item.second;  // (not a structured binding: the lambda below captures it)
     const bool function_hook = h->type_name() == Kind::kFunctionType;
-    if (options.skip_function_hooks && function_hook) continue;
+    if (!stored_hook<Kind>(*h, options)) continue;
     auto hc = Kind::find(h->type_name());
     TWIG_CHECK(hc.has_value(), TypeError, "cannot save ", ctx, "its ", Kind::kLabel, " of type '", h->type_name(),
                "' has no codec (", Kind::kRegister,
@@ -161,7 +261,8 @@ void load_hooks(nn::Module& m, const ordered_json& saved, TensorReader& reader) 
     const std::string type = h["type"].get<std::string>();
     auto hc = Kind::find(type);
     TWIG_CHECK(hc.has_value(), KeyError, "unknown ", Kind::kLabel, " type '", type, "': register it with ",
-               Kind::kRegister, " before loading");
+               Kind::kRegister, " before loading (pruning's hooks register themselves in a program linked "
+               "with twig::twig, or after twig::prune::register_serialization() where twig_prune is linked by hand)");
     auto hook = detail::with_context(std::string(Kind::kLabel) + " '" + type + "': ",
                                      [&] { return hc->load(json(h["state"]), reader); });
     TWIG_CHECK(hook != nullptr, ValueError, "the codec for ", Kind::kLabel, " '", type, "' made no hook");
@@ -175,32 +276,42 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
   Tree tree = walk_tree(root);
   SafetensorsFile file;
   std::unordered_map<const TensorImpl*, std::string> keys;
+  ordered_json packed = ordered_json::object();
+  std::map<std::string, std::string> packed_entries;
   ordered_json modules = ordered_json::array();
   for (size_t i = 0; i < tree.order.size(); ++i) {
     const nn::Module& m = *tree.order[i];
     const std::string& path = tree.paths[i];
     const std::string ctx = where(path, m.type_name());
-    auto codec = detail::find_module_codec(m.type_name());
-    TWIG_CHECK(codec.has_value(), TypeError, "cannot save ", ctx, "the type '", m.type_name(),
-               "' is not registered (twig::serialize::register_module_type)");
-    Writer writer(file.tensors, keys, path);
+    Writer writer(file.tensors, keys, packed, packed_entries, path);
     auto ref = [&](const std::string& name, const Tensor& t) -> ordered_json {
       return t.defined() ? ordered_json(writer.put(name, t)) : ordered_json();
     };
     ordered_json e = ordered_json::object();
     e["type"] = m.type_name();
-    e["options"] = detail::with_context(ctx, [&] { return codec->save_options(m); });
+    // A holder a load made keeps its options; a type with no codec has none.
+    if (auto* holder = dynamic_cast<const UnregisteredModule*>(&m)) {
+      e["options"] = ordered_json::parse(holder->saved_options());
+    } else if (auto codec = detail::find_module_codec(m.type_name())) {
+      e["options"] = detail::with_context(ctx, [&] { return ordered_json(codec->save_options(m)); });
+    } else {
+      e["options"] = ordered_json::object();
+    }
     e["training"] = m.is_training();
+    const HookTensors derived = detail::with_context(ctx, [&] { return derived_tensors(m, options); });
     ordered_json params = ordered_json::array();
     for (const auto& [name, t] : m.parameters_dict()) {
       params.push_back({{"name", name}, {"tensor", ref(name, t)}, {"requires_grad", t.defined() && t.requires_grad()}});
     }
     ordered_json buffers = ordered_json::array();
     for (const auto& [name, t] : m.buffers_dict()) {
-      buffers.push_back({{"name", name}, {"tensor", ref(name, t)}, {"persistent", m.buffer_is_persistent(name)}});
+      const bool mask = t.defined() && contains(derived.mask_buffers, name);
+      ordered_json tensor = mask ? ordered_json(writer.put_mask(name, t)) : ref(name, t);
+      buffers.push_back({{"name", name}, {"tensor", tensor}, {"persistent", m.buffer_is_persistent(name)}});
     }
     ordered_json attrs = ordered_json::array();
     for (const auto& [name, t] : m.attributes_dict()) {
+      if (contains(derived.recomputed_attributes, name)) continue;  // the hook sets it on load
       attrs.push_back({{"name", name}, {"tensor", ref(name, t)}, {"requires_grad", t.defined() && t.requires_grad()}});
     }
     ordered_json children = ordered_json::array();
@@ -217,7 +328,7 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
     e["forward_hooks"] = std::move(hooks);
     modules.push_back(std::move(e));
   }
-  ordered_json doc = {{"version", kVersion}, {"root", 0}, {"modules", std::move(modules)}};
+  ordered_json doc = {{"version", kVersion}, {"root", 0}, {"modules", std::move(modules)}, {"packed", std::move(packed)}};
   file.metadata = options.metadata;
   file.metadata[kModuleTreeKey] = doc.dump();
   return file;
@@ -344,10 +455,61 @@ Plan plan(const ordered_json& modules, int64_t root) {
 
 // ---- loading: building ------------------------------------------------------------------------------
 
+// One row of the tree's "packed" table: the tensor named `key` is the bits of entry `data`.
+struct Packed {
+  std::string data;
+  Dtype dtype;
+  Shape shape;
+  int64_t numel;
+};
+
+// The "packed" table, checked against the file: each row names a 1-D U8 entry of exactly
+// ceil(numel / 8) bytes, a dtype twig holds and a valid shape.
+std::map<std::string, Packed> read_packed(const ordered_json& table, const nn::StateDict& tensors) {
+  TWIG_CHECK(table.is_object(), ValueError, "module tree: 'packed' must be an object, got ", table.type_name());
+  std::map<std::string, Packed> out;
+  for (const auto& [key, row] : table.items()) {
+    const std::string what = "packed tensor '" + key + "'";
+    exact_keys(row, {"data", "dtype", "shape"}, what);
+    Packed p;
+    p.data = str_field(row, "data", what);
+    p.dtype = dtype_from_safetensors_name(str_field(row, "dtype", what));
+    const ordered_json& shape = row.at("shape");
+    TWIG_CHECK(shape.is_array() && shape.size() <= 16, ValueError, what, ": 'shape' must be a list of sizes, got ",
+               shape.dump());
+    uint64_t n = 1;
+    for (const auto& d : shape) {
+      TWIG_CHECK(d.is_number_unsigned() && !__builtin_mul_overflow(n, d.get<uint64_t>(), &n) &&
+                     n < (uint64_t{1} << 62),
+                 ValueError, what, ": 'shape' must hold sizes, got ", shape.dump());
+      p.shape.push_back(d.get<int64_t>());
+    }
+    p.numel = static_cast<int64_t>(n);
+    const Tensor* bits = tensors.find(p.data);
+    TWIG_CHECK(bits != nullptr, KeyError, what, " is stored in '", p.data, "', which the file does not hold");
+    TWIG_CHECK(bits->dtype() == kUInt8 && bits->dim() == 1 && bits->numel() == (p.numel + 7) / 8, ValueError, what,
+               ": entry '", p.data, "' must be U8 of shape [", (p.numel + 7) / 8, "] for ", p.numel,
+               " bits, got ", dtype_name(bits->dtype()), " ", bits->sizes());
+    out.emplace(key, std::move(p));
+  }
+  return out;
+}
+
 class Reader : public TensorReader {
  public:
-  explicit Reader(const nn::StateDict& tensors) : tensors_(tensors) {}
+  Reader(const nn::StateDict& tensors, std::map<std::string, Packed> packed)
+      : tensors_(tensors), packed_(std::move(packed)) {}
   Tensor get(const std::string& key) override {
+    auto p = packed_.find(key);
+    if (p != packed_.end()) {
+      // One tensor object per key, as for stored tensors.
+      auto it = unpacked_.find(key);
+      if (it == unpacked_.end()) {
+        it = unpacked_.emplace(key, unpack_bits(*tensors_.find(p->second.data), p->second.dtype, p->second.shape,
+                                                p->second.numel)).first;
+      }
+      return it->second;
+    }
     const Tensor* t = tensors_.find(key);
     TWIG_CHECK(t != nullptr, KeyError, "the module tree references tensor '", key, "', which the file does not hold");
     return *t;
@@ -355,6 +517,8 @@ class Reader : public TensorReader {
 
  private:
   const nn::StateDict& tensors_;
+  std::map<std::string, Packed> packed_;
+  std::map<std::string, Tensor> unpacked_;
 };
 
 struct BudgetGuard {
@@ -363,18 +527,13 @@ struct BudgetGuard {
   ~BudgetGuard() { detail::t_budget = saved; }
 };
 
-std::optional<ModuleCodec> codec_for(const std::string& type, const std::string& ctx) {
-  auto codec = detail::find_module_codec(type);
-  TWIG_CHECK(codec.has_value(), KeyError, ctx, "unknown module type '", type,
-             "': register it with twig::serialize::register_module_type before loading");
-  return codec;
-}
-
-// A fresh instance of the entry's type, built from its saved options.
+// A fresh instance of the entry's type, built from its saved options; a holder when the type
+// has no codec here.
 nn::ModulePtr make_one(const ordered_json& e, const std::string& path) {
   const std::string type = e["type"].get<std::string>();
   const std::string ctx = where(path, type);
-  auto codec = codec_for(type, ctx);
+  auto codec = detail::find_module_codec(type);
+  if (!codec) return std::make_shared<UnregisteredModule>(type, e["options"].dump());
   return detail::with_context(ctx, [&]() -> nn::ModulePtr {
     nn::ModulePtr m = codec->make(json::parse(e["options"].dump()));
     TWIG_CHECK(m != nullptr, ValueError, "the codec made no module");
@@ -456,10 +615,32 @@ void restore_one(const nn::ModulePtr& m, const ordered_json& e, const std::strin
     }
     load_hooks<PreHooks>(*m, e["forward_pre_hooks"], reader);
     load_hooks<PostHooks>(*m, e["forward_hooks"], reader);
+    // What the hooks derive and the file does not hold (pruning's `weight`).
+    for (const auto& item : m->forward_pre_hooks().items()) {
+      const auto& h = item.second;
+      auto hc = detail::find_forward_pre_hook_codec(h->type_name());
+      if (hc && hc->tensors && hc->recompute) {
+        detail::with_context(std::string("forward pre-hook '") + h->type_name() + "': ", [&] { hc->recompute(*h, *m); });
+      }
+    }
   });
 }
 
 }  // namespace
+
+UnregisteredModule::UnregisteredModule(std::string type_name, std::string options_json)
+    : nn::Module(std::move(type_name)), options_json_(std::move(options_json)) {}
+
+nn::Value UnregisteredModule::forward_values(const nn::Values&) {
+  TWIG_THROW(NotImplementedError, "module type '", type_name(),
+             "' was loaded as a generic holder (twig::serialize::UnregisteredModule) because no codec was "
+             "registered for it: it holds the saved children, parameters and hooks but has no forward; register the "
+             "class before loading (twig::serialize::register_module<YourClass>()) to get it back");
+}
+
+nn::ModulePtr UnregisteredModule::clone_instance() const {
+  return std::make_shared<UnregisteredModule>(type_name(), options_json_);
+}
 
 nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
   auto it = file.metadata.find(kModuleTreeKey);
@@ -467,9 +648,14 @@ nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
              "' in __metadata__: this is a state dict, not a whole-module file (read it with load_state_dict_file)");
   const std::string& text = it->second;
   ordered_json doc = detail::parse_json_strict(text.data(), text.data() + text.size(), "module tree");
-  exact_keys(doc, {"version", "root", "modules"}, "module tree");
-  TWIG_CHECK(doc["version"] == kVersion, ValueError, "module tree version ", doc["version"].dump(),
-             " is not supported (this twig reads version ", kVersion, ")");
+  TWIG_CHECK(doc.is_object() && doc.contains("version") && (doc["version"] == 1 || doc["version"] == kVersion),
+             ValueError, "module tree version ", doc.is_object() && doc.contains("version") ? doc["version"].dump() : "(none)",
+             " is not supported (this twig reads versions 1 and ", kVersion, ")");
+  if (doc["version"] == 1) {
+    exact_keys(doc, {"version", "root", "modules"}, "module tree");
+  } else {
+    exact_keys(doc, {"version", "root", "modules", "packed"}, "module tree");
+  }
   const ordered_json& modules = doc["modules"];
   TWIG_CHECK(modules.is_array() && !modules.empty(), ValueError, "module tree: 'modules' must be a non-empty list");
   const int64_t root = index_field(doc, "root", modules.size(), "module tree");
@@ -479,7 +665,8 @@ nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
   int64_t bytes = 0;
   for (const auto& [name, t] : file.tensors) bytes += static_cast<int64_t>(t.nbytes());
   BudgetGuard budget(bytes + 4096);
-  Reader reader(file.tensors);
+  Reader reader(file.tensors, doc.contains("packed") ? read_packed(doc["packed"], file.tensors)
+                                                     : std::map<std::string, Packed>{});
   std::vector<nn::ModulePtr> built(modules.size());
   // Parents first: make each module, and let a child its parent's constructor already made stand
   // for the saved child when type and options agree (a model's members keep pointing at the

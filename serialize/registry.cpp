@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
+#include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/normalization.h"
@@ -348,7 +350,8 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                      }};
   modules["Softmax"] = softmax_codec<Softmax>("Softmax");
   modules["LogSoftmax"] = softmax_codec<LogSoftmax>("LogSoftmax");
-  // Containers: their children are restored generically.
+  // Containers: their children are restored generically. A bare Module is Python's nn.Module().
+  modules["Module"] = stateless<Module>("Module");
   modules["Sequential"] = stateless<Sequential>("Sequential");
   modules["ModuleList"] = stateless<ModuleList>("ModuleList");
   modules["ModuleDict"] = stateless<ModuleDict>("ModuleDict");
@@ -489,6 +492,31 @@ std::vector<std::string> registered_module_types() {
 }
 
 namespace detail {
+
+std::string register_default_module(const std::string& type_name, const std::type_info& type,
+                                    std::function<nn::ModulePtr()> make) {
+  TWIG_CHECK(make != nullptr, ValueError, "register_module: no factory");
+  std::string name = type_name;
+  if (name.empty()) {
+    nn::ModulePtr probe;
+    {
+      init::SkipRandomInitGuard no_random_init;
+      probe = make();
+    }
+    TWIG_CHECK(probe != nullptr, ValueError, "register_module<", demangle(type.name()), ">: the factory made no module");
+    name = probe->type_name();
+  }
+  TWIG_CHECK(!name.empty(), ValueError, "register_module<", demangle(type.name()), ">: empty type name");
+  // The options are always {}: a fresh instance is make().
+  register_module_type(name, ModuleCodec{[](const nn::Module&) { return json::object(); },
+                                         [name, make](const json& j) -> nn::ModulePtr {
+                                           TWIG_CHECK(j.is_object() && j.empty(), ValueError, name,
+                                                      " takes no options, got ", j.dump());
+                                           return make();
+                                         }});
+  nn::register_module_factory(name, type, make);
+  return name;
+}
 
 std::optional<ModuleCodec> find_module_codec(const std::string& type_name) {
   auto& r = Registry::instance();

@@ -10,6 +10,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
 
@@ -119,6 +120,8 @@ ordered_json parse_json_strict(const char* begin, const char* end, const char* w
     TWIG_THROW(ValueError, what, " is not valid JSON: ", e.what());
   }
 }
+
+const char* json_kind(const ordered_json& j) { return j.type_name(); }
 
 }  // namespace detail
 

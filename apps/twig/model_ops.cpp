@@ -1,7 +1,9 @@
 #include "model_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -107,8 +109,65 @@ void remove_pruning(nn::Module& model) {
   }
 }
 
+namespace {
+
+// What the module tree of a file says without building it: the bit-packed masks (by the entry
+// holding their bits) and the types this program has no codec for.
+struct TreeFacts {
+  std::map<std::string, nlohmann::json> packed;  // entry -> {"dtype", "shape", ...}
+  std::vector<std::string> unknown_modules, unknown_hooks;
+};
+
+void add_once(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+TreeFacts tree_facts(const serialize::SafetensorsFile& file) {
+  TreeFacts facts;
+  auto it = file.metadata.find(serialize::kModuleTreeKey);
+  if (it == file.metadata.end()) return facts;
+  nlohmann::json tree = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  if (!tree.is_object()) return facts;  // the loader names the problem
+  if (tree.contains("packed") && tree["packed"].is_object()) {
+    for (const auto& [key, row] : tree["packed"].items()) {
+      if (row.is_object() && row.contains("data") && row["data"] == key) facts.packed[key] = row;
+    }
+  }
+  if (!tree.contains("modules") || !tree["modules"].is_array()) return facts;
+  for (const auto& m : tree["modules"]) {
+    if (!m.is_object()) continue;
+    if (m.contains("type") && m["type"].is_string() && !serialize::has_module_type(m["type"].get<std::string>())) {
+      add_once(facts.unknown_modules, m["type"].get<std::string>());
+    }
+    for (const char* kind : {"forward_pre_hooks", "forward_hooks"}) {
+      if (!m.contains(kind) || !m[kind].is_array()) continue;
+      for (const auto& h : m[kind]) {
+        if (!h.is_object() || !h.contains("type") || !h["type"].is_string()) continue;
+        const std::string type = h["type"].get<std::string>();
+        const bool known = std::string(kind) == "forward_pre_hooks" ? serialize::has_forward_pre_hook_type(type)
+                                                                     : serialize::has_forward_hook_type(type);
+        if (!known) add_once(facts.unknown_hooks, type);
+      }
+    }
+  }
+  return facts;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+// Every tensor the file holds (a bit-packed mask shown as the mask it stands for), then, for a
+// whole-module file, the module tree and its pruning hooks; types this program has no codec for
+// are named, and the tree is shown as far as it can be built (a module type without a codec
+// appears as a holder; a hook type without one stops the tree, not the listing).
 std::string describe_file(const std::string& path, bool as_json) {
   serialize::SafetensorsFile file = naming_file(path, [&] { return serialize::load_safetensors(path); });
+  const TreeFacts facts = tree_facts(file);
   nlohmann::ordered_json j;
   j["file"] = path;
   j["tensors"] = nlohmann::ordered_json::array();
@@ -118,19 +177,57 @@ std::string describe_file(const std::string& path, bool as_json) {
   std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %9s\n", "name", "dtype", "shape", "sparsity");
   text << line;
   for (const auto& [name, t] : file.tensors) {
-    int64_t zeros = t.numel() - t.count_nonzero().item<int64_t>();
-    double sparsity = t.numel() ? static_cast<double>(zeros) / static_cast<double>(t.numel()) : 0.0;
+    std::string dtype = serialize::safetensors_dtype_name(t.dtype());
+    std::vector<int64_t> sizes = t.sizes();
+    int64_t numel = t.numel(), zeros = 0;
+    auto packed = facts.packed.find(name);
+    bool is_packed = packed != facts.packed.end() && t.dtype() == kUInt8 && t.dim() == 1;
+    if (is_packed) {
+      const nlohmann::json& row = packed->second;
+      std::vector<int64_t> shape;
+      int64_t n = 1;
+      is_packed = row.contains("shape") && row["shape"].is_array() && row.contains("dtype") && row["dtype"].is_string();
+      for (const auto& d : is_packed ? row["shape"] : nlohmann::json::array()) {
+        if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40)) is_packed = false;
+        if (!is_packed) break;
+        shape.push_back(d.get<int64_t>());
+        if (__builtin_mul_overflow(n, shape.back(), &n) || n > (int64_t{1} << 40)) is_packed = false;
+      }
+      is_packed = is_packed && (n + 7) / 8 == t.numel();
+      if (is_packed) {
+        dtype = row["dtype"].get<std::string>();
+        sizes = shape;
+        numel = n;
+      }
+    }
+    if (is_packed) {
+      const Tensor bytes = t.contiguous();
+      const uint8_t* bits = bytes.data_ptr<uint8_t>();
+      int64_t ones = 0;
+      for (int64_t k = 0; k < numel && k / 8 < bytes.numel(); ++k) ones += (bits[k / 8] >> (k % 8)) & 1;
+      zeros = numel - ones;
+    } else {
+      zeros = numel - t.count_nonzero().item<int64_t>();
+    }
+    double sparsity = numel ? static_cast<double>(zeros) / static_cast<double>(numel) : 0.0;
     std::ostringstream shape;
     shape << '[';
-    for (size_t d = 0; d < t.sizes().size(); ++d) shape << (d ? ", " : "") << t.sizes()[d];
+    for (size_t d = 0; d < sizes.size(); ++d) shape << (d ? ", " : "") << sizes[d];
     shape << ']';
-    std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %8.2f%%\n", name.c_str(), serialize::safetensors_dtype_name(t.dtype()),
-                  shape.str().c_str(), 100 * sparsity);
+    std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %8.2f%%%s\n", name.c_str(), dtype.c_str(),
+                  shape.str().c_str(), 100 * sparsity, is_packed ? "  (stored bit-packed)" : "");
     text << line;
-    j["tensors"].push_back({{"name", name}, {"dtype", serialize::safetensors_dtype_name(t.dtype())}, {"shape", t.sizes()},
-                            {"sparsity", sparsity}});
+    nlohmann::ordered_json e = {{"name", name}, {"dtype", dtype}, {"shape", sizes}, {"sparsity", sparsity}};
+    if (is_packed) e["stored"] = "bit-packed U8";
+    j["tensors"].push_back(e);
   }
   if (file.metadata.contains(serialize::kModuleTreeKey)) {
+    std::vector<std::string> unknown = facts.unknown_modules;
+    for (const auto& h : facts.unknown_hooks) unknown.push_back(h + " (hook)");
+    j["unknown_types"] = unknown;
+    if (!unknown.empty()) text << "types this program does not know: " << join_names(unknown) << "\n";
+  }
+  if (file.metadata.contains(serialize::kModuleTreeKey) && facts.unknown_hooks.empty()) {
     nn::ModulePtr model = naming_file(path, [&] { return serialize::module_from_file_contents(file); });
     text << "module tree:\n" << model->repr() << "\n";
     j["module"] = model->repr();
@@ -154,6 +251,8 @@ std::string describe_file(const std::string& path, bool as_json) {
         j["pruning_hooks"].push_back({{"tensor", where}, {"hook", desc}});
       }
     }
+  } else if (file.metadata.contains(serialize::kModuleTreeKey)) {
+    text << "module tree: not built (no codec for its hook types: " << join_names(facts.unknown_hooks) << ")\n";
   }
   if (file.metadata.size() > (file.metadata.contains(serialize::kModuleTreeKey) ? 1u : 0u)) {
     text << "metadata:\n";

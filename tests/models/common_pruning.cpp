@@ -210,6 +210,8 @@ bool rows_are_subset(const Tensor& sub, const Tensor& sup) {
 
 // ---- serialize/ registration --------------------------------------------------------------------
 
+#include <nlohmann/json.hpp>
+
 #include "serialize/registry.h"
 
 namespace twig::testing::models {

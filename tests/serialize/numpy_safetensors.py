@@ -4,6 +4,10 @@
   numpy_safetensors.py check FILE   read FILE (written by twig), compare with the expected tensors
   numpy_safetensors.py write FILE   write the expected tensors (no header padding, u8 first so
                                     the later tensors sit at unaligned offsets)
+  numpy_safetensors.py pruned MODULE_FILE STATE_DICT_FILE
+                                    a pruned whole-module file read with NumPy alone: each state-dict
+                                    tensor (weight_orig, weight_mask, ...) equals the module file's
+                                    entry, bit-packed masks unpacked with the tree's "packed" table
 Exit status 0 on success.
 """
 import json
@@ -72,6 +76,27 @@ def write(path):
     return True
 
 
+def pruned(module_path, state_dict_path):
+    entries, meta = read(module_path)
+    packed = json.loads(meta["twig.module"])["packed"]
+    want, _ = read(state_dict_path)
+    ok = len(packed) > 0
+    for name, arr in want.items():
+        if name in packed:
+            row = packed[name]
+            n = int(np.prod(row["shape"], dtype=np.int64))
+            bits = np.unpackbits(entries[row["data"]], bitorder="little")[:n]
+            got = bits.astype(DTYPES[row["dtype"]]).reshape(row["shape"])
+        else:
+            got = entries.get(name)
+        if got is None or got.dtype != arr.dtype or got.shape != arr.shape or got.tobytes() != arr.tobytes():
+            print("mismatch:", name, got, arr)
+            ok = False
+    return ok
+
+
 if __name__ == "__main__":
-    mode, path = sys.argv[1], sys.argv[2]
-    sys.exit(0 if {"check": check, "write": write}[mode](path) else 1)
+    mode = sys.argv[1]
+    if mode == "pruned":
+        sys.exit(0 if pruned(sys.argv[2], sys.argv[3]) else 1)
+    sys.exit(0 if {"check": check, "write": write}[mode](sys.argv[2]) else 1)
