@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 LIBRARY_DIRS = ("tensor", "autograd", "nn", "prune", "serialize", "ao", "cuda")
-LIBRARY_FILES = ("twig.h",)
+LIBRARY_FILES = ("twig.h", "core.h")
 SUFFIXES = (".h", ".hpp", ".cpp", ".cc", ".inc", ".cu", ".cuh")
 INCLUDE = re.compile(r'^(\s*#\s*include\s+)"([^"]+)"', re.MULTILINE)
 
