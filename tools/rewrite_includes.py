@@ -11,7 +11,7 @@ resolves that through <build>/include/twig, a link to the source root (see CMake
 One spelling per header, the same in the library, tests, tools and user code, and it does not
 break when a file moves (a relative "../tensor/tensor.h" would).
 
-What is rewritten: a quoted include that resolves, relative to the including file or to the
+What is rewritten: a quoted include (or __has_include) that resolves, relative to the including file or to the
 repository root, to a file inside one of the library folders (LIBRARY_DIRS) or to twig.h.
 Includes of test, bench, app and example helpers stay as they are (they are never installed).
 Idempotent: "twig/..." includes are left alone, so the lead can re-run it after any merge.
@@ -24,7 +24,10 @@ import sys
 LIBRARY_DIRS = ("tensor", "autograd", "nn", "prune", "serialize", "ao", "cuda")
 LIBRARY_FILES = ("twig.h", "core.h")
 SUFFIXES = (".h", ".hpp", ".cpp", ".cc", ".inc", ".cu", ".cuh")
+# `#include "x"` lines, and `__has_include("x")` in conditions (a stale one would silently turn
+# code off instead of failing the build).
 INCLUDE = re.compile(r'^(\s*#\s*include\s+)"([^"]+)"', re.MULTILINE)
+HAS_INCLUDE = re.compile(r'(__has_include\s*\(\s*)"([^"]+)"')
 
 
 def is_library_file(rel: pathlib.PurePosixPath) -> bool:
@@ -64,7 +67,7 @@ def main() -> int:
             target = rewrite_target(root, path.resolve(), match.group(2))
             return match.group(0) if target is None else f'{match.group(1)}"{target}"'
 
-        new_text = INCLUDE.sub(replace, text)
+        new_text = HAS_INCLUDE.sub(replace, INCLUDE.sub(replace, text))
         if new_text != text:
             changed.append(name)
             if not check:
