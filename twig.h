@@ -1,11 +1,9 @@
-// Everything a twig user needs: #include <twig/twig.h>.
+// Everything a twig user needs: #include <twig/twig.h>. Tensors and autograd (<twig/core.h>),
+// twig::nn with twig::optim and twig::data (<twig/nn/nn.h>), twig::prune (<twig/prune/prune.h>)
+// and twig::serialize (<twig/serialize/serialize.h>); include those for less.
 #pragma once
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "autograd/gradcheck.h"
-#include "tensor/error.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include "core.h"
+#include "nn/nn.h"
+#include "prune/prune.h"
+#include "serialize/serialize.h"

@@ -12,7 +12,7 @@
 #include "nn/functional.h"
 #include "nn/linear.h"
 #include "nn/pooling.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 namespace F = twig::nn::functional;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bench_timer.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 

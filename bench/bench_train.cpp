@@ -18,7 +18,7 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "prune/prune.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 

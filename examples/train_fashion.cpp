@@ -13,7 +13,7 @@
 #include "fashion_models.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "twig.h"
+#include "core.h"
 
 namespace twig::testing {
 

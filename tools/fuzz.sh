@@ -10,9 +10,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 CXX=${CXX_FUZZ:-clang++}
 command -v "$CXX" >/dev/null || { echo "clang++ not found (apt-get install -y clang)"; exit 2; }
-mkdir -p "$OUT/obj" "$OUT/corpus" "$OUT/crashes"
+mkdir -p "$OUT/obj" "$OUT/corpus" "$OUT/crashes" "$OUT/include"
+# twig's headers are included as "twig/..." (as CMake's build/include/twig does, a link to the root).
+ln -sfn "$ROOT" "$OUT/include/twig"
 FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       -DTWIG_NO_ALLOC_CACHE -I"$ROOT" -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+       -DTWIG_NO_ALLOC_CACHE -I"$OUT/include" -I"$ROOT" -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 SOURCES=$(ls "$ROOT"/tensor/*.cpp "$ROOT"/tensor/cpu/*.cpp "$ROOT"/tensor/ops/*.cpp "$ROOT"/autograd/*.cpp \
              "$ROOT"/nn/*.cpp "$ROOT"/serialize/*.cpp "$ROOT"/tests/models/common_pruning.cpp)
 OBJS=()

@@ -7,7 +7,7 @@
 #include "fixture_file.h"
 #include <string>
 
-#include "twig.h"
+#include "core.h"
 
 namespace twig::testing {
 

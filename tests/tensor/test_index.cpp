@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "testing.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 using namespace twig::indexing;

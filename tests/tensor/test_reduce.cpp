@@ -7,7 +7,7 @@
 
 #include "autograd/node.h"
 #include "testing.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 using twig::testing::leaf;

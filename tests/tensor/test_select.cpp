@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "testing.h"
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 using twig::testing::leaf;

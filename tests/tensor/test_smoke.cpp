@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "twig.h"
+#include "core.h"
 
 using namespace twig;
 

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "fixture_file.h"
-#include "twig.h"
+#include "core.h"
 
 namespace twig {
 namespace {

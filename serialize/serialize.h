@@ -1,0 +1,8 @@
+// All of twig::serialize: safetensors state dicts (save_file / load_file), whole-module files
+// (save_module / load_module) and the type registry user modules and hooks register with.
+// #include <twig/serialize/serialize.h>; <twig/twig.h> includes it.
+#pragma once
+
+#include "serialize/module_io.h"
+#include "serialize/registry.h"
+#include "serialize/safetensors.h"
