@@ -2,11 +2,11 @@
 // serialize/. #include <twig/core.h>; <twig/twig.h> includes it and everything else.
 #pragma once
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "autograd/gradcheck.h"
-#include "tensor/error.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include "twig/autograd/engine.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/autograd/gradcheck.h"
+#include "twig/tensor/error.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/random.h"
+#include "twig/tensor/tensor.h"

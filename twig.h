@@ -3,7 +3,7 @@
 // and twig::serialize (<twig/serialize/serialize.h>); include those for less.
 #pragma once
 
-#include "core.h"
-#include "nn/nn.h"
-#include "prune/prune.h"
-#include "serialize/serialize.h"
+#include "twig/core.h"
+#include "twig/nn/nn.h"
+#include "twig/prune/prune.h"
+#include "twig/serialize/serialize.h"

@@ -3,8 +3,8 @@
 
 #include <memory>
 
-#include "autograd/node.h"
-#include "tensor/tensor.h"
+#include "twig/autograd/node.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::autograd {
 

@@ -1,13 +1,13 @@
-#include "autograd/engine.h"
+#include "twig/autograd/engine.h"
 
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/autograd_meta.h"
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::autograd {
 

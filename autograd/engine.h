@@ -2,7 +2,7 @@
 // of any depth (an LSTM over a long sequence) are safe.
 #pragma once
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::autograd {
 

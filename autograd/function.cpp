@@ -1,7 +1,7 @@
-#include "autograd/function.h"
+#include "twig/autograd/function.h"
 
-#include "autograd/autograd_meta.h"
-#include "tensor/ops.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::autograd {
 

@@ -9,8 +9,8 @@
 //       });
 #pragma once
 
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/autograd/node.h"
 
 namespace twig::autograd {
 

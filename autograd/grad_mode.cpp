@@ -1,4 +1,4 @@
-#include "autograd/grad_mode.h"
+#include "twig/autograd/grad_mode.h"
 
 namespace twig::autograd {
 

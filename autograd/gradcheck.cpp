@@ -1,12 +1,12 @@
-#include "autograd/gradcheck.h"
+#include "twig/autograd/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/engine.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::autograd {
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::autograd {
 

@@ -1,11 +1,11 @@
-#include "autograd/node.h"
+#include "twig/autograd/node.h"
 
 #include <atomic>
 
-#include "autograd/autograd_meta.h"
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::autograd {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/hooks.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/hooks.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::autograd {
 

@@ -1,8 +1,8 @@
 // Tensor's autograd methods: requires_grad, grad, backward, hooks, detach, .data.
-#include "autograd/autograd_meta.h"
-#include "autograd/engine.h"
-#include "autograd/function.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/autograd/engine.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

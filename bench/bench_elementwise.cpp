@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bench_timer.h"
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 

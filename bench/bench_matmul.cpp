@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bench_timer.h"
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 

@@ -10,12 +10,12 @@
 #include <string>
 
 #include "bench/bench_timer.h"
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/random.h"
 
 using namespace twig;
 

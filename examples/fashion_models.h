@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "nn/conv.h"
-#include "nn/functional.h"
-#include "nn/linear.h"
-#include "nn/pooling.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/pooling.h"
 
 namespace twig::examples {
 

@@ -9,11 +9,11 @@
 #include <memory>
 #include <string>
 
-#include "nn/data.h"
+#include "twig/nn/data.h"
 #include "fashion_models.h"
-#include "nn/loss.h"
-#include "nn/optim.h"
-#include "core.h"
+#include "twig/nn/loss.h"
+#include "twig/nn/optim.h"
+#include "twig/core.h"
 
 using namespace twig;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 

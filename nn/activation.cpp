@@ -1,17 +1,17 @@
 // Activations. The hot ones (gelu, silu, leaky_relu, elu, softplus, hardtanh, ...) are one fused
 // forward loop and one recorded node whose backward is one fused loop; relu, sigmoid and tanh are
 // already single nodes in the core; the rest compose existing ops.
-#include "nn/activation.h"
+#include "twig/nn/activation.h"
 
 #include <cmath>
 
-#include "autograd/function.h"
-#include "nn/functional.h"
-#include "nn/init.h"
-#include "nn/py_format.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/init.h"
+#include "twig/nn/py_format.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/random.h"
 
 namespace twig::nn {
 

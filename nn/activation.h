@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::nn {
 

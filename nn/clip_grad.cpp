@@ -1,9 +1,9 @@
-#include "nn/clip_grad.h"
+#include "twig/nn/clip_grad.h"
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn::utils {
 

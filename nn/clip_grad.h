@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::nn::utils {
 

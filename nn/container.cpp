@@ -1,4 +1,4 @@
-#include "nn/container.h"
+#include "twig/nn/container.h"
 
 namespace twig::nn {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::nn {
 

@@ -19,17 +19,17 @@
 //
 // Dimension letters: N batch, C input channels, O output channels, G groups (Cg = C/G, Og = O/G),
 // S... input spatial dims, K = prod(kernel), L = prod(output spatial dims).
-#include "nn/conv.h"
+#include "twig/nn/conv.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/function.h"
-#include "nn/functional.h"
-#include "nn/init.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
-#include "tensor/parallel.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/init.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/parallel.h"
 
 namespace twig::nn {
 

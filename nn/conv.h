@@ -8,8 +8,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/module.h"
-#include "nn/spatial.h"
+#include "twig/nn/module.h"
+#include "twig/nn/spatial.h"
 
 namespace twig::nn {
 

@@ -1,5 +1,5 @@
 // IDX reading/writing through zlib (gzread reads plain files unchanged), datasets, DataLoader.
-#include "nn/data.h"
+#include "twig/nn/data.h"
 
 #include <zlib.h>
 
@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::data {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <utility>
 
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/random.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::data {
 

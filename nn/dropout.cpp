@@ -1,8 +1,8 @@
-#include "nn/dropout.h"
+#include "twig/nn/dropout.h"
 
-#include "nn/functional.h"
-#include "nn/py_format.h"
-#include "tensor/ops.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/py_format.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

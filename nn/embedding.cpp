@@ -1,9 +1,9 @@
-#include "nn/embedding.h"
+#include "twig/nn/embedding.h"
 
-#include "autograd/function.h"
-#include "nn/functional.h"
-#include "nn/init.h"
-#include "tensor/ops.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/init.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

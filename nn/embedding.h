@@ -4,7 +4,7 @@
 #include <memory>
 #include <optional>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::nn {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::nn::functional {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <utility>
 
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/random.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::nn::init {
 

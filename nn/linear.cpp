@@ -1,11 +1,11 @@
-#include "nn/linear.h"
+#include "twig/nn/linear.h"
 
 #include <cmath>
 
-#include "autograd/function.h"
-#include "nn/functional.h"
-#include "nn/init.h"
-#include "tensor/ops.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/init.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::nn {
 

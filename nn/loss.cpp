@@ -4,10 +4,10 @@
 // it through log_softmax's Jacobian (g - softmax * rowsum(g)).
 //
 // Letters: M rows (batch × spatial positions), C classes.
-#include "nn/loss.h"
+#include "twig/nn/loss.h"
 
-#include "autograd/function.h"
-#include "tensor/ops.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "nn/functional.h"
-#include "nn/module.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/module.h"
 
 namespace twig::nn {
 

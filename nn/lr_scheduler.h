@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/optim.h"
+#include "twig/nn/optim.h"
 
 namespace twig::optim {
 

@@ -1,4 +1,4 @@
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 #include <algorithm>
 #include <map>
@@ -7,10 +7,10 @@
 #include <sstream>
 #include <typeinfo>
 
-#include "autograd/grad_mode.h"
-#include "nn/init.h"
-#include "nn/parametrize.h"
-#include "tensor/ops.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/nn/init.h"
+#include "twig/nn/parametrize.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

@@ -16,10 +16,10 @@
 #include <typeinfo>
 #include <vector>
 
-#include "nn/ordered_dict.h"
-#include "nn/value.h"
-#include "tensor/hooks.h"
-#include "tensor/tensor.h"
+#include "twig/nn/ordered_dict.h"
+#include "twig/nn/value.h"
+#include "twig/tensor/hooks.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::nn {
 

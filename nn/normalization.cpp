@@ -1,11 +1,11 @@
-#include "nn/normalization.h"
+#include "twig/nn/normalization.h"
 
-#include "autograd/function.h"
-#include "autograd/grad_mode.h"
-#include "nn/functional.h"
-#include "nn/init.h"
-#include "nn/py_format.h"
-#include "tensor/ops.h"
+#include "twig/autograd/function.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/init.h"
+#include "twig/nn/py_format.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn {
 

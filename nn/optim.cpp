@@ -1,14 +1,14 @@
 // Optimizers, following PyTorch 1.13's single-tensor (for-loop) implementations op for op, so
 // trajectories match torch.optim to rounding. SGD's update is a few in-place tensor ops; Adam's is
 // one fused kernel (adam_step_) that rounds like the op sequence.
-#include "nn/optim.h"
+#include "twig/nn/optim.h"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::optim {
 

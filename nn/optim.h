@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::optim {
 

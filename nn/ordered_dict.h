@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig::nn {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/functional.h"
-#include "tensor/ops.h"
+#include "twig/nn/functional.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::nn::functional {
 

@@ -1,7 +1,7 @@
-#include "nn/parametrize.h"
+#include "twig/nn/parametrize.h"
 
-#include "autograd/grad_mode.h"
-#include "nn/container.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/nn/container.h"
 
 namespace twig::nn {
 

@@ -1,12 +1,12 @@
 // F::max_pool2d / avg_pool2d / adaptive_avg_pool2d / adaptive_max_pool2d and their modules.
 // Each function checks its arguments as PyTorch 1.13 does, runs one backend kernel on the
 // (B = N*C, H, W) planes and records one autograd node whose backward is the matching kernel.
-#include "nn/pooling.h"
+#include "twig/nn/pooling.h"
 
-#include "autograd/function.h"
-#include "nn/functional.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/functional.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::nn {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <utility>
 
-#include "nn/module.h"
-#include "nn/spatial.h"
+#include "twig/nn/module.h"
+#include "twig/nn/spatial.h"
 
 namespace twig::nn {
 

@@ -1,11 +1,11 @@
-#include "nn/rnn.h"
+#include "twig/nn/rnn.h"
 
 #include <cmath>
 
-#include "autograd/function.h"
-#include "nn/init.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
+#include "twig/autograd/function.h"
+#include "twig/nn/init.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/parallel.h"
 
 namespace twig::nn {
 

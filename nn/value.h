@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::nn {
 

@@ -3,19 +3,19 @@
 // a float's magnitude (sign cleared) orders like the magnitude; with every NaN made one key above
 // +inf, equal keys are equal magnitudes, so comparing keys answers every comparison as comparing
 // |t| does in PyTorch.
-#include "prune/kernels.h"
+#include "twig/prune/kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 
-#include "autograd/grad_mode.h"
-#include "tensor/cpu/selection.h"
-#include "tensor/error.h"
-#include "tensor/ops.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/cpu/selection.h"
+#include "twig/tensor/error.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/random.h"
 
 namespace twig::prune::detail {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::prune::detail {
 

@@ -1,5 +1,5 @@
 // The per-thread compute_mask patches of prune/patch.h.
-#include "prune/patch.h"
+#include "twig/prune/patch.h"
 
 #include <map>
 

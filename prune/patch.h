@@ -23,7 +23,7 @@
 #include <typeinfo>
 #include <utility>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::prune {
 

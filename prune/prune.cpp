@@ -1,15 +1,15 @@
 // torch.nn.utils.prune in twig: the methods, the container, apply/remove and the functions.
-#include "prune/prune.h"
+#include "twig/prune/prune.h"
 
 #include <charconv>
 #include <cmath>
 #include <ostream>
 
-#include "autograd/grad_mode.h"
-#include "prune/kernels.h"
-#include "prune/patch.h"
-#include "tensor/ops.h"
-#include "tensor/shape.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/prune/kernels.h"
+#include "twig/prune/patch.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/shape.h"
 
 namespace twig::prune {
 

@@ -27,9 +27,9 @@
 #include <utility>
 #include <vector>
 
-#include "nn/module.h"
-#include "tensor/error.h"
-#include "tensor/tensor.h"
+#include "twig/nn/module.h"
+#include "twig/tensor/error.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::prune {
 

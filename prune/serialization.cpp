@@ -8,12 +8,12 @@
 // State of a method: {"tensor_name", and per type "amount" (an integer for a count, a float for
 // a fraction), "dim", "n" ({"p": real} or {"fro": true}), "mask" (a tensor key)}; a container
 // holds {"tensor_name", "methods": [state with "type", ...]}.
-#include "prune/prune.h"
+#include "twig/prune/prune.h"
 
 #include <nlohmann/json.hpp>
 
 #if defined(TWIG_HAS_SERIALIZE)
-#include "serialize/registry.h"
+#include "twig/serialize/registry.h"
 #endif
 
 namespace twig::prune {

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig::serialize::detail {
 

@@ -1,4 +1,4 @@
-#include "serialize/module_io.h"
+#include "twig/serialize/module_io.h"
 
 #include <cxxabi.h>
 
@@ -10,8 +10,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "serialize/detail.h"
-#include "tensor/ops.h"
+#include "twig/serialize/detail.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::serialize {
 

@@ -37,8 +37,8 @@
 #include <string>
 #include <typeinfo>
 
-#include "serialize/registry.h"
-#include "serialize/safetensors.h"
+#include "twig/serialize/registry.h"
+#include "twig/serialize/safetensors.h"
 
 namespace twig::serialize {
 

@@ -1,4 +1,4 @@
-#include "serialize/optim_io.h"
+#include "twig/serialize/optim_io.h"
 
 #include <map>
 #include <nlohmann/json.hpp>

@@ -14,9 +14,9 @@
 
 #include <string>
 
-#include "nn/module.h"
-#include "nn/optim.h"
-#include "serialize/safetensors.h"
+#include "twig/nn/module.h"
+#include "twig/nn/optim.h"
+#include "twig/serialize/safetensors.h"
 
 namespace twig::serialize {
 

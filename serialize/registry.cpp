@@ -1,6 +1,6 @@
 // The type registry and the codecs of nn's built-in layers (registered lazily by the singleton,
 // so neither static-initialization order nor a linker dropping an unused object file matters).
-#include "serialize/registry.h"
+#include "twig/serialize/registry.h"
 
 #include <algorithm>
 #include <map>
@@ -8,20 +8,20 @@
 #include <mutex>
 #include <set>
 
-#include "nn/activation.h"
-#include "nn/container.h"
-#include "nn/conv.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/init.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/normalization.h"
-#include "nn/parametrize.h"
-#include "nn/pooling.h"
-#include "nn/rnn.h"
-#include "serialize/module_io.h"
-#include "tensor/ops.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/container.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/dropout.h"
+#include "twig/nn/embedding.h"
+#include "twig/nn/init.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/loss.h"
+#include "twig/nn/normalization.h"
+#include "twig/nn/parametrize.h"
+#include "twig/nn/pooling.h"
+#include "twig/nn/rnn.h"
+#include "twig/serialize/module_io.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::serialize {
 

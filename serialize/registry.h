@@ -15,7 +15,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::serialize {
 

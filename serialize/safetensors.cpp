@@ -1,4 +1,4 @@
-#include "serialize/safetensors.h"
+#include "twig/serialize/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,9 +14,9 @@
 #include <set>
 #include <vector>
 
-#include "serialize/detail.h"
-#include "tensor/ops.h"
-#include "tensor/shape.h"
+#include "twig/serialize/detail.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/shape.h"
 
 static_assert(std::endian::native == std::endian::little,
               "serialize/ writes the tensors' bytes as they are in memory; safetensors is little-endian");

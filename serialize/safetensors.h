@@ -16,7 +16,7 @@
 #include <map>
 #include <string>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::serialize {
 

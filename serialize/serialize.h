@@ -3,6 +3,6 @@
 // #include <twig/serialize/serialize.h>; <twig/twig.h> includes it.
 #pragma once
 
-#include "serialize/module_io.h"
-#include "serialize/registry.h"
-#include "serialize/safetensors.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/registry.h"
+#include "twig/serialize/safetensors.h"

@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <optional>
 
-#include "tensor/ops.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig {
 

@@ -1,9 +1,9 @@
-#include "tensor/dtype.h"
+#include "twig/tensor/dtype.h"
 
 #include <atomic>
 
-#include "tensor/device.h"
-#include "tensor/scalar.h"
+#include "twig/tensor/device.h"
+#include "twig/tensor/scalar.h"
 
 namespace twig {
 

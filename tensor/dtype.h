@@ -8,7 +8,7 @@
 #include <string>
 #include <type_traits>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig {
 

@@ -6,7 +6,7 @@
 #include <tuple>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig {
 

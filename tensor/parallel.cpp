@@ -7,7 +7,7 @@
 // training step is dozens of parallel_for calls a few microseconds to a millisecond apart, and on
 // a VM a wake-up through the kernel takes tens of microseconds each way: with sleeping alone, a
 // LeNet-5 epoch gained 1.5x from a second core where libtorch (whose OpenMP spins too) gains 1.75x.
-#include "tensor/parallel.h"
+#include "twig/tensor/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 

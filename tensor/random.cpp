@@ -1,10 +1,10 @@
-#include "tensor/random.h"
+#include "twig/tensor/random.h"
 
 #include <cmath>
 
-#include "tensor/backend.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/tensor/backend.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

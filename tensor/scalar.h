@@ -7,7 +7,7 @@
 #include <ostream>
 #include <type_traits>
 
-#include "tensor/dtype.h"
+#include "twig/tensor/dtype.h"
 
 namespace twig {
 

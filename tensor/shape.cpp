@@ -1,8 +1,8 @@
-#include "tensor/shape.h"
+#include "twig/tensor/shape.h"
 
 #include <limits>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensor/tensor_impl.h"
+#include "twig/tensor/tensor_impl.h"
 
 namespace twig {
 

@@ -1,7 +1,7 @@
-#include "tensor/storage.h"
+#include "twig/tensor/storage.h"
 
-#include "tensor/backend.h"
-#include "tensor/tensor_impl.h"
+#include "twig/tensor/backend.h"
+#include "twig/tensor/tensor_impl.h"
 
 namespace twig {
 

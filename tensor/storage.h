@@ -6,7 +6,7 @@
 #include <functional>
 #include <memory>
 
-#include "tensor/device.h"
+#include "twig/tensor/device.h"
 
 namespace twig {
 

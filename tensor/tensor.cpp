@@ -1,11 +1,11 @@
 // Tensor metadata, element access, and the small types declared beside Tensor.
-#include "tensor/tensor.h"
+#include "twig/tensor/tensor.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "autograd/autograd_meta.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

@@ -15,11 +15,11 @@
 #include <variant>
 #include <vector>
 
-#include "tensor/device.h"
-#include "tensor/dtype.h"
-#include "tensor/hooks.h"
-#include "tensor/scalar.h"
-#include "tensor/tensor_impl.h"
+#include "twig/tensor/device.h"
+#include "twig/tensor/dtype.h"
+#include "twig/tensor/hooks.h"
+#include "twig/tensor/scalar.h"
+#include "twig/tensor/tensor_impl.h"
 
 namespace twig {
 

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "tensor/dtype.h"
-#include "tensor/storage.h"
+#include "twig/tensor/dtype.h"
+#include "twig/tensor/storage.h"
 
 namespace twig {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig::testing {
 

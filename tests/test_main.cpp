@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "tensor/parallel.h"
+#include "twig/tensor/parallel.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core.h"
+#include "twig/core.h"
 
 namespace twig::testing {
 

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "apps/twig/progress.h"
-#include "autograd/grad_mode.h"
-#include "nn/loss.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/nn/loss.h"
 
 namespace twig::cli {
 

@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "nn/data.h"
-#include "nn/module.h"
-#include "nn/optim.h"
+#include "twig/nn/data.h"
+#include "twig/nn/module.h"
+#include "twig/nn/optim.h"
 
 namespace twig::cli {
 

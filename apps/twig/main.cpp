@@ -30,9 +30,9 @@
 #include "apps/twig/model_ops.h"
 #include "apps/twig/outputs.h"
 #include "apps/twig/svg_plot.h"
-#include "tensor/error.h"
-#include "tensor/parallel.h"
-#include "tensor/random.h"
+#include "twig/tensor/error.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/random.h"
 
 #ifndef TWIG_VERSION
 #define TWIG_VERSION "unknown"

@@ -9,9 +9,9 @@
 
 #include "fashion.h"
 #include "fashion_models.h"
-#include "prune/prune.h"
-#include "serialize/module_io.h"
-#include "serialize/safetensors.h"
+#include "twig/prune/prune.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/safetensors.h"
 
 namespace twig::cli {
 

@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 
 namespace twig::cli {
 

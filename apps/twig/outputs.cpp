@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "apps/twig/args.h"
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // CPU backend: memory, copies, fills, random numbers, and backend registration.
-#include "tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/cpu_backend.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <new>
 
-#include "tensor/cpu/loops.h"
-#include "tensor/random.h"
+#include "twig/tensor/cpu/loops.h"
+#include "twig/tensor/random.h"
 
 namespace twig {
 

@@ -1,7 +1,7 @@
 // The CPU backend: always built, and the reference every other backend is tested against.
 #pragma once
 
-#include "tensor/backend.h"
+#include "twig/tensor/backend.h"
 
 namespace twig::cpu {
 

@@ -2,10 +2,10 @@
 // transpose flags, never copied); integer types through a plain reference loop.
 #include <cblas.h>
 
-#include "tensor/cpu/cpu_backend.h"
-#include "tensor/cpu/cpu_small_gemm.h"
-#include "tensor/ops/internal.h"
-#include "tensor/parallel.h"
+#include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/cpu_small_gemm.h"
+#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/parallel.h"
 
 namespace twig::cpu {
 

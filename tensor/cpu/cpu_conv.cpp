@@ -16,9 +16,9 @@
 #include <emmintrin.h>
 #endif
 
-#include "tensor/cpu/cpu_backend.h"
-#include "tensor/cpu/cpu_small_gemm.h"
-#include "tensor/parallel.h"
+#include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/cpu_small_gemm.h"
+#include "twig/tensor/parallel.h"
 
 namespace twig::cpu {
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <type_traits>
 
-#include "tensor/cpu/cpu_backend.h"
-#include "tensor/cpu/loops.h"
-#include "tensor/cpu/simd.h"
+#include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/loops.h"
+#include "twig/tensor/cpu/simd.h"
 
 namespace twig::cpu {
 

@@ -4,10 +4,10 @@
 #include <memory>
 #include <numeric>
 
-#include "tensor/cpu/cpu_backend.h"
-#include "tensor/cpu/loops.h"
-#include "tensor/cpu/selection.h"
-#include "tensor/ops/internal.h"
+#include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/loops.h"
+#include "twig/tensor/cpu/selection.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::cpu {
 

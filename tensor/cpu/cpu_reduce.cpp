@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "tensor/cpu/cpu_backend.h"
-#include "tensor/cpu/loops.h"
-#include "tensor/ops/internal.h"
+#include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/loops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::cpu {
 

@@ -1,6 +1,6 @@
 // The small-gemm kernels (cpu_small_gemm_kernels.inc) instantiated for AVX-512 and for AVX2 + FMA
 // (tensor/cpu/simd.h), and the choice between them, BLAS and the two layouts.
-#include "tensor/cpu/cpu_small_gemm.h"
+#include "twig/tensor/cpu/cpu_small_gemm.h"
 
 #include <algorithm>
 
@@ -20,7 +20,7 @@ constexpr int64_t kMaxK = 1024;
 namespace avx512 {
 namespace {  // internal linkage: other files instantiate their own kernels per set
 #define TWIG_SIMD_FN TWIG_AVX512_FN
-#include "tensor/cpu/cpu_small_gemm_kernels.inc"
+#include "twig/tensor/cpu/cpu_small_gemm_kernels.inc"
 #undef TWIG_SIMD_FN
 }  // namespace
 }  // namespace avx512
@@ -28,7 +28,7 @@ namespace {  // internal linkage: other files instantiate their own kernels per 
 namespace avx2 {
 namespace {  // internal linkage: other files instantiate their own kernels per set
 #define TWIG_SIMD_FN TWIG_AVX2_FN
-#include "tensor/cpu/cpu_small_gemm_kernels.inc"
+#include "twig/tensor/cpu/cpu_small_gemm_kernels.inc"
 #undef TWIG_SIMD_FN
 }  // namespace
 }  // namespace avx2

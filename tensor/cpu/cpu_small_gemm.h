@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "tensor/cpu/simd.h"
+#include "twig/tensor/cpu/simd.h"
 
 namespace twig::cpu {
 

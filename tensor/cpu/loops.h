@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensor/parallel.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/parallel.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::cpu {
 

@@ -1,14 +1,14 @@
 // The run-time choice of vector width for twig's own CPU kernels: the widest the CPU has, or less
 // when TWIG_CPU_CAPABILITY asks (like PyTorch's ATEN_CPU_CAPABILITY), so the narrower kernels and
 // the BLAS fallback can be run, and tested, on a machine that has more.
-#include "tensor/cpu/simd.h"
+#include "twig/tensor/cpu/simd.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
-#include "tensor/error.h"
+#include "twig/tensor/error.h"
 
 namespace twig::cpu {
 

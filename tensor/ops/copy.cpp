@@ -1,8 +1,8 @@
 // Copies and conversions: contiguous, clone, to(dtype/device), copy_, fill_, zero_.
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/inplace.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/inplace.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

@@ -1,11 +1,11 @@
 // Elementwise ops: type promotion, broadcasting, the kernels, and each op's backward beside it.
 #include <cmath>
 
-#include "autograd/autograd_meta.h"
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/inplace.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/inplace.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

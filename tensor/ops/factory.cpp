@@ -2,8 +2,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

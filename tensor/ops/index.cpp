@@ -12,10 +12,10 @@
 // then scatter the (broadcast) value there.
 #include <algorithm>
 
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/inplace.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/inplace.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

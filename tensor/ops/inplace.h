@@ -1,9 +1,9 @@
 // The in-place driver shared by every in-place op (internal).
 #pragma once
 
-#include "autograd/autograd_meta.h"
-#include "autograd/function.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/autograd_meta.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig::detail {
 

@@ -1,9 +1,9 @@
 // Helpers for implementing ops (not part of the public API).
 #pragma once
 
-#include "tensor/backend.h"
-#include "tensor/shape.h"
-#include "tensor/tensor.h"
+#include "twig/tensor/backend.h"
+#include "twig/tensor/shape.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig::detail {
 

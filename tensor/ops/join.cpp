@@ -1,9 +1,9 @@
 // Joining and splitting: cat, stack, split, split_with_sizes, chunk, unbind, repeat,
 // repeat_interleave, broadcast_tensors. cat is the one kernel here (copies into slices of the
 // output); the rest are views (narrow / select / expand) or compose differentiable ops.
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

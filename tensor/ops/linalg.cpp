@@ -9,10 +9,10 @@
 #include <limits>
 #include <optional>
 
-#include "autograd/function.h"
-#include "autograd/grad_mode.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

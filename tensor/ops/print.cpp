@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/autograd/node.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

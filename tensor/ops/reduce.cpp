@@ -4,9 +4,9 @@
 #include <cmath>
 #include <tuple>
 
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

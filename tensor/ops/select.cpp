@@ -1,9 +1,9 @@
 // Index-based selection and writes: index_select, gather, scatter_add, index_add_/copy_/fill_,
 // masked_fill/masked_select and nonzero.
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/inplace.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/inplace.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

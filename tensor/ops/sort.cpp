@@ -1,9 +1,9 @@
 // Sorting and order statistics: sort, argsort, topk, kthvalue. The kernels work along the last dim
 // of contiguous tensors, so each op moves `dim` last, runs, and moves it back. The values'
 // gradient goes back to the positions the indices name.
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

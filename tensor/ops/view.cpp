@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/function.h"
-#include "tensor/ops.h"
-#include "tensor/ops/internal.h"
+#include "twig/autograd/function.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/ops/internal.h"
 
 namespace twig {
 

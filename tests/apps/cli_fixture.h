@@ -22,10 +22,10 @@
 #include <thread>
 #include <vector>
 
-#include "nn/data.h"
-#include "tensor/ops.h"
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include "twig/nn/data.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/random.h"
+#include "twig/tensor/tensor.h"
 
 namespace twig {
 

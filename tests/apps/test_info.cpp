@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "nn/container.h"
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "prune/prune.h"
-#include "serialize/module_io.h"
-#include "serialize/registry.h"
-#include "tensor/random.h"
+#include "twig/nn/container.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/prune/prune.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/registry.h"
+#include "twig/tensor/random.h"
 
 namespace twig {
 namespace {

@@ -2,7 +2,7 @@
 // mask gradients), grad mode, in-place and version-counter errors, autograd::grad, deep graphs.
 #include <functional>
 
-#include "autograd/node.h"
+#include "twig/autograd/node.h"
 #include "testing.h"
 
 using namespace twig;

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <new>
 
-#include "serialize/module_io.h"
-#include "serialize/safetensors.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

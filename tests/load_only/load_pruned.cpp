@@ -4,10 +4,10 @@
 #include <iostream>
 #include <string>
 
-#include "nn/linear.h"
-#include "serialize/module_io.h"
-#include "serialize/safetensors.h"
-#include "tensor/ops.h"
+#include "twig/nn/linear.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/safetensors.h"
+#include "twig/tensor/ops.h"
 
 using namespace twig;
 

@@ -1,7 +1,7 @@
 #include "models/common_pruning.h"
 
-#include "nn/functional.h"
-#include "tensor/ops.h"
+#include "twig/nn/functional.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::testing::models {
 
@@ -212,7 +212,7 @@ bool rows_are_subset(const Tensor& sub, const Tensor& sup) {
 
 #include <nlohmann/json.hpp>
 
-#include "serialize/registry.h"
+#include "twig/serialize/registry.h"
 
 namespace twig::testing::models {
 

@@ -4,13 +4,13 @@
 
 #include <memory>
 
-#include "nn/activation.h"
-#include "nn/container.h"
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
-#include "nn/pooling.h"
-#include "nn/rnn.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/container.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/normalization.h"
+#include "twig/nn/pooling.h"
+#include "twig/nn/rnn.h"
 
 namespace twig::testing::models {
 

@@ -7,7 +7,7 @@
 #include "fixture_file.h"
 #include <string>
 
-#include "core.h"
+#include "twig/core.h"
 
 namespace twig::testing {
 

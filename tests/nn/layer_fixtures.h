@@ -7,7 +7,7 @@
 #include "fixture_file.h"
 #include <string>
 
-#include "nn/module.h"
+#include "twig/nn/module.h"
 #include "testing.h"
 
 namespace twig::testing {

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "autograd/node.h"
-#include "nn/conv.h"
-#include "nn/functional.h"
+#include "twig/autograd/node.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/functional.h"
 #include "nn_conv_fixture.h"
 #include "testing.h"
 

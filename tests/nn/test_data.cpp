@@ -7,7 +7,7 @@
 #include <fstream>
 #include <set>
 
-#include "nn/data.h"
+#include "twig/nn/data.h"
 #include "testing.h"
 
 using namespace twig;

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "autograd/gradcheck.h"
+#include "twig/autograd/gradcheck.h"
 #include "fixture_file.h"
-#include "nn/clip_grad.h"
-#include "nn/conv.h"
-#include "nn/functional.h"
-#include "nn/lr_scheduler.h"
-#include "nn/pooling.h"
+#include "twig/nn/clip_grad.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/lr_scheduler.h"
+#include "twig/nn/pooling.h"
 #include "testing.h"
 
 using namespace twig;

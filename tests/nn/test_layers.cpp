@@ -1,12 +1,12 @@
 #include <gtest/gtest.h>
 
-#include "autograd/node.h"
+#include "twig/autograd/node.h"
 #include "layer_fixtures.h"
-#include "nn/activation.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/functional.h"
-#include "nn/normalization.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/dropout.h"
+#include "twig/nn/embedding.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/normalization.h"
 #include "testing.h"
 
 using namespace twig;

@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "autograd/node.h"
+#include "twig/autograd/node.h"
 #include "fixture_file.h"
 #include "nn/fixtures_json.h"
-#include "nn/loss.h"
+#include "twig/nn/loss.h"
 #include "testing.h"
 
 using namespace twig;

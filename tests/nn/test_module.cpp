@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "nn/container.h"
-#include "nn/linear.h"
-#include "nn/parametrize.h"
+#include "twig/nn/container.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/parametrize.h"
 #include "testing.h"
 
 using namespace twig;

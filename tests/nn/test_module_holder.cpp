@@ -2,8 +2,8 @@
 // names of twig's exceptions.
 #include <gtest/gtest.h>
 
-#include "nn/conv.h"
-#include "nn/linear.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
 #include "testing.h"
 
 using namespace twig;

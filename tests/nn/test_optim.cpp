@@ -3,9 +3,9 @@
 #include <memory>
 
 #include "nn/fixtures_json.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/optim.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/loss.h"
+#include "twig/nn/optim.h"
 #include "testing.h"
 
 using namespace twig;

@@ -4,9 +4,9 @@
 
 #include <limits>
 
-#include "autograd/node.h"
-#include "nn/functional.h"
-#include "nn/pooling.h"
+#include "twig/autograd/node.h"
+#include "twig/nn/functional.h"
+#include "twig/nn/pooling.h"
 #include "nn_conv_fixture.h"
 #include "testing.h"
 

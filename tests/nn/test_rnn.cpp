@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "layer_fixtures.h"
-#include "nn/rnn.h"
+#include "twig/nn/rnn.h"
 #include "testing.h"
 
 using namespace twig;

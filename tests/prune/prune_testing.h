@@ -6,9 +6,9 @@
 #include <string>
 #include <utility>
 
-#include "nn/module.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
+#include "twig/nn/module.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::testing {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
+#include "twig/nn/module.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
 

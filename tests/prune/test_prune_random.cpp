@@ -8,14 +8,14 @@
 #include <stdexcept>
 #include <vector>
 
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "nn/optim.h"
-#include "nn/rnn.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
-#include "tensor/random.h"
-#include "tensor/shape.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/optim.h"
+#include "twig/nn/rnn.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/random.h"
+#include "twig/tensor/shape.h"
 #include "tests/prune/prune_testing.h"
 #include "tests/testing.h"
 

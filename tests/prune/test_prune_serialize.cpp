@@ -11,17 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "nn/container.h"
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
-#include "tensor/random.h"
+#include "twig/nn/container.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/random.h"
 #include "tests/testing.h"
 
-#if defined(TWIG_HAS_SERIALIZE) && __has_include("serialize/module_io.h")
-#include "serialize/module_io.h"
-#include "serialize/safetensors.h"
+#if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/safetensors.h"
 
 namespace twig {
 namespace {

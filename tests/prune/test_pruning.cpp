@@ -12,23 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "nn/activation.h"
-#include "nn/container.h"
-#include "nn/conv.h"
-#include "nn/linear.h"
-#include "nn/rnn.h"
-#include "prune/patch.h"
-#include "prune/prune.h"
-#include "tensor/ops.h"
-#include "tensor/random.h"
+#include "twig/autograd/grad_mode.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/container.h"
+#include "twig/nn/conv.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/rnn.h"
+#include "twig/prune/patch.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
+#include "twig/tensor/random.h"
 #include "tests/prune/prune_testing.h"
 #include "tests/testing.h"
 
-#if defined(TWIG_HAS_SERIALIZE) && __has_include("serialize/module_io.h")
+#if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")
 #define TWIG_PRUNE_TEST_SERIALIZE 1
-#include "serialize/module_io.h"
-#include "serialize/safetensors.h"
+#include "twig/serialize/module_io.h"
+#include "twig/serialize/safetensors.h"
 #endif
 
 namespace twig {

@@ -5,14 +5,14 @@
 #include <functional>
 #include <memory>
 
-#include "nn/container.h"
-#include "nn/linear.h"
-#include "nn/activation.h"
-#include "nn/loss.h"
-#include "nn/lr_scheduler.h"
-#include "nn/optim.h"
-#include "serialize/optim_io.h"
-#include "serialize/safetensors.h"
+#include "twig/nn/container.h"
+#include "twig/nn/linear.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/loss.h"
+#include "twig/nn/lr_scheduler.h"
+#include "twig/nn/optim.h"
+#include "twig/serialize/optim_io.h"
+#include "twig/serialize/safetensors.h"
 #include "serialize_testing.h"
 
 using namespace twig;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "nn/linear.h"
-#include "serialize/safetensors.h"
+#include "twig/nn/linear.h"
+#include "twig/serialize/safetensors.h"
 #include "serialize/serialize_testing.h"
 
 namespace twig::testing {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "testing.h"
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 using namespace twig::indexing;

@@ -5,9 +5,9 @@
 #include <limits>
 #include <string>
 
-#include "autograd/node.h"
+#include "twig/autograd/node.h"
 #include "testing.h"
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 using twig::testing::leaf;

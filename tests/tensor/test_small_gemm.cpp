@@ -11,9 +11,9 @@
 #include <random>
 #include <vector>
 
-#include "tensor/backend.h"
-#include "tensor/cpu/cpu_small_gemm.h"
-#include "tensor/ops/internal.h"
+#include "twig/tensor/backend.h"
+#include "twig/tensor/cpu/cpu_small_gemm.h"
+#include "twig/tensor/ops/internal.h"
 #include "testing.h"
 
 using namespace twig;

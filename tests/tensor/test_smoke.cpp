@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core.h"
+#include "twig/core.h"
 
 using namespace twig;
 

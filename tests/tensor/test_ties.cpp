@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/ops.h"
+#include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
 

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "fixture_file.h"
-#include "core.h"
+#include "twig/core.h"
 
 namespace twig {
 namespace {
