@@ -54,7 +54,8 @@ Value Module::forward_values(const Values&) {
 
 ModulePtr Module::clone_instance() const {
   TWIG_CHECK(typeid(*this) == typeid(Module), NotImplementedError, "Module [", type_name(),
-             "] cannot be cloned: its class does not override clone_instance()");
+             "] cannot be cloned: its class does not override clone_instance() and no factory is registered for it "
+             "(call twig::serialize::register_module<ThatClass>() once, or override clone_instance())");
   return ModulePtr(new Module(*this));  // the copy constructor is protected
 }
 

@@ -145,15 +145,26 @@ ModuleCodec conv_codec(const char* type) {
   return ModuleCodec{
       [](const Module& m) {
         const auto& o = as<ConvNd<D>>(m).options;
+        // padding is PyTorch's argument: "same" / "valid" when it was given as text, else the ints.
+        json padding = o.padding_str_.empty() ? json(o.padding_) : json(o.padding_str_);
         return json{{"in_channels", o.in_channels_}, {"out_channels", o.out_channels_},
                     {"kernel_size", o.kernel_size_},  {"stride", o.stride_},
-                    {"padding", o.padding_},          {"dilation", o.dilation_},
-                    {"groups", o.groups_},            {"bias", o.bias_}};
+                    {"padding", padding},             {"padding_mode", o.padding_mode_},
+                    {"dilation", o.dilation_},        {"groups", o.groups_},
+                    {"bias", o.bias_}};
       },
       [type](const json& j) -> ModulePtr {
-        Opts o(j, type,
-               {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"});
+        // Files written before padding_mode existed have no such key (and numeric padding).
+        const bool has_mode = j.is_object() && j.contains("padding_mode");
+        Opts o = has_mode ? Opts(j, type,
+                                 {"in_channels", "out_channels", "kernel_size", "stride", "padding", "padding_mode",
+                                  "dilation", "groups", "bias"})
+                          : Opts(j, type,
+                                 {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                                  "groups", "bias"});
+        const bool padding_text = j.at("padding").is_string();
         for (const char* k : {"kernel_size", "stride", "padding", "dilation"}) {
+          if (padding_text && std::string(k) == "padding") continue;
           TWIG_CHECK(o.sizes(k).size() == D, ValueError, type, " option '", k, "' must have ", D, " values");
         }
         const int64_t groups = o.size("groups");
@@ -161,7 +172,10 @@ ModuleCodec conv_codec(const char* type) {
         const int64_t in = o.size("in_channels"), out = o.size("out_channels");
         check_elements(type, {mul(mul(out, in / groups), product(o.sizes("kernel_size"))), out});
         ConvOptions<D> opts(in, out, o.sizes("kernel_size"));
-        opts.stride(o.sizes("stride")).padding(o.sizes("padding")).dilation(o.sizes("dilation"));
+        opts.stride(o.sizes("stride")).dilation(o.sizes("dilation"));
+        if (padding_text) opts.padding(o.s("padding"));
+        else opts.padding(o.sizes("padding"));
+        if (has_mode) opts.padding_mode(o.s("padding_mode"));
         opts.groups(groups).bias(o.b("bias"));
         return std::make_shared<ConvNd<D>>(opts);
       }};

@@ -76,6 +76,12 @@ TEST(ModuleRoundTrip, EveryLayerWithATensorInput) {
        {1, 2, 7, 6}},
       {std::make_shared<nn::Conv2d>(nn::Conv2dOptions(4, 4, 3).groups(2).bias(false)), {1, 4, 5, 5}},
       {std::make_shared<nn::Conv3d>(nn::Conv3dOptions(1, 2, 2)), {1, 1, 3, 3, 3}},
+      // padding="same" with an even kernel (the extra pad goes right / below) and padding modes.
+      {std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, {4, 2}).padding("same").dilation({1, 2})), {1, 2, 6, 7}},
+      {std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, 3).padding("same").padding_mode("reflect")), {1, 2, 5, 6}},
+      {std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, 3).padding(2).padding_mode("circular")), {1, 2, 5, 6}},
+      {std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, 2).padding("valid").padding_mode("replicate")),
+       {1, 2, 5, 6}},
       {std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(2).stride(1).padding(1).ceil_mode(true)), {1, 2, 5, 5}},
       {std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions({2, 3})), {1, 2, 6, 6}},
       {std::make_shared<nn::AvgPool2d>(
