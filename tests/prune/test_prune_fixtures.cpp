@@ -14,28 +14,16 @@
 #include "twig/prune/prune.h"
 #include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
+#include "tests/prune/prune_fixture_helpers.h"
 #include "tests/testing.h"
 
 namespace twig {
 namespace {
 
 using json = nlohmann::json;
-
-// The fixture's amount: a JSON integer is a count, a float a fraction (Python's int / float).
-prune::Amount amount_of(const json& v) {
-  if (v.is_number_integer()) return prune::Amount(v.get<int64_t>());
-  return prune::Amount(v.get<double>());
-}
-
-// A module holding one parameter, `weight` (Python's Holder in the generator).
-class Holder : public nn::Module {
- public:
-  explicit Holder(const Tensor& w) : Module("Holder") { register_parameter("weight", w); }
-  nn::Value forward_values(const nn::Values& inputs) override { return inputs.at(0); }
-
- protected:
-  nn::ModulePtr clone_instance() const override { return std::make_shared<Holder>(*this); }
-};
+using testing::amount_of;
+using testing::Holder;
+using testing::norm_of;
 
 const json& fixture() { return testing::load_fixture("prune.json", "gen_prune_fixtures.py"); }
 
@@ -49,16 +37,6 @@ Tensor mask_tensor(const json& data, const Shape& shape) {
   std::vector<float> v;
   for (const auto& x : data) v.push_back(static_cast<float>(x.get<int>()));
   return from_vector(v, shape);
-}
-
-NormP norm_of(const json& n) {
-  if (n.is_string()) {
-    const std::string s = n.get<std::string>();
-    if (s == "inf") return NormP(INFINITY);
-    if (s == "-inf") return NormP(-INFINITY);
-    return NormP(s.c_str());
-  }
-  return NormP(n.get<double>());
 }
 
 std::string masks_differ(const Tensor& got, const Tensor& want) {

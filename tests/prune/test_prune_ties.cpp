@@ -16,22 +16,16 @@
 #include "twig/prune/prune.h"
 #include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
+#include "tests/prune/prune_fixture_helpers.h"
 #include "tests/testing.h"
 
 namespace twig {
 namespace {
 
 using json = nlohmann::json;
-
-// A module holding one parameter, `weight` (the generator's Holder).
-class Holder : public nn::Module {
- public:
-  explicit Holder(const Tensor& w) : Module("Holder") { register_parameter("weight", w); }
-  nn::Value forward_values(const nn::Values& inputs) override { return inputs.at(0); }
-
- protected:
-  nn::ModulePtr clone_instance() const override { return std::make_shared<Holder>(*this); }
-};
+using testing::amount_of;
+using testing::Holder;
+using testing::norm_of;
 
 const json& fixture() { return testing::load_fixture("ties.json", "gen_ties_fixtures.py"); }
 
@@ -59,22 +53,12 @@ Tensor mask_of(const std::string& bits, const Shape& shape, Dtype dtype) {
 
 Dtype dtype_of(const std::string& name) { return name == "float64" ? kFloat64 : kFloat32; }
 
-NormP norm_of(const json& n) {
-  if (n.is_string()) {
-    const std::string s = n.get<std::string>();
-    if (s == "inf") return NormP(INFINITY);
-    if (s == "-inf") return NormP(-INFINITY);
-    return NormP(s.c_str());
-  }
-  return NormP(n.get<double>());
-}
-
 void apply_step(nn::Module& m, const json& st) {
   const std::string fn = st.at("fn").get<std::string>();
   if (fn == "l1") {
-    prune::l1_unstructured(m, "weight", prune::Amount::from_json(st.at("amount")));
+    prune::l1_unstructured(m, "weight", amount_of(st.at("amount")));
   } else if (fn == "ln") {
-    prune::ln_structured(m, "weight", prune::Amount::from_json(st.at("amount")), norm_of(st.at("n")),
+    prune::ln_structured(m, "weight", amount_of(st.at("amount")), norm_of(st.at("n")),
                          st.at("dim").get<int64_t>());
   } else if (fn == "remove") {
     prune::remove(m, "weight");
@@ -149,8 +133,7 @@ TEST(PruneTiesFixture, GlobalMasksMatchPyTorch) {
         SCOPED_TRACE("step " + std::to_string(s));
         const json& st = c.at("steps")[s];
         if (st.at("fn") == "global") {
-          prune::global_unstructured(
-              params, std::make_shared<prune::L1Unstructured>(prune::Amount::from_json(st.at("amount"))));
+          prune::global_unstructured<prune::L1Unstructured>(params, amount_of(st.at("amount")));
         } else {
           apply_step(*mods[st.at("param").get<size_t>()], st);
         }
