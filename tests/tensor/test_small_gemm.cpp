@@ -96,7 +96,7 @@ void expect_matches_reference(Layout layout, SimdLevel level, int64_t M, int64_t
 
 TEST(SmallGemm, EveryTileEdgeMatchesTheReference) {
   const std::vector<SimdLevel> levels = levels_here();
-  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  if (levels.empty()) GTEST_SKIP() << "neither AVX2 + FMA nor AVX-512 on this CPU (or allowed by TWIG_CPU_CAPABILITY)";
   std::mt19937 rng(7);
   for (SimdLevel level : levels) {
     for (Layout layout : {Layout::kNn, Layout::kNnTransposedA, Layout::kDot}) {
@@ -113,7 +113,7 @@ TEST(SmallGemm, EveryTileEdgeMatchesTheReference) {
 
 TEST(SmallGemm, SumsBatchesAndScalesByAlphaAndBeta) {
   const std::vector<SimdLevel> levels = levels_here();
-  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  if (levels.empty()) GTEST_SKIP() << "neither AVX2 + FMA nor AVX-512 on this CPU (or allowed by TWIG_CPU_CAPABILITY)";
   std::mt19937 rng(11);
   for (SimdLevel level : levels) {
     for (Layout layout : {Layout::kNn, Layout::kNnTransposedA, Layout::kDot}) {
@@ -136,7 +136,7 @@ TEST(SmallGemm, SumsBatchesAndScalesByAlphaAndBeta) {
 // overlapping, as a conv's are.
 TEST(SmallGemm, RowOffsetTableMatchesTheReference) {
   const std::vector<SimdLevel> levels = levels_here();
-  if (levels.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  if (levels.empty()) GTEST_SKIP() << "neither AVX2 + FMA nor AVX-512 on this CPU (or allowed by TWIG_CPU_CAPABILITY)";
   std::mt19937 rng(13);
   for (SimdLevel level : levels) {
     for (int64_t M : {1, 6, 7}) {
