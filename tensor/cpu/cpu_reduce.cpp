@@ -346,64 +346,86 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& out, const Tensor& in, const 
   });
 }
 
+namespace {
+
+// max/min with index over n lines of len elements: for each, the first maximum (minimum), or the
+// first NaN. p/s: (value, index, input) line starts and their steps in bytes; stride in elements.
+// These run functions are the only per-dtype code of arg_reduce and cumsum: the strided walk over
+// lines (for_each) is compiled once and calls the run function picked once per call, once per
+// innermost run of lines, so short lines cost no more than before.
+using ArgRunFn = void (*)(std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n, int64_t len, int64_t stride,
+                          bool is_max);
+
+template <typename T>
+void arg_run(std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n, int64_t len, int64_t stride, bool is_max) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
+    T best = x[0];
+    int64_t best_i = 0;
+    for (int64_t j = 1; j < len; ++j) {
+      T v = x[j * stride];
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(best)) break;
+        if (std::isnan(v)) {
+          best = v;
+          best_i = j;
+          break;
+        }
+      }
+      if (is_max ? v > best : v < best) {
+        best = v;
+        best_i = j;
+      }
+    }
+    *reinterpret_cast<T*>(p[0] + i * s[0]) = best;
+    *reinterpret_cast<int64_t*>(p[1] + i * s[1]) = best_i;
+  }
+}
+
+// cumsum over n lines of len elements: y[j] = x[0] + ... + x[j], accumulated in acc_type<O>.
+// p/s: (out, in) line starts and their steps in bytes; in_stride/out_stride in elements.
+using CumsumRunFn = void (*)(std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n, int64_t len,
+                             int64_t in_stride, int64_t out_stride);
+
+template <typename T, typename O>
+void cumsum_run(std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n, int64_t len, int64_t in_stride,
+                int64_t out_stride) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T* x = reinterpret_cast<const T*>(p[1] + i * s[1]);
+    O* y = reinterpret_cast<O*>(p[0] + i * s[0]);
+    acc_type<O> acc = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      acc += static_cast<acc_type<O>>(x[j * in_stride]);
+      y[j * out_stride] = static_cast<O>(acc);
+    }
+  }
+}
+
+}  // namespace
+
 void CpuBackend::arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) {
   TWIG_CHECK(op == ReduceOp::Max || op == ReduceOp::Min, RuntimeError, "arg_reduce supports max and min");
   const bool is_max = op == ReduceOp::Max;
   const int64_t len = in.size(dim), in_stride = in.stride(dim);
+  const ArgRunFn run = TWIG_DISPATCH_ALL(in.dtype(), "max/min", [] { return &arg_run<scalar_t>; });
   // Iterate over every position of `values` (dim has size 1 there); walk dim in the input.
   Tensor in_first = detail::make_alias(in, values.sizes(), in.strides(), in.storage_offset());
-  TWIG_DISPATCH_ALL(in.dtype(), "max/min", [&] {
-    using T = scalar_t;
-    for_each<3>(values.sizes(), {&values, &indices, &in_first},
-                [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i) {
-                    const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
-                    T best = x[0];
-                    int64_t best_i = 0;
-                    for (int64_t j = 1; j < len; ++j) {
-                      T v = x[j * in_stride];
-                      if constexpr (std::is_floating_point_v<T>) {
-                        if (std::isnan(best)) break;
-                        if (std::isnan(v)) {
-                          best = v;
-                          best_i = j;
-                          break;
-                        }
-                      }
-                      if (is_max ? v > best : v < best) {
-                        best = v;
-                        best_i = j;
-                      }
-                    }
-                    *reinterpret_cast<T*>(p[0] + i * s[0]) = best;
-                    *reinterpret_cast<int64_t*>(p[1] + i * s[1]) = best_i;
-                  }
-                });
-  });
+  for_each<3>(values.sizes(), {&values, &indices, &in_first},
+              [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) { run(p, s, n, len, in_stride, is_max); });
 }
 
 void CpuBackend::cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
   const int64_t len = in.size(dim), in_stride = in.stride(dim), out_stride = out.stride(dim);
+  const CumsumRunFn run = TWIG_DISPATCH_NUMERIC(in.dtype(), "cumsum", [&] {
+    using T = scalar_t;
+    return TWIG_DISPATCH_NUMERIC(out.dtype(), "cumsum", [] { return &cumsum_run<T, scalar_t>; });
+  });
   Shape line_shape = in.sizes();
   line_shape[dim] = 1;
   Tensor in_first = detail::make_alias(in, line_shape, in.strides(), in.storage_offset());
   Tensor out_first = detail::make_alias(out, line_shape, out.strides(), out.storage_offset());
-  TWIG_DISPATCH_NUMERIC(in.dtype(), "cumsum", [&] {
-    using T = scalar_t;
-    TWIG_DISPATCH_NUMERIC(out.dtype(), "cumsum", [&] {
-      using O = scalar_t;
-      for_each<2>(line_shape, {&out_first, &in_first}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
-        for (int64_t i = 0; i < n; ++i) {
-          const T* x = reinterpret_cast<const T*>(p[1] + i * s[1]);
-          O* y = reinterpret_cast<O*>(p[0] + i * s[0]);
-          acc_type<O> acc = 0;
-          for (int64_t j = 0; j < len; ++j) {
-            acc += static_cast<acc_type<O>>(x[j * in_stride]);
-            y[j * out_stride] = static_cast<O>(acc);
-          }
-        }
-      });
-    });
+  for_each<2>(line_shape, {&out_first, &in_first}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+    run(p, s, n, len, in_stride, out_stride);
   });
 }
 
