@@ -411,7 +411,9 @@ void CpuBackend::arg_reduce(ReduceOp op, const Tensor& values, const Tensor& ind
   // Iterate over every position of `values` (dim has size 1 there); walk dim in the input.
   Tensor in_first = detail::make_alias(in, values.sizes(), in.strides(), in.storage_offset());
   for_each<3>(values.sizes(), {&values, &indices, &in_first},
-              [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) { run(p, s, n, len, in_stride, is_max); });
+              [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+                run(p, s, n, len, in_stride, is_max);
+              });
 }
 
 void CpuBackend::cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
