@@ -73,7 +73,7 @@ struct CountOp {
   Acc combine(Acc a, Acc b) const { return a + b; }
   Acc finish_exact(Acc a) const { return a; }
 };
-// Norms run on floating inputs only (the op converts).
+// Norms run on floating inputs only (see reduce_norm).
 template <typename T>
 struct NormPOp {
   using Acc = double;
@@ -181,35 +181,68 @@ bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool
   return true;
 }
 
+// Stores n finished values at element offsets off[] of a tensor of dtype O. The output dtype
+// matters only here: a reduction loop is compiled once per (input dtype, op), and the store for its
+// accumulator type is picked once per call (store_for), not compiled into a copy of the loop per
+// output dtype.
+template <typename A>
+using StoreFn = void (*)(void* out, const int64_t* off, const A* values, int64_t n);
+
+template <typename O, typename A>
+void store_as(void* out, const int64_t* off, const A* values, int64_t n) {
+  O* o = static_cast<O*>(out);
+  for (int64_t i = 0; i < n; ++i) o[off[i]] = cast_out<O>(values[i]);
+}
+
+template <typename A>
+StoreFn<A> store_for(Dtype dtype) {
+  return TWIG_DISPATCH_ALL(dtype, "reduce", [] { return &store_as<scalar_t, A>; });
+}
+
+// The input's dims split into kept dims (one output each) and reduced dims (walked per output).
+struct ReducePlan {
+  Shape kept_sizes, kept_in_strides, kept_out_strides;  // per kept dim; strides in elements
+  StridedGeometry<1> red;                               // the reduced dims, from the input's first element
+  int64_t red_n = 1;                                    // elements reduced into each output
+  int64_t out_n = 1;                                    // outputs
+};
+
+ReducePlan plan_reduce(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced) {
+  ReducePlan plan;
+  Shape red_sizes, red_strides;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    if (reduced[d]) {
+      red_sizes.push_back(in.size(d));
+      red_strides.push_back(in.stride(d));
+    } else {
+      plan.kept_sizes.push_back(in.size(d));
+      plan.kept_in_strides.push_back(in.stride(d));
+      plan.kept_out_strides.push_back(out.stride(d));
+    }
+  }
+  Tensor red_view = detail::make_alias(in, red_sizes, red_strides, in.storage_offset());
+  plan.red = make_geometry<1>(red_sizes, {&red_view});
+  plan.red_n = plan.red.numel;
+  for (int64_t s : plan.kept_sizes) plan.out_n *= s;
+  return plan;
+}
+
 template <typename T, typename Op>
 void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, Op op) {
   using Acc = typename Op::Acc;
   if constexpr (std::is_floating_point_v<T> && std::is_same_v<Op, SumOp<T>> && std::is_same_v<Acc, double>) {
     if (out.dtype() == in.dtype() && sum_outer_inner<T>(out, in, reduced)) return;
   }
-  // Split dims.
-  Shape kept_sizes, kept_in_strides, kept_out_strides, red_sizes, red_strides;
-  for (int64_t d = 0; d < in.dim(); ++d) {
-    if (reduced[d]) {
-      red_sizes.push_back(in.size(d));
-      red_strides.push_back(in.stride(d));
-    } else {
-      kept_sizes.push_back(in.size(d));
-      kept_in_strides.push_back(in.stride(d));
-      kept_out_strides.push_back(out.stride(d));
-    }
-  }
-  Tensor red_view = detail::make_alias(in, red_sizes, red_strides, in.storage_offset());
-  StridedGeometry<1> geo = make_geometry<1>(red_sizes, {&red_view});
-  const int64_t red_n = geo.numel;
-  int64_t out_n = 1;
-  for (int64_t s : kept_sizes) out_n *= s;
+  const ReducePlan plan = plan_reduce(out, in, reduced);
+  const StoreFn<Acc> store = store_for<Acc>(out.dtype());
+  const int64_t red_n = plan.red_n, out_n = plan.out_n;
   char* in_base = static_cast<char*>(in.raw_data_ptr());
+  void* out_base = out.raw_data_ptr();
   const int64_t isz = static_cast<int64_t>(sizeof(T));
 
   auto reduce_from = [&](char* base, int64_t begin, int64_t end) {
     Acc acc = op.init();
-    StridedGeometry<1> g = geo;
+    StridedGeometry<1> g = plan.red;
     g.base[0] = base;
     auto inner = [&](std::array<char*, 1> p, std::array<int64_t, 1> s, int64_t n) {
       if (s[0] == isz) {
@@ -223,14 +256,12 @@ void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& 
     return acc;
   };
 
-  TWIG_DISPATCH_ALL(out.dtype(), "reduce", [&] {
-    using out_t = scalar_t;
-    out_t* out_base = static_cast<out_t*>(out.raw_data_ptr());
-    if (out_n == 1) {
-      if (red_n < kParallelGrain || in_parallel_region() || get_num_threads() == 1) {
-        *out_base = cast_out<out_t>(op.finish_exact(red_n == 0 ? op.init() : reduce_from(in_base, 0, red_n)));
-        return;
-      }
+  if (out_n == 1) {
+    const int64_t zero = 0;
+    Acc acc = op.init();
+    if (red_n < kParallelGrain || in_parallel_region() || get_num_threads() == 1) {
+      acc = red_n == 0 ? op.init() : reduce_from(in_base, 0, red_n);
+    } else {
       int64_t nt = get_num_threads();
       std::vector<Acc> partial(static_cast<size_t>(nt), op.init());
       int64_t chunk = (red_n + nt - 1) / nt;
@@ -240,28 +271,58 @@ void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& 
           if (lo < hi) partial[static_cast<size_t>(t)] = reduce_from(in_base, lo, hi);
         }
       });
-      Acc acc = partial[0];
+      acc = partial[0];
       for (size_t t = 1; t < partial.size(); ++t) acc = op.combine(acc, partial[t]);
-      *out_base = cast_out<out_t>(op.finish_exact(acc));
-      return;
     }
-    const int64_t nk = static_cast<int64_t>(kept_sizes.size());
-    auto body = [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) {
-        int64_t rem = o, in_off = 0, out_off = 0;
+    const Acc value = op.finish_exact(acc);
+    store(out_base, &zero, &value, 1);
+    return;
+  }
+  // Finished values are gathered in blocks and stored a block at a time.
+  constexpr int64_t kBlock = 64;
+  const int64_t nk = static_cast<int64_t>(plan.kept_sizes.size());
+  auto body = [&](int64_t b, int64_t e) {
+    std::array<Acc, kBlock> values;
+    std::array<int64_t, kBlock> out_offs;
+    for (int64_t o0 = b; o0 < e; o0 += kBlock) {
+      const int64_t m = std::min(kBlock, e - o0);
+      for (int64_t j = 0; j < m; ++j) {
+        int64_t rem = o0 + j, in_off = 0, out_off = 0;
         for (int64_t d = nk - 1; d >= 0; --d) {
-          int64_t i = rem % kept_sizes[d];
-          rem /= kept_sizes[d];
-          in_off += i * kept_in_strides[d];
-          out_off += i * kept_out_strides[d];
+          int64_t i = rem % plan.kept_sizes[d];
+          rem /= plan.kept_sizes[d];
+          in_off += i * plan.kept_in_strides[d];
+          out_off += i * plan.kept_out_strides[d];
         }
         Acc acc = red_n == 0 ? op.init() : reduce_from(in_base + in_off * isz, 0, red_n);
-        out_base[out_off] = cast_out<out_t>(op.finish_exact(acc));
+        values[static_cast<size_t>(j)] = op.finish_exact(acc);
+        out_offs[static_cast<size_t>(j)] = out_off;
       }
-    };
-    int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(red_n, 1));
-    parallel_for(0, out_n, grain, body);
-  });
+      store(out_base, out_offs.data(), values.data(), m);
+    }
+  };
+  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(red_n, 1));
+  parallel_for(0, out_n, grain, body);
+}
+
+// Norms are compiled for floating inputs only (norm() refuses other dtypes before it gets here):
+// the 16 integer and bool instantiations were more than a third of this file's compile time.
+template <typename T>
+void reduce_norm(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, double p) {
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case ReduceOp::NormP: {
+        NormPOp<T> n;
+        n.p = p;
+        return reduce_typed<T>(out, in, reduced, n);
+      }
+      case ReduceOp::NormInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, true>{});
+      case ReduceOp::NormNegInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, false>{});
+      case ReduceOp::Norm0: return reduce_typed<T>(out, in, reduced, Norm0Op<T>{});
+      default: break;
+    }
+  }
+  TWIG_THROW(TypeError, "norm: expected a floating input dtype, got ", dtype_name(in.dtype()));
 }
 
 }  // namespace
@@ -277,76 +338,96 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& out, const Tensor& in, const 
       case ReduceOp::Any: return reduce_typed<T>(out, in, reduced, LogicOp<T, false>{});
       case ReduceOp::All: return reduce_typed<T>(out, in, reduced, LogicOp<T, true>{});
       case ReduceOp::CountNonzero: return reduce_typed<T>(out, in, reduced, CountOp<T>{});
-      case ReduceOp::NormP: {
-        NormPOp<T> n;
-        n.p = p;
-        return reduce_typed<T>(out, in, reduced, n);
-      }
-      case ReduceOp::NormInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, true>{});
-      case ReduceOp::NormNegInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, false>{});
-      case ReduceOp::Norm0: return reduce_typed<T>(out, in, reduced, Norm0Op<T>{});
+      case ReduceOp::NormP:
+      case ReduceOp::NormInf:
+      case ReduceOp::NormNegInf:
+      case ReduceOp::Norm0: return reduce_norm<T>(op, out, in, reduced, p);
     }
   });
 }
+
+namespace {
+
+// max/min with index over n lines of len elements: for each, the first maximum (minimum), or the
+// first NaN. p/s: (value, index, input) line starts and their steps in bytes; stride in elements.
+// These run functions are the only per-dtype code of arg_reduce and cumsum: the strided walk over
+// lines (for_each) is compiled once and calls the run function picked once per call, once per
+// innermost run of lines, so short lines cost no more than before.
+using ArgRunFn = void (*)(std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n, int64_t len, int64_t stride,
+                          bool is_max);
+
+template <typename T>
+void arg_run(std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n, int64_t len, int64_t stride, bool is_max) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
+    T best = x[0];
+    int64_t best_i = 0;
+    for (int64_t j = 1; j < len; ++j) {
+      T v = x[j * stride];
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(best)) break;
+        if (std::isnan(v)) {
+          best = v;
+          best_i = j;
+          break;
+        }
+      }
+      if (is_max ? v > best : v < best) {
+        best = v;
+        best_i = j;
+      }
+    }
+    *reinterpret_cast<T*>(p[0] + i * s[0]) = best;
+    *reinterpret_cast<int64_t*>(p[1] + i * s[1]) = best_i;
+  }
+}
+
+// cumsum over n lines of len elements: y[j] = x[0] + ... + x[j], accumulated in acc_type<O>.
+// p/s: (out, in) line starts and their steps in bytes; in_stride/out_stride in elements.
+using CumsumRunFn = void (*)(std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n, int64_t len,
+                             int64_t in_stride, int64_t out_stride);
+
+template <typename T, typename O>
+void cumsum_run(std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n, int64_t len, int64_t in_stride,
+                int64_t out_stride) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T* x = reinterpret_cast<const T*>(p[1] + i * s[1]);
+    O* y = reinterpret_cast<O*>(p[0] + i * s[0]);
+    acc_type<O> acc = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      acc += static_cast<acc_type<O>>(x[j * in_stride]);
+      y[j * out_stride] = static_cast<O>(acc);
+    }
+  }
+}
+
+}  // namespace
 
 void CpuBackend::arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) {
   TWIG_CHECK(op == ReduceOp::Max || op == ReduceOp::Min, RuntimeError, "arg_reduce supports max and min");
   const bool is_max = op == ReduceOp::Max;
   const int64_t len = in.size(dim), in_stride = in.stride(dim);
+  const ArgRunFn run = TWIG_DISPATCH_ALL(in.dtype(), "max/min", [] { return &arg_run<scalar_t>; });
   // Iterate over every position of `values` (dim has size 1 there); walk dim in the input.
   Tensor in_first = detail::make_alias(in, values.sizes(), in.strides(), in.storage_offset());
-  TWIG_DISPATCH_ALL(in.dtype(), "max/min", [&] {
-    using T = scalar_t;
-    for_each<3>(values.sizes(), {&values, &indices, &in_first},
-                [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i) {
-                    const T* x = reinterpret_cast<const T*>(p[2] + i * s[2]);
-                    T best = x[0];
-                    int64_t best_i = 0;
-                    for (int64_t j = 1; j < len; ++j) {
-                      T v = x[j * in_stride];
-                      if constexpr (std::is_floating_point_v<T>) {
-                        if (std::isnan(best)) break;
-                        if (std::isnan(v)) {
-                          best = v;
-                          best_i = j;
-                          break;
-                        }
-                      }
-                      if (is_max ? v > best : v < best) {
-                        best = v;
-                        best_i = j;
-                      }
-                    }
-                    *reinterpret_cast<T*>(p[0] + i * s[0]) = best;
-                    *reinterpret_cast<int64_t*>(p[1] + i * s[1]) = best_i;
-                  }
-                });
-  });
+  for_each<3>(values.sizes(), {&values, &indices, &in_first},
+              [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+                run(p, s, n, len, in_stride, is_max);
+              });
 }
 
 void CpuBackend::cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
   const int64_t len = in.size(dim), in_stride = in.stride(dim), out_stride = out.stride(dim);
+  const CumsumRunFn run = TWIG_DISPATCH_NUMERIC(in.dtype(), "cumsum", [&] {
+    using T = scalar_t;
+    return TWIG_DISPATCH_NUMERIC(out.dtype(), "cumsum", [] { return &cumsum_run<T, scalar_t>; });
+  });
   Shape line_shape = in.sizes();
   line_shape[dim] = 1;
   Tensor in_first = detail::make_alias(in, line_shape, in.strides(), in.storage_offset());
   Tensor out_first = detail::make_alias(out, line_shape, out.strides(), out.storage_offset());
-  TWIG_DISPATCH_NUMERIC(in.dtype(), "cumsum", [&] {
-    using T = scalar_t;
-    TWIG_DISPATCH_NUMERIC(out.dtype(), "cumsum", [&] {
-      using O = scalar_t;
-      for_each<2>(line_shape, {&out_first, &in_first}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
-        for (int64_t i = 0; i < n; ++i) {
-          const T* x = reinterpret_cast<const T*>(p[1] + i * s[1]);
-          O* y = reinterpret_cast<O*>(p[0] + i * s[0]);
-          acc_type<O> acc = 0;
-          for (int64_t j = 0; j < len; ++j) {
-            acc += static_cast<acc_type<O>>(x[j * in_stride]);
-            y[j * out_stride] = static_cast<O>(acc);
-          }
-        }
-      });
-    });
+  for_each<2>(line_shape, {&out_first, &in_first}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+    run(p, s, n, len, in_stride, out_stride);
   });
 }
 
