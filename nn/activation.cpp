@@ -356,4 +356,29 @@ std::string Softmax::extra_repr() const { return detail::str_cat("dim=", dim); }
 Tensor LogSoftmax::forward(const Tensor& x) { return F::log_softmax(x, dim); }
 std::string LogSoftmax::extra_repr() const { return detail::str_cat("dim=", dim); }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr ReLU::clone_instance() const { return std::make_shared<ReLU>(*this); }
+ModulePtr RReLU::clone_instance() const { return std::make_shared<RReLU>(*this); }
+ModulePtr Hardtanh::clone_instance() const { return std::make_shared<Hardtanh>(*this); }
+ModulePtr ReLU6::clone_instance() const { return std::make_shared<ReLU6>(*this); }
+ModulePtr Sigmoid::clone_instance() const { return std::make_shared<Sigmoid>(*this); }
+ModulePtr Hardsigmoid::clone_instance() const { return std::make_shared<Hardsigmoid>(*this); }
+ModulePtr Tanh::clone_instance() const { return std::make_shared<Tanh>(*this); }
+ModulePtr SiLU::clone_instance() const { return std::make_shared<SiLU>(*this); }
+ModulePtr Mish::clone_instance() const { return std::make_shared<Mish>(*this); }
+ModulePtr Hardswish::clone_instance() const { return std::make_shared<Hardswish>(*this); }
+ModulePtr ELU::clone_instance() const { return std::make_shared<ELU>(*this); }
+ModulePtr CELU::clone_instance() const { return std::make_shared<CELU>(*this); }
+ModulePtr SELU::clone_instance() const { return std::make_shared<SELU>(*this); }
+ModulePtr Hardshrink::clone_instance() const { return std::make_shared<Hardshrink>(*this); }
+ModulePtr LeakyReLU::clone_instance() const { return std::make_shared<LeakyReLU>(*this); }
+ModulePtr LogSigmoid::clone_instance() const { return std::make_shared<LogSigmoid>(*this); }
+ModulePtr Softplus::clone_instance() const { return std::make_shared<Softplus>(*this); }
+ModulePtr PReLU::clone_instance() const { return std::make_shared<PReLU>(*this); }
+ModulePtr Softsign::clone_instance() const { return std::make_shared<Softsign>(*this); }
+ModulePtr Tanhshrink::clone_instance() const { return std::make_shared<Tanhshrink>(*this); }
+ModulePtr GELU::clone_instance() const { return std::make_shared<GELU>(*this); }
+ModulePtr Softmax::clone_instance() const { return std::make_shared<Softmax>(*this); }
+ModulePtr LogSoftmax::clone_instance() const { return std::make_shared<LogSoftmax>(*this); }
+
 }  // namespace twig::nn

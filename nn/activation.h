@@ -11,8 +11,9 @@
 namespace twig::nn {
 
 // A stateless activation: forward is one F:: call with the module's settings.
-#define TWIG_ACTIVATION_CLONE(Cls) \
-  ModulePtr clone_instance() const override { return std::make_shared<Cls>(*this); }
+// (clone_instance is defined in activation.cpp, so user translation units instantiate no
+// make_shared for the 23 classes.)
+#define TWIG_ACTIVATION_CLONE(Cls) ModulePtr clone_instance() const override;
 
 class ReLU : public UnaryModule {
  public:

@@ -53,4 +53,9 @@ Value ModuleDict::forward_values(const Values&) {
   TWIG_THROW(NotImplementedError, "ModuleDict is a container and has no forward; call its elements");
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr Sequential::clone_instance() const { return std::make_shared<Sequential>(*this); }
+ModulePtr ModuleList::clone_instance() const { return std::make_shared<ModuleList>(*this); }
+ModulePtr ModuleDict::clone_instance() const { return std::make_shared<ModuleDict>(*this); }
+
 }  // namespace twig::nn

@@ -24,7 +24,7 @@ class Sequential : public Module {
   Value forward_values(const Values& inputs) override;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Sequential>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class ModuleList : public Module {
@@ -37,7 +37,7 @@ class ModuleList : public Module {
   Value forward_values(const Values&) override;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<ModuleList>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class ModuleDict : public Module {
@@ -50,7 +50,7 @@ class ModuleDict : public Module {
   Value forward_values(const Values&) override;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<ModuleDict>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

@@ -501,6 +501,11 @@ std::string ConvNd<D>::extra_repr() const {
   return s;
 }
 
+template <size_t D>
+ModulePtr ConvNd<D>::clone_instance() const {
+  return std::make_shared<ConvNd<D>>(*this);
+}
+
 template class ConvNd<2>;
 template class ConvNd<3>;
 

@@ -93,8 +93,12 @@ class ConvNd : public UnaryModule {
   std::vector<int64_t> reversed_padding_repeated_twice() const;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<ConvNd<D>>(*this); }
+  ModulePtr clone_instance() const override;
 };
+
+// Built once, in conv.cpp.
+extern template class ConvNd<2>;
+extern template class ConvNd<3>;
 
 using Conv2d = ConvNd<2>;
 using Conv3d = ConvNd<3>;

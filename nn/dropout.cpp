@@ -33,4 +33,7 @@ Tensor Dropout::forward(const Tensor& x) { return F::dropout(x, p, is_training()
 
 std::string Dropout::extra_repr() const { return "p=" + pyfmt::py_float(p) + ", inplace=False"; }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr Dropout::clone_instance() const { return std::make_shared<Dropout>(*this); }
+
 }  // namespace twig::nn

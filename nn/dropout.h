@@ -16,7 +16,7 @@ class Dropout : public UnaryModule {
   double p;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Dropout>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

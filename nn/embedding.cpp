@@ -74,4 +74,7 @@ std::string Embedding::extra_repr() const {
   return s;
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr Embedding::clone_instance() const { return std::make_shared<Embedding>(*this); }
+
 }  // namespace twig::nn

@@ -22,7 +22,7 @@ class Embedding : public UnaryModule {
   std::optional<int64_t> padding_idx;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Embedding>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

@@ -77,4 +77,9 @@ std::string Linear::extra_repr() const {
 
 std::string Flatten::extra_repr() const { return detail::str_cat("start_dim=", start_dim, ", end_dim=", end_dim); }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr Linear::clone_instance() const { return std::make_shared<Linear>(*this); }
+ModulePtr Identity::clone_instance() const { return std::make_shared<Identity>(*this); }
+ModulePtr Flatten::clone_instance() const { return std::make_shared<Flatten>(*this); }
+
 }  // namespace twig::nn

@@ -35,7 +35,7 @@ class Linear : public UnaryModule {
   LinearOptions options;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Linear>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class Identity : public UnaryModule {
@@ -44,7 +44,7 @@ class Identity : public UnaryModule {
   Tensor forward(const Tensor& x) override { return x; }
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Identity>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class Flatten : public UnaryModule {
@@ -56,7 +56,7 @@ class Flatten : public UnaryModule {
   int64_t start_dim, end_dim;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<Flatten>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

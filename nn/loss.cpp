@@ -209,4 +209,9 @@ Tensor CrossEntropyLoss::forward(const Tensor& input, const Tensor& target) {
   return F::cross_entropy(input, target, get_or_undefined("weight"), reduction, ignore_index, label_smoothing);
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr MSELoss::clone_instance() const { return std::make_shared<MSELoss>(*this); }
+ModulePtr NLLLoss::clone_instance() const { return std::make_shared<NLLLoss>(*this); }
+ModulePtr CrossEntropyLoss::clone_instance() const { return std::make_shared<CrossEntropyLoss>(*this); }
+
 }  // namespace twig::nn

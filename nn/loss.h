@@ -38,7 +38,7 @@ class MSELoss : public LossModule {
   Tensor forward(const Tensor& input, const Tensor& target) override;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<MSELoss>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 struct NLLLossOptions {
@@ -67,7 +67,7 @@ class NLLLoss : public LossModule {
   int64_t ignore_index;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<NLLLoss>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 struct CrossEntropyLossOptions {
@@ -101,7 +101,7 @@ class CrossEntropyLoss : public LossModule {
   double label_smoothing;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<CrossEntropyLoss>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

@@ -48,6 +48,12 @@ Value Module::call(const Values& inputs) {
   return out;
 }
 
+Module::Module() : Module("Module") {}
+
+Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
+
+Module::~Module() = default;
+
 Value Module::forward_values(const Values&) {
   TWIG_THROW(NotImplementedError, "Module [", type_name(), "] is missing the required \"forward\" function");
 }

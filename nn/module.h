@@ -61,9 +61,11 @@ class Module : public std::enable_shared_from_this<Module> {
  public:
   // A bare module, Python's `nn.Module()`: a holder of parameters, buffers and children whose
   // forward raises NotImplementedError.
-  Module() : Module("Module") {}
-  explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
-  virtual ~Module() = default;
+  // (Constructors and destructor are in module.cpp: defined here they would instantiate every
+  // member table's code in each user translation unit.)
+  Module();
+  explicit Module(std::string type_name);
+  virtual ~Module();
 
   // "Linear", "Conv2d", ... (the Python class name).
   const std::string& type_name() const { return type_name_; }

@@ -192,4 +192,8 @@ std::string BatchNorm2d::extra_repr() const {
                          ", track_running_stats=", pyfmt::py_bool(track_running_stats));
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr LayerNorm::clone_instance() const { return std::make_shared<LayerNorm>(*this); }
+ModulePtr BatchNorm2d::clone_instance() const { return std::make_shared<BatchNorm2d>(*this); }
+
 }  // namespace twig::nn

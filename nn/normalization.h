@@ -26,7 +26,7 @@ class LayerNorm : public UnaryModule {
   bool elementwise_affine;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<LayerNorm>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 // Batch normalization over (N, C, H, W) per channel. Buffers running_mean (C), running_var (C) and
@@ -48,7 +48,7 @@ class BatchNorm2d : public UnaryModule {
   bool track_running_stats;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<BatchNorm2d>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

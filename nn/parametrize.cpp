@@ -125,4 +125,7 @@ void remove_parametrizations(Module& module, const std::string& name, bool leave
   }
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr ParametrizationList::clone_instance() const { return std::make_shared<ParametrizationList>(*this); }
+
 }  // namespace twig::nn

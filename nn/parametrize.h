@@ -26,7 +26,7 @@ class ParametrizationList : public Module {
   Value forward_values(const Values&) override;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<ParametrizationList>(*this); }
+  ModulePtr clone_instance() const override;
 
  private:
   bool original_is_buffer_;

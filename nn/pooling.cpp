@@ -257,4 +257,10 @@ std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + repr
 Tensor AdaptiveMaxPool2d::forward(const Tensor& x) { return F::adaptive_max_pool2d(x, output_size.values); }
 std::string AdaptiveMaxPool2d::extra_repr() const { return "output_size=" + repr_arg(output_size); }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr MaxPool2d::clone_instance() const { return std::make_shared<MaxPool2d>(*this); }
+ModulePtr AvgPool2d::clone_instance() const { return std::make_shared<AvgPool2d>(*this); }
+ModulePtr AdaptiveAvgPool2d::clone_instance() const { return std::make_shared<AdaptiveAvgPool2d>(*this); }
+ModulePtr AdaptiveMaxPool2d::clone_instance() const { return std::make_shared<AdaptiveMaxPool2d>(*this); }
+
 }  // namespace twig::nn

@@ -56,7 +56,7 @@ class MaxPool2d : public UnaryModule {
   MaxPool2dOptions options;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<MaxPool2d>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 struct AvgPool2dOptions {
@@ -97,7 +97,7 @@ class AvgPool2d : public UnaryModule {
   AvgPool2dOptions options;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<AvgPool2d>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class AdaptiveAvgPool2d : public UnaryModule {
@@ -109,7 +109,7 @@ class AdaptiveAvgPool2d : public UnaryModule {
   SpatialInts output_size;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<AdaptiveAvgPool2d>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 class AdaptiveMaxPool2d : public UnaryModule {
@@ -121,7 +121,7 @@ class AdaptiveMaxPool2d : public UnaryModule {
   SpatialInts output_size;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<AdaptiveMaxPool2d>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

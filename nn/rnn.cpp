@@ -255,4 +255,7 @@ std::string LSTM::extra_repr() const {
   return s;
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+ModulePtr LSTM::clone_instance() const { return std::make_shared<LSTM>(*this); }
+
 }  // namespace twig::nn

@@ -75,7 +75,7 @@ class LSTM : public Module {
   LSTMOptions options;
 
  protected:
-  ModulePtr clone_instance() const override { return std::make_shared<LSTM>(*this); }
+  ModulePtr clone_instance() const override;
 };
 
 }  // namespace twig::nn

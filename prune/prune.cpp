@@ -553,4 +553,11 @@ bool is_pruned(const nn::Module& module) {
   return false;
 }
 
+// Copies for clone(); out of line so no user translation unit instantiates make_shared for them.
+PruningMethodPtr Identity::clone_method() const { return std::make_shared<Identity>(*this); }
+PruningMethodPtr RandomUnstructured::clone_method() const { return std::make_shared<RandomUnstructured>(*this); }
+PruningMethodPtr L1Unstructured::clone_method() const { return std::make_shared<L1Unstructured>(*this); }
+PruningMethodPtr RandomStructured::clone_method() const { return std::make_shared<RandomStructured>(*this); }
+PruningMethodPtr LnStructured::clone_method() const { return std::make_shared<LnStructured>(*this); }
+
 }  // namespace twig::prune

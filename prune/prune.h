@@ -193,7 +193,7 @@ class Identity : public BasePruningMethod {
   Tensor compute_mask(const Tensor& t, const Tensor& default_mask) override;
   std::string pruning_type() const override { return PRUNING_TYPE; }
   std::string type_name() const override { return "Identity"; }
-  PruningMethodPtr clone_method() const override { return std::make_shared<Identity>(*this); }
+  PruningMethodPtr clone_method() const override;
   static PruningMethodPtr apply(nn::Module& module, const std::string& name);
 };
 
@@ -206,7 +206,7 @@ class RandomUnstructured : public BasePruningMethod {
   Tensor compute_mask(const Tensor& t, const Tensor& default_mask) override;
   std::string pruning_type() const override { return PRUNING_TYPE; }
   std::string type_name() const override { return "RandomUnstructured"; }
-  PruningMethodPtr clone_method() const override { return std::make_shared<RandomUnstructured>(*this); }
+  PruningMethodPtr clone_method() const override;
   static PruningMethodPtr apply(nn::Module& module, const std::string& name, Amount amount);
   Amount amount;
 };
@@ -219,7 +219,7 @@ class L1Unstructured : public BasePruningMethod {
   Tensor compute_mask(const Tensor& t, const Tensor& default_mask) override;
   std::string pruning_type() const override { return PRUNING_TYPE; }
   std::string type_name() const override { return "L1Unstructured"; }
-  PruningMethodPtr clone_method() const override { return std::make_shared<L1Unstructured>(*this); }
+  PruningMethodPtr clone_method() const override;
   static PruningMethodPtr apply(nn::Module& module, const std::string& name, Amount amount,
                                 const Tensor& importance_scores = Tensor());
   Amount amount;
@@ -234,7 +234,7 @@ class RandomStructured : public BasePruningMethod {
   std::string pruning_type() const override { return PRUNING_TYPE; }
   std::optional<int64_t> structured_dim() const override { return dim; }
   std::string type_name() const override { return "RandomStructured"; }
-  PruningMethodPtr clone_method() const override { return std::make_shared<RandomStructured>(*this); }
+  PruningMethodPtr clone_method() const override;
   static PruningMethodPtr apply(nn::Module& module, const std::string& name, Amount amount, int64_t dim = -1);
   Amount amount;
   int64_t dim;
@@ -249,7 +249,7 @@ class LnStructured : public BasePruningMethod {
   std::string pruning_type() const override { return PRUNING_TYPE; }
   std::optional<int64_t> structured_dim() const override { return dim; }
   std::string type_name() const override { return "LnStructured"; }
-  PruningMethodPtr clone_method() const override { return std::make_shared<LnStructured>(*this); }
+  PruningMethodPtr clone_method() const override;
   static PruningMethodPtr apply(nn::Module& module, const std::string& name, Amount amount, NormP n, int64_t dim,
                                 const Tensor& importance_scores = Tensor());
   Amount amount;

@@ -3,7 +3,9 @@
 // TWIG_INTERNAL_ASSERT for broken invariants. The library never aborts or exits.
 #pragma once
 
-#include <sstream>
+#include <iosfwd>
+#include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -74,32 +76,48 @@ class AttributeError : public Error {
 
 namespace detail {
 
+// Builds an error message through an std::ostringstream that lives in error.cpp, so the
+// messages format exactly as `os << v` does, without <sstream> in every translation unit.
+// (<ostream> costs nothing extra: <memory> includes it in C++20.)
+class MessageBuilder {
+ public:
+  MessageBuilder();
+  ~MessageBuilder();
+  MessageBuilder(const MessageBuilder&) = delete;
+  MessageBuilder& operator=(const MessageBuilder&) = delete;
+  std::ostream& stream();
+  std::string str() const;
+
+ private:
+  std::unique_ptr<std::ostringstream> os_;
+};
+
 template <typename T>
-void append_one(std::ostringstream& os, const T& v) {
+void append_one(std::ostream& os, const T& v) {
   os << v;
 }
 
 // Shapes and index lists print as [2, 3], like torch.Size.
 template <typename T>
-void append_one(std::ostringstream& os, const std::vector<T>& v) {
+void append_one(std::ostream& os, const std::vector<T>& v) {
   os << '[';
   for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
   os << ']';
 }
 
-inline void append(std::ostringstream&) {}
+inline void append(std::ostream&) {}
 
 template <typename T, typename... Rest>
-void append(std::ostringstream& os, const T& first, const Rest&... rest) {
+void append(std::ostream& os, const T& first, const Rest&... rest) {
   append_one(os, first);
   append(os, rest...);
 }
 
 template <typename... Args>
 std::string str_cat(const Args&... args) {
-  std::ostringstream os;
-  append(os, args...);
-  return os.str();
+  MessageBuilder builder;
+  append(builder.stream(), args...);
+  return builder.str();
 }
 
 }  // namespace detail

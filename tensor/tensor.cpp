@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/tensor/ops/internal.h"

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "twig/nn/container.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"

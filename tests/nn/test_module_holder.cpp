@@ -2,6 +2,8 @@
 // names of twig's exceptions.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "testing.h"
