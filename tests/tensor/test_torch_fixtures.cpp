@@ -12,8 +12,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -146,12 +146,33 @@ TensorList one(const Tensor& t) { return {t}; }
 TensorList two(const std::tuple<Tensor, Tensor>& t) { return {std::get<0>(t), std::get<1>(t)}; }
 
 void add_unary(OpTable& t) {
-#define TWIG_UNARY(name) t[#name] = [](const TensorList& in, const json&) { return one(in[0].name()); };
-  TWIG_UNARY(neg) TWIG_UNARY(abs) TWIG_UNARY(sign) TWIG_UNARY(exp) TWIG_UNARY(log) TWIG_UNARY(log1p)
-  TWIG_UNARY(expm1) TWIG_UNARY(sqrt) TWIG_UNARY(rsqrt) TWIG_UNARY(reciprocal) TWIG_UNARY(square)
-  TWIG_UNARY(sin) TWIG_UNARY(cos) TWIG_UNARY(tanh) TWIG_UNARY(sigmoid) TWIG_UNARY(relu) TWIG_UNARY(floor)
-  TWIG_UNARY(ceil) TWIG_UNARY(round) TWIG_UNARY(trunc) TWIG_UNARY(erf)
-  TWIG_UNARY(logical_not) TWIG_UNARY(bitwise_not) TWIG_UNARY(isnan) TWIG_UNARY(isinf) TWIG_UNARY(isfinite)
+#define TWIG_UNARY(name) t[#name] = [](const TensorList& in, const json&) { return one(in[0].name()); }
+  TWIG_UNARY(neg);
+  TWIG_UNARY(abs);
+  TWIG_UNARY(sign);
+  TWIG_UNARY(exp);
+  TWIG_UNARY(log);
+  TWIG_UNARY(log1p);
+  TWIG_UNARY(expm1);
+  TWIG_UNARY(sqrt);
+  TWIG_UNARY(rsqrt);
+  TWIG_UNARY(reciprocal);
+  TWIG_UNARY(square);
+  TWIG_UNARY(sin);
+  TWIG_UNARY(cos);
+  TWIG_UNARY(tanh);
+  TWIG_UNARY(sigmoid);
+  TWIG_UNARY(relu);
+  TWIG_UNARY(floor);
+  TWIG_UNARY(ceil);
+  TWIG_UNARY(round);
+  TWIG_UNARY(trunc);
+  TWIG_UNARY(erf);
+  TWIG_UNARY(logical_not);
+  TWIG_UNARY(bitwise_not);
+  TWIG_UNARY(isnan);
+  TWIG_UNARY(isinf);
+  TWIG_UNARY(isfinite);
 #undef TWIG_UNARY
 }
 
@@ -189,9 +210,7 @@ void add_inplace(OpTable& t) {
   };
   t["mul_scalar_"] = [](const TensorList& in, const json& p) { return one(in[0].clone().mul_(gets(p, "other"))); };
   t["div_scalar_"] = [](const TensorList& in, const json& p) { return one(in[0].clone().div_(gets(p, "other"))); };
-  t["pow_scalar_"] = [](const TensorList& in, const json& p) {
-    return one(in[0].clone().pow_(gets(p, "exponent")));
-  };
+  t["pow_scalar_"] = [](const TensorList& in, const json& p) { return one(in[0].clone().pow_(gets(p, "exponent"))); };
   t["clamp_"] = [](const TensorList& in, const json& p) {
     return one(in[0].clone().clamp_(opt_scalar(p, "min"), opt_scalar(p, "max")));
   };
@@ -213,10 +232,15 @@ void add_inplace(OpTable& t) {
 }
 
 void add_compare(OpTable& t) {
-#define TWIG_COMPARE(name)                                                                                   \
-  t[#name] = [](const TensorList& in, const json&) { return one(in[0].name(in[1])); };                       \
-  t[#name "_scalar"] = [](const TensorList& in, const json& p) { return one(in[0].name(gets(p, "other"))); };
-  TWIG_COMPARE(eq) TWIG_COMPARE(ne) TWIG_COMPARE(lt) TWIG_COMPARE(le) TWIG_COMPARE(gt) TWIG_COMPARE(ge)
+#define TWIG_COMPARE(name)                                                             \
+  t[#name] = [](const TensorList& in, const json&) { return one(in[0].name(in[1])); }; \
+  t[#name "_scalar"] = [](const TensorList& in, const json& p) { return one(in[0].name(gets(p, "other"))); }
+  TWIG_COMPARE(eq);
+  TWIG_COMPARE(ne);
+  TWIG_COMPARE(lt);
+  TWIG_COMPARE(le);
+  TWIG_COMPARE(gt);
+  TWIG_COMPARE(ge);
 #undef TWIG_COMPARE
   t["bitwise_and"] = [](const TensorList& in, const json&) { return one(in[0] & in[1]); };
   t["bitwise_or"] = [](const TensorList& in, const json&) { return one(in[0] | in[1]); };
@@ -236,7 +260,9 @@ void add_where_clamp(OpTable& t) {
 }
 
 void add_views(OpTable& t) {
-  t["transpose"] = [](const TensorList& in, const json& p) { return one(in[0].transpose(geti(p, "d0"), geti(p, "d1"))); };
+  t["transpose"] = [](const TensorList& in, const json& p) {
+    return one(in[0].transpose(geti(p, "d0"), geti(p, "d1")));
+  };
   t["permute"] = [](const TensorList& in, const json& p) { return one(in[0].permute(dims(p, "dims"))); };
   t["movedim"] = [](const TensorList& in, const json& p) { return one(in[0].movedim(geti(p, "src"), geti(p, "dst"))); };
   t["expand"] = [](const TensorList& in, const json& p) { return one(in[0].expand(dims(p, "shape"))); };
@@ -296,7 +322,9 @@ void add_reduce_basic(OpTable& t) {
 }
 
 void add_indexing(OpTable& t) {
-  t["index_select"] = [](const TensorList& in, const json& p) { return one(in[0].index_select(geti(p, "dim"), in[1])); };
+  t["index_select"] = [](const TensorList& in, const json& p) {
+    return one(in[0].index_select(geti(p, "dim"), in[1]));
+  };
   t["gather"] = [](const TensorList& in, const json& p) { return one(in[0].gather(geti(p, "dim"), in[1])); };
   t["scatter_add"] = [](const TensorList& in, const json& p) {
     return one(in[0].scatter_add(geti(p, "dim"), in[1], in[2]));
@@ -420,7 +448,9 @@ void add_selection(OpTable& t) {
     return one(in[0].argsort(geti(p, "dim", -1), getb(p, "descending", false), /*stable=*/true));
   };
   t["masked_select"] = [](const TensorList& in, const json&) { return one(in[0].masked_select(in[1])); };
-  t["masked_fill"] = [](const TensorList& in, const json& p) { return one(in[0].masked_fill(in[1], gets(p, "value"))); };
+  t["masked_fill"] = [](const TensorList& in, const json& p) {
+    return one(in[0].masked_fill(in[1], gets(p, "value")));
+  };
   t["nonzero"] = [](const TensorList& in, const json&) { return one(in[0].nonzero()); };
   t["cat"] = [](const TensorList& in, const json& p) { return one(cat(in, geti(p, "dim", 0))); };
   t["stack"] = [](const TensorList& in, const json& p) { return one(stack(in, geti(p, "dim", 0))); };
@@ -567,11 +597,9 @@ void run_case(const json& c) {
 }
 
 // Families with a gtest below; a family in the JSON but not here fails FamiliesAllHaveTests.
-const std::vector<std::string> kFamilies = {"unary",        "binary",       "inplace",  "compare",
-                                            "where_clamp",  "views",        "copy",     "reduce_basic",
-                                            "indexing",     "reductions",   "selection", "linalg",
-                                            "factory",      "close",        "strided",   "large",
-                                            "special"};
+const std::vector<std::string> kFamilies = {
+    "unary",      "binary",    "inplace", "compare", "where_clamp", "views",   "copy",  "reduce_basic", "indexing",
+    "reductions", "selection", "linalg",  "factory", "close",       "strided", "large", "special"};
 
 // Cases twig is known to get wrong (a limitation or a bug in a file owned elsewhere), with why.
 // Each still runs: it must fail (printed as KNOWN FAILURE), and once it passes the test says to
