@@ -10,13 +10,13 @@ namespace twig::autograd {
 
 struct AutogradMeta {
   bool requires_grad = false;
-  Tensor grad;                            // accumulated gradient (leaves, or retain_grad)
-  std::shared_ptr<Node> grad_fn;          // null for leaves
-  uint32_t output_nr = 0;                 // which output of grad_fn this tensor is
+  Tensor grad;                                     // accumulated gradient (leaves, or retain_grad)
+  std::shared_ptr<Node> grad_fn;                   // null for leaves
+  uint32_t output_nr = 0;                          // which output of grad_fn this tensor is
   std::weak_ptr<AccumulateGrad> grad_accumulator;  // leaves: created on first use
   bool retains_grad = false;
-  RemovableHandle retain_grad_hook;       // on grad_fn; moved when an in-place op rebases history
-  HookDict<TensorHook> hooks;             // leaf hooks (non-leaf hooks live on grad_fn)
+  RemovableHandle retain_grad_hook;  // on grad_fn; moved when an in-place op rebases history
+  HookDict<TensorHook> hooks;        // leaf hooks (non-leaf hooks live on grad_fn)
 };
 
 // The tensor's metadata, created if absent.

@@ -140,7 +140,8 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
       if (!is_sink) {
         const auto& metas = node->outputs();
         for (size_t i = 0; i < grads.size(); ++i) {
-          if (!grads[i].defined()) grads[i] = zeros(metas[i].shape, TensorOptions(metas[i].dtype).device(metas[i].device));
+          if (!grads[i].defined())
+            grads[i] = zeros(metas[i].shape, TensorOptions(metas[i].dtype).device(metas[i].device));
         }
       }
       outs = node->apply(std::move(grads));

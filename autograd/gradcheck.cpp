@@ -63,8 +63,8 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& fn
   std::vector<size_t> diff_inputs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].defined() && inputs[i].requires_grad()) {
-      TWIG_CHECK(inputs[i].device().is_cpu() && is_floating(inputs[i].dtype()), ValueError,
-                 "gradcheck: input ", i, " must be a floating CPU tensor");
+      TWIG_CHECK(inputs[i].device().is_cpu() && is_floating(inputs[i].dtype()), ValueError, "gradcheck: input ", i,
+                 " must be a floating CPU tensor");
       diff_inputs.push_back(i);
     }
   }
@@ -119,8 +119,8 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& fn
         double a = analytical[k][static_cast<size_t>(o * n_in + e)];
         if (!(std::abs(a - numerical) <= options.atol + options.rtol * std::abs(numerical))) {
           std::ostringstream os;
-          os << "Jacobian mismatch for output " << o << " with respect to input " << diff_inputs[k] << " element "
-             << e << ": numerical " << numerical << " vs analytical " << a;
+          os << "Jacobian mismatch for output " << o << " with respect to input " << diff_inputs[k] << " element " << e
+             << ": numerical " << numerical << " vs analytical " << a;
           result.ok = false;
           result.message = os.str();
           return result;

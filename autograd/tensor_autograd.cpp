@@ -17,8 +17,8 @@ bool Tensor::requires_grad() const {
 const Tensor& Tensor::requires_grad_(bool value) const {
   detail::check_defined(*this, "requires_grad_");
   if (value) {
-    TWIG_CHECK(is_floating(dtype()), RuntimeError,
-               "only Tensors of floating point dtype can require gradients (got ", dtype_name(dtype()), ")");
+    TWIG_CHECK(is_floating(dtype()), RuntimeError, "only Tensors of floating point dtype can require gradients (got ",
+               dtype_name(dtype()), ")");
   }
   if (!is_leaf()) {
     TWIG_CHECK(value, RuntimeError,

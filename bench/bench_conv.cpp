@@ -8,11 +8,11 @@
 #include <cstdlib>
 
 #include "bench_timer.h"
+#include "twig/core.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/pooling.h"
-#include "twig/core.h"
 
 using namespace twig;
 namespace F = twig::nn::functional;

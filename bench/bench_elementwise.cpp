@@ -7,8 +7,8 @@
 // ratio = peer time / twig time (twig's speed relative to the loop; 1.0 = as fast, lower is slower).
 #include <stdlib.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
         std::free(fresh);
       };
       auto [t_twig, t_alloc] = bench::best_of_interleaved(twig_run, alloc_run, min_reps, 200, 0.5);
-      auto [t_loop, t_unused] = bench::best_of_interleaved(loop_run, [] {}, 10, 200, 0.2);
+      auto [t_loop, t_unused] = bench::best_of_interleaved(
+          loop_run, [] {}, 10, 200, 0.2);
       (void)t_unused;
       // In place: both add b into their own copy of a, repeatedly (values drift; speed does not).
       Tensor ct = a.clone();

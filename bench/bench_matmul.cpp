@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   const std::vector<int64_t> sizes = {256, 512, 1024, 2048};
   if (!rows_only) {
     std::printf("matmul float32, square N x N; best-of-N wall time; ratio = twig GFLOP/s / raw GFLOP/s\n");
-    std::printf("%-8s %6s %12s %12s %12s %12s %8s %14s\n", "threads", "N", "twig ms", "raw ms", "twig GF/s",
-                "raw GF/s", "ratio", "raw+alloc ms");
+    std::printf("%-8s %6s %12s %12s %12s %12s %8s %14s\n", "threads", "N", "twig ms", "raw ms", "twig GF/s", "raw GF/s",
+                "ratio", "raw+alloc ms");
   }
   for (int threads : {1, 2}) {
     set_num_threads(threads);
@@ -50,13 +50,14 @@ int main(int argc, char** argv) {
                     static_cast<float*>(fresh), ni);
         std::free(fresh);
       };
-      auto [t_raw_alloc, t_unused] = bench::best_of_interleaved(raw_alloc_run, [] {}, 3, 50, 0.5);
+      auto [t_raw_alloc, t_unused] = bench::best_of_interleaved(
+          raw_alloc_run, [] {}, 3, 50, 0.5);
       (void)t_unused;
       const double gf_twig = flops / t_twig * 1e-9, gf_raw = flops / t_raw * 1e-9;
       if (rows_only) {
-        std::printf("%-10s %-24s %7d %10.3f %10.3f %7.3f  twig %.1f / raw %.1f GFLOP/s; raw+alloc %.3f ms\n",
-                    "matmul", ("sgemm N=" + std::to_string(n)).c_str(), threads, t_twig * 1e3, t_raw * 1e3,
-                    gf_twig / gf_raw, gf_twig, gf_raw, t_raw_alloc * 1e3);
+        std::printf("%-10s %-24s %7d %10.3f %10.3f %7.3f  twig %.1f / raw %.1f GFLOP/s; raw+alloc %.3f ms\n", "matmul",
+                    ("sgemm N=" + std::to_string(n)).c_str(), threads, t_twig * 1e3, t_raw * 1e3, gf_twig / gf_raw,
+                    gf_twig, gf_raw, t_raw_alloc * 1e3);
       } else {
         std::printf("%-8d %6lld %12.3f %12.3f %12.1f %12.1f %8.3f %14.3f\n", threads, static_cast<long long>(n),
                     t_twig * 1e3, t_raw * 1e3, gf_twig, gf_raw, gf_twig / gf_raw, t_raw_alloc * 1e3);

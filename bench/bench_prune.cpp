@@ -67,11 +67,12 @@ int main(int argc, char** argv) {
                                 f3 = std::make_shared<nn::Linear>(84, 10);
   };
   std::printf("global_unstructured_lenet5 %.6f\n",
-              best(reps * 4, [] { return std::make_shared<LeNet>(); },
-                   [](auto& m) {
-                     prune::global_unstructured({{m->c1, "weight"}, {m->c2, "weight"}, {m->f1, "weight"},
-                                                 {m->f2, "weight"}, {m->f3, "weight"}},
-                                                std::make_shared<prune::L1Unstructured>(0.2));
-                   }));
+              best(
+                  reps * 4, [] { return std::make_shared<LeNet>(); },
+                  [](auto& m) {
+                    prune::global_unstructured(
+                        {{m->c1, "weight"}, {m->c2, "weight"}, {m->f1, "weight"}, {m->f2, "weight"}, {m->f3, "weight"}},
+                        std::make_shared<prune::L1Unstructured>(0.2));
+                  }));
   return 0;
 }

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
   const int reps = argc > 3 ? std::stoi(argv[3]) : 5;
   const int64_t per_tensor = 1 << 20;  // floats: 4 MB
   nn::StateDict sd;
-  for (int64_t i = 0; i < mb / 4; ++i) sd.insert("layer" + std::to_string(i) + ".weight", rand({1024, per_tensor / 1024}));
+  for (int64_t i = 0; i < mb / 4; ++i)
+    sd.insert("layer" + std::to_string(i) + ".weight", rand({1024, per_tensor / 1024}));
   double best_save = 1e9, best_nosync = 1e9, best_load = 1e9, best_touch = 1e9;
   volatile unsigned sink = 0;
   for (int r = 0; r < reps; ++r) {

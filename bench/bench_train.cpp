@@ -14,11 +14,11 @@
 #include <string>
 
 #include "../examples/fashion_models.h"
+#include "twig/core.h"
 #include "twig/nn/data.h"
 #include "twig/nn/loss.h"
 #include "twig/nn/optim.h"
 #include "twig/prune/prune.h"
-#include "twig/core.h"
 
 using namespace twig;
 

@@ -21,9 +21,9 @@ int main() {
   int64_t zero_rows = mask.eq(0).all(1).sum().item<int64_t>();
   std::cout << "zeros in the mask: " << zeros << " of " << mask.numel() << ", all-zero rows: " << zero_rows << "\n";
   // L1 took 117600 of the 235200 weights (half); L2 over rows then zeroes 10 whole rows.
-  bool ok = fc->is_parameter("weight_orig") && fc->is_buffer("weight_mask") && zeros > 117600 &&
-            zero_rows == 10 && equal(pruned, fc->weight()) && back->is_parameter("weight") &&
-            !back->has("weight_orig") && !back->has("weight_mask") && equal(back->weight(), pruned);
+  bool ok = fc->is_parameter("weight_orig") && fc->is_buffer("weight_mask") && zeros > 117600 && zero_rows == 10 &&
+            equal(pruned, fc->weight()) && back->is_parameter("weight") && !back->has("weight_orig") &&
+            !back->has("weight_mask") && equal(back->weight(), pruned);
   std::cout << (ok ? "ok\n" : "WRONG\n");
   return ok ? 0 : 1;
 }

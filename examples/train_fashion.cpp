@@ -9,11 +9,11 @@
 #include <memory>
 #include <string>
 
-#include "twig/nn/data.h"
 #include "fashion_models.h"
+#include "twig/core.h"
+#include "twig/nn/data.h"
 #include "twig/nn/loss.h"
 #include "twig/nn/optim.h"
-#include "twig/core.h"
 
 using namespace twig;
 
@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
     auto model = examples::make_model(model_name);
     optim::Adam opt(model->parameters(), optim::AdamOptions().lr(1e-3));
     nn::CrossEntropyLoss criterion;
-    std::printf("%s: train %lld, test %lld examples; %lld parameters\n", model_name.c_str(), static_cast<long long>(train_set.size()),
-                static_cast<long long>(test_set.size()), static_cast<long long>(model->num_parameters()));
+    std::printf("%s: train %lld, test %lld examples; %lld parameters\n", model_name.c_str(),
+                static_cast<long long>(train_set.size()), static_cast<long long>(test_set.size()),
+                static_cast<long long>(model->num_parameters()));
     double acc = 0;
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       auto t0 = std::chrono::steady_clock::now();

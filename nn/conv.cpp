@@ -376,8 +376,8 @@ Tensor conv_string_padding(const char* op, size_t dims, const Tensor& x, const T
     TWIG_CHECK(s == 1, ValueError, op, ": padding='same' is not supported for strided convolutions (stride=", stride,
                ")");
   }
-  TWIG_CHECK(weight.defined() && weight.dim() == static_cast<int64_t>(dims) + 2, RuntimeError, op,
-             ": expected a ", dims + 2, "-D weight for padding='same'");
+  TWIG_CHECK(weight.defined() && weight.dim() == static_cast<int64_t>(dims) + 2, RuntimeError, op, ": expected a ",
+             dims + 2, "-D weight for padding='same'");
   const Shape dil = expand_param(dilation, dims, "dilation");
   // Total pad of each dim: dilation * (kernel - 1); left half, right the rest.
   Shape left(dims), right(dims);
@@ -426,8 +426,8 @@ ConvNd<D>::ConvNd(const ConvOptions<D>& opts) : UnaryModule(D == 2 ? "Conv2d" : 
                "', should be one of {'valid', 'same'}");
     if (ps == "same") {
       for (int64_t s : opts.stride_) {
-        TWIG_CHECK(s == 1, ValueError, name, ": padding='same' is not supported for strided convolutions (stride=",
-                   opts.stride_, ")");
+        TWIG_CHECK(s == 1, ValueError, name,
+                   ": padding='same' is not supported for strided convolutions (stride=", opts.stride_, ")");
       }
       for (size_t i = 0; i < D; ++i) options.padding_[i] = opts.dilation_[i] * (opts.kernel_size_[i] - 1) / 2;
     }
@@ -475,7 +475,7 @@ Tensor ConvNd<D>::forward(const Tensor& x) {
   const auto& o = options;
   if (o.padding_mode_ != "zeros") {
     return convnd(op, "ConvolutionBackward0", D, F::pad(x, reversed_padding_repeated_twice(), o.padding_mode_), w, b,
-                     o.stride_, {0}, o.dilation_, o.groups_);
+                  o.stride_, {0}, o.dilation_, o.groups_);
   }
   if (!o.padding_str_.empty()) {
     return F::conv_string_padding(op, D, x, w, b, o.stride_, o.padding_str_, o.dilation_, o.groups_);

@@ -30,8 +30,7 @@ struct ConvOptions {
   }
   // padding="same" or "valid" (checked by the layer). A template so that padding(0) stays an int.
   template <typename S>
-    requires std::convertible_to<const S&, std::string> && (!std::is_arithmetic_v<S>)
-  ConvOptions& padding(const S& mode) {
+  requires std::convertible_to<const S&, std::string> &&(!std::is_arithmetic_v<S>)ConvOptions& padding(const S& mode) {
     padding_str_ = std::string(mode);
     padding_ = std::vector<int64_t>(D, 0);
     return *this;

@@ -42,13 +42,26 @@ struct IdxType {
 };
 bool idx_type(unsigned char code, IdxType& out) {
   switch (code) {
-    case 0x08: out = {1, kUInt8}; return true;
-    case 0x09: out = {1, kInt32}; return true;  // int8, widened
-    case 0x0B: out = {2, kInt32}; return true;  // int16, widened
-    case 0x0C: out = {4, kInt32}; return true;
-    case 0x0D: out = {4, kFloat32}; return true;
-    case 0x0E: out = {8, kFloat64}; return true;
-    default: return false;
+    case 0x08:
+      out = {1, kUInt8};
+      return true;
+    case 0x09:
+      out = {1, kInt32};
+      return true;  // int8, widened
+    case 0x0B:
+      out = {2, kInt32};
+      return true;  // int16, widened
+    case 0x0C:
+      out = {4, kInt32};
+      return true;
+    case 0x0D:
+      out = {4, kFloat32};
+      return true;
+    case 0x0E:
+      out = {8, kFloat64};
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -67,9 +80,9 @@ Tensor read_idx(const std::string& path) {
   unsigned char magic[4];
   TWIG_CHECK(read_exact(f.get(), magic, 4), RuntimeError, "read_idx: ", path, " is too short for an IDX header");
   IdxType type{};
-  TWIG_CHECK(magic[0] == 0 && magic[1] == 0 && idx_type(magic[2], type) && magic[3] >= 1, RuntimeError, "read_idx: ",
-             path, " has a bad IDX magic number (bytes ", int(magic[0]), " ", int(magic[1]), " ", int(magic[2]), " ",
-             int(magic[3]), "; expected 0 0 <type code 0x08..0x0E> <ndim >= 1>)");
+  TWIG_CHECK(magic[0] == 0 && magic[1] == 0 && idx_type(magic[2], type) && magic[3] >= 1, RuntimeError,
+             "read_idx: ", path, " has a bad IDX magic number (bytes ", int(magic[0]), " ", int(magic[1]), " ",
+             int(magic[2]), " ", int(magic[3]), "; expected 0 0 <type code 0x08..0x0E> <ndim >= 1>)");
   Shape shape;
   int64_t numel = 1;
   for (int d = 0; d < magic[3]; ++d) {
@@ -81,8 +94,8 @@ Tensor read_idx(const std::string& path) {
   }
   TWIG_CHECK(numel <= (int64_t{1} << 36), RuntimeError, "read_idx: ", path, " declares an implausible shape ", shape);
   std::vector<unsigned char> raw(static_cast<size_t>(numel * type.bytes));
-  TWIG_CHECK(read_exact(f.get(), raw.data(), raw.size()), RuntimeError, "read_idx: ", path,
-             " is truncated: shape ", shape, " needs ", raw.size(), " data bytes");
+  TWIG_CHECK(read_exact(f.get(), raw.data(), raw.size()), RuntimeError, "read_idx: ", path, " is truncated: shape ",
+             shape, " needs ", raw.size(), " data bytes");
   unsigned char extra;
   TWIG_CHECK(gzread(f.get(), &extra, 1) == 0, RuntimeError, "read_idx: ", path, " has trailing bytes after shape ",
              shape);
@@ -115,11 +128,20 @@ Tensor read_idx(const std::string& path) {
 void write_idx(const std::string& path, const Tensor& t, bool gzip) {
   unsigned char code = 0;
   switch (t.dtype()) {
-    case kUInt8: code = 0x08; break;
-    case kInt32: code = 0x0C; break;
-    case kFloat32: code = 0x0D; break;
-    case kFloat64: code = 0x0E; break;
-    default: TWIG_THROW(TypeError, "write_idx: unsupported dtype ", dtype_tensor_name(t.dtype()));
+    case kUInt8:
+      code = 0x08;
+      break;
+    case kInt32:
+      code = 0x0C;
+      break;
+    case kFloat32:
+      code = 0x0D;
+      break;
+    case kFloat64:
+      code = 0x0E;
+      break;
+    default:
+      TWIG_THROW(TypeError, "write_idx: unsupported dtype ", dtype_tensor_name(t.dtype()));
   }
   TWIG_CHECK(t.dim() >= 1 && t.dim() <= 255, ValueError, "write_idx: need 1..255 dims, got ", t.dim());
   std::vector<unsigned char> bytes = {0, 0, code, static_cast<unsigned char>(t.dim())};
@@ -156,8 +178,8 @@ namespace {
 std::string idx_path(const std::string& root, const std::string& stem) {
   std::string plain = root + "/" + stem;
   if (std::filesystem::exists(plain + ".gz")) return plain + ".gz";
-  TWIG_CHECK(std::filesystem::exists(plain), RuntimeError, "FashionMNIST: ", root, " has neither ", stem, ".gz nor ", stem,
-             kInstallHint);
+  TWIG_CHECK(std::filesystem::exists(plain), RuntimeError, "FashionMNIST: ", root, " has neither ", stem, ".gz nor ",
+             stem, kInstallHint);
   return plain;
 }
 
@@ -165,8 +187,8 @@ Tensor load_images(const std::string& root, bool train) {
   TWIG_CHECK(std::filesystem::is_directory(root), RuntimeError, "FashionMNIST: dataset directory ", root,
              " does not exist", kInstallHint);
   Tensor raw = read_idx(idx_path(root, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte"));
-  TWIG_CHECK(raw.dim() == 3 && raw.dtype() == kUInt8, RuntimeError, "FashionMNIST: images must be uint8 (N, H, W), got ",
-             raw.sizes());
+  TWIG_CHECK(raw.dim() == 3 && raw.dtype() == kUInt8, RuntimeError,
+             "FashionMNIST: images must be uint8 (N, H, W), got ", raw.sizes());
   NoGradGuard no_grad;
   return raw.to(kFloat32).div_(255.0).unsqueeze(1).contiguous();
 }
@@ -191,8 +213,8 @@ DataLoader::DataLoader(const Dataset& dataset, int64_t batch_size, bool shuffle,
       shuffle_(shuffle),
       drop_last_(drop_last),
       gen_(seed) {
-  TWIG_CHECK(batch_size >= 1, ValueError, "batch_size should be a positive integer value, but got batch_size=",
-             batch_size);
+  TWIG_CHECK(batch_size >= 1, ValueError,
+             "batch_size should be a positive integer value, but got batch_size=", batch_size);
 }
 
 int64_t DataLoader::size() const {

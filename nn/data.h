@@ -76,7 +76,8 @@ class DataLoader {
 
   class Iterator {
    public:
-    Iterator(const DataLoader* loader, Tensor order, int64_t batch) : loader_(loader), order_(std::move(order)), batch_(batch) {}
+    Iterator(const DataLoader* loader, Tensor order, int64_t batch)
+        : loader_(loader), order_(std::move(order)), batch_(batch) {}
     Batch operator*() const;
     Iterator& operator++() {
       ++batch_;

@@ -31,16 +31,18 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor conv_string_padding(const char* op, size_t dims, const Tensor& x, const Tensor& weight, const Tensor& bias,
                            const IntPair& stride, const std::string& padding, const IntPair& dilation, int64_t groups);
 template <typename S>
-  requires std::convertible_to<const S&, std::string_view>
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const S& padding,
-              const IntPair& dilation = {1}, int64_t groups = 1) {
+requires std::convertible_to<const S&, std::string_view> Tensor conv2d(const Tensor& x, const Tensor& weight,
+                                                                       const Tensor& bias, const IntPair& stride,
+                                                                       const S& padding, const IntPair& dilation = {1},
+                                                                       int64_t groups = 1) {
   return conv_string_padding("conv2d", 2, x, weight, bias, stride, std::string(std::string_view(padding)), dilation,
                              groups);
 }
 template <typename S>
-  requires std::convertible_to<const S&, std::string_view>
-Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const S& padding,
-              const IntPair& dilation = {1}, int64_t groups = 1) {
+requires std::convertible_to<const S&, std::string_view> Tensor conv3d(const Tensor& x, const Tensor& weight,
+                                                                       const Tensor& bias, const IntPair& stride,
+                                                                       const S& padding, const IntPair& dilation = {1},
+                                                                       int64_t groups = 1) {
   return conv_string_padding("conv3d", 3, x, weight, bias, stride, std::string(std::string_view(padding)), dilation,
                              groups);
 }
@@ -57,9 +59,9 @@ Tensor max_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& st
                   const IntPair& dilation = {1}, bool ceil_mode = false);
 // F.max_pool2d(..., return_indices=True): (output, indices); indices int64, the shape of output,
 // each the flat index h * W + w of the maximum within its (H, W) input plane, as PyTorch.
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair& kernel_size, const IntPair& stride = {},
-                                                  const IntPair& padding = {0}, const IntPair& dilation = {1},
-                                                  bool ceil_mode = false);
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair& kernel_size,
+                                                  const IntPair& stride = {}, const IntPair& padding = {0},
+                                                  const IntPair& dilation = {1}, bool ceil_mode = false);
 Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride = {}, const IntPair& padding = {0},
                   bool ceil_mode = false, bool count_include_pad = true,
                   std::optional<int64_t> divisor_override = std::nullopt);

@@ -53,7 +53,8 @@ void ones_(const Tensor& t) { constant_(t, 1.0); }
 namespace {
 int64_t fan(const Tensor& t, const std::string& mode) {
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
-  TWIG_CHECK(mode == "fan_in" || mode == "fan_out", ValueError, "Mode ", mode, " not supported, please use one of fan_in, fan_out");
+  TWIG_CHECK(mode == "fan_in" || mode == "fan_out", ValueError, "Mode ", mode,
+             " not supported, please use one of fan_in, fan_out");
   return mode == "fan_in" ? fan_in : fan_out;
 }
 }  // namespace

@@ -15,10 +15,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   TWIG_CHECK(weight.defined() && weight.dim() == 2, RuntimeError, "linear: weight must be 2-D (out, in), got ",
              weight.defined() ? weight.sizes() : Shape{});
   TWIG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), RuntimeError, "mat1 and mat2 shapes cannot be multiplied (",
-             x.dim() >= 2 ? x.numel() / x.size(-1) : 1, "x", x.dim() >= 1 ? x.size(-1) : 0, " and ", weight.size(1), "x",
-             weight.size(0), ")");
+             x.dim() >= 2 ? x.numel() / x.size(-1) : 1, "x", x.dim() >= 1 ? x.size(-1) : 0, " and ", weight.size(1),
+             "x", weight.size(0), ")");
   TWIG_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), RuntimeError,
-             "linear: bias of shape ", bias.defined() ? bias.sizes() : Shape{}, " does not match weight ", weight.sizes());
+             "linear: bias of shape ", bias.defined() ? bias.sizes() : Shape{}, " does not match weight ",
+             weight.sizes());
   // One node: x2 (M, in) @ Wᵀ (+ b). Its backward computes dW = gᵀ x2 directly in W's (out, in)
   // layout, so no transposed gradient has to be copied before accumulation.
   const Shape in_shape = x.sizes();

@@ -45,20 +45,20 @@ Flattened flatten_class_dims(const Tensor& input, const Tensor& target, const ch
   TWIG_CHECK(is_floating(input.dtype()), RuntimeError, op, ": expected a floating-point input, got ",
              dtype_tensor_name(input.dtype()));
   TWIG_CHECK(target.dtype() == kInt64, RuntimeError, "expected scalar type Long but found ",
-             dtype_tensor_name(target.dtype()),
-             " (", op, " takes int64 class indices as target)");
+             dtype_tensor_name(target.dtype()), " (", op, " takes int64 class indices as target)");
   const int64_t nd = input.dim();
   TWIG_CHECK(nd >= 1, ValueError, "Expected 1 or more dimensions (got ", nd, ")");
   if (nd == 1) {
-    TWIG_CHECK(target.dim() == 0, RuntimeError, "0D target tensor expected for a 1D input, multi-target not supported (got target of shape ",
+    TWIG_CHECK(target.dim() == 0, RuntimeError,
+               "0D target tensor expected for a 1D input, multi-target not supported (got target of shape ",
                target.sizes(), ")");
     return {input.unsqueeze(0), target.reshape({1}), Shape{}};
   }
   TWIG_CHECK(target.dim() >= 1 && input.size(0) == target.size(0), ValueError, "Expected input batch_size (",
              input.size(0), ") to match target batch_size (", target.dim() >= 1 ? target.size(0) : 0, ").");
   if (nd == 2) {
-    TWIG_CHECK(target.dim() == 1, RuntimeError, "1D target tensor expected, multi-target not supported (got target of shape ",
-               target.sizes(), ")");
+    TWIG_CHECK(target.dim() == 1, RuntimeError,
+               "1D target tensor expected, multi-target not supported (got target of shape ", target.sizes(), ")");
     return {input, target, target.sizes()};
   }
   Shape expected = input.sizes();

@@ -25,8 +25,8 @@ LRScheduler::LRScheduler(Optimizer& optimizer, int64_t last_epoch) : optimizer_(
     for (ParamGroup& g : groups) g.options.try_emplace("initial_lr", g.get("lr"));
   } else {
     for (size_t i = 0; i < groups.size(); ++i) {
-      TWIG_CHECK(groups[i].options.contains("initial_lr"), KeyError, "param 'initial_lr' is not specified in param_groups[",
-                 i, "] when resuming an optimizer");
+      TWIG_CHECK(groups[i].options.contains("initial_lr"), KeyError,
+                 "param 'initial_lr' is not specified in param_groups[", i, "] when resuming an optimizer");
     }
   }
   for (const ParamGroup& g : groups) base_lrs_.push_back(g.get("initial_lr"));

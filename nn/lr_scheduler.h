@@ -22,9 +22,9 @@ namespace twig::optim {
 // scheduler.state_dict(): Python's __dict__ without the optimizer.
 struct SchedulerState {
   int64_t last_epoch = -1;
-  int64_t step_count = 0;             // _step_count
+  int64_t step_count = 0;  // _step_count
   std::vector<double> base_lrs;
-  std::vector<double> last_lr;        // _last_lr
+  std::vector<double> last_lr;            // _last_lr
   std::map<std::string, double> options;  // step_size, gamma / T_max, eta_min
 };
 

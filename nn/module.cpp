@@ -66,8 +66,7 @@ ModulePtr Module::clone_instance() const {
 }
 
 Value UnaryModule::forward_values(const Values& inputs) {
-  TWIG_CHECK(inputs.size() == 1, TypeError, type_name(), ".forward() takes 1 input but ", inputs.size(),
-             " were given");
+  TWIG_CHECK(inputs.size() == 1, TypeError, type_name(), ".forward() takes 1 input but ", inputs.size(), " were given");
   return forward(inputs[0].tensor());
 }
 
@@ -112,12 +111,13 @@ void Module::set_attribute(const std::string& name, const Tensor& t) {
     *a = t;
     return;
   }
-  TWIG_CHECK(!children_.contains(name), TypeError, "cannot assign a Tensor to '", name,
-             "': it is a child module of ", type_name_);
+  TWIG_CHECK(!children_.contains(name), TypeError, "cannot assign a Tensor to '", name, "': it is a child module of ",
+             type_name_);
   if (const ModulePtr* p = children_.find("parametrizations")) {
     TWIG_CHECK(!(*p)->is_child(name), RuntimeError, "parametrization(s) of '", name,
                "' do not implement right_inverse, so the parametrized tensor cannot be assigned; assign to "
-               "parametrizations.", name, ".original instead");
+               "parametrizations.",
+               name, ".original instead");
   }
   check_free_name(name, "attribute");
   attributes_.insert(name, t);
@@ -195,7 +195,9 @@ ModulePtr Module::find_module(const std::string& path) {
 
 namespace {
 
-std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
 
 }  // namespace
 

@@ -213,8 +213,7 @@ class Module : public std::enable_shared_from_this<Module> {
 // serialize::register_module<T>() and register_module_type<T>(name) register T() here. clone()
 // uses the factory of a module's type_name() when the factory was registered for the module's
 // own C++ class (`type`), before clone_instance(). Registering a name again replaces it.
-void register_module_factory(const std::string& type_name, const std::type_info& type,
-                             std::function<ModulePtr()> make);
+void register_module_factory(const std::string& type_name, const std::type_info& type, std::function<ModulePtr()> make);
 
 // A module with one tensor in and one tensor out (activations, Linear, Conv, pools, ...).
 class UnaryModule : public Module {

@@ -104,8 +104,8 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group (group ",
                gi, ": ", saved.params.size(), " vs ", groups_[gi].params.size(), " parameters)");
     for (size_t i = 0; i < saved.params.size(); ++i) {
-      TWIG_CHECK(by_index.emplace(saved.params[i], std::make_pair(&groups_[gi].params[i], &groups_[gi])).second, ValueError,
-                 "loaded state dict lists parameter index ", saved.params[i], " twice");
+      TWIG_CHECK(by_index.emplace(saved.params[i], std::make_pair(&groups_[gi].params[i], &groups_[gi])).second,
+                 ValueError, "loaded state dict lists parameter index ", saved.params[i], " twice");
     }
   }
   std::map<const TensorImpl*, ParamState> new_state;
@@ -150,7 +150,8 @@ GroupOptions SGDOptions::to_map() const {
           {"maximize", maximize_ ? 1.0 : 0.0}};
 }
 
-SGD::SGD(const TensorList& params, const SGDOptions& options) : SGD(std::vector<ParamGroup>{ParamGroup(params)}, options) {}
+SGD::SGD(const TensorList& params, const SGDOptions& options)
+    : SGD(std::vector<ParamGroup>{ParamGroup(params)}, options) {}
 
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options) : Optimizer(std::move(groups), options.to_map()) {}
 

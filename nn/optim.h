@@ -20,7 +20,8 @@ namespace twig::optim {
 using GroupOptions = std::map<std::string, double>;
 
 struct ParamGroup {
-  ParamGroup(TensorList params_, GroupOptions options_ = {}) : params(std::move(params_)), options(std::move(options_)) {}
+  ParamGroup(TensorList params_, GroupOptions options_ = {})
+      : params(std::move(params_)), options(std::move(options_)) {}
   TensorList params;
   GroupOptions options;  // missing keys are filled from the optimizer's defaults
   // KeyError naming the key when absent.
@@ -85,12 +86,30 @@ class Optimizer {
 
 struct SGDOptions {
   explicit SGDOptions(double lr) : lr_(lr) {}
-  SGDOptions& lr(double v) { lr_ = v; return *this; }
-  SGDOptions& momentum(double v) { momentum_ = v; return *this; }
-  SGDOptions& dampening(double v) { dampening_ = v; return *this; }
-  SGDOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  SGDOptions& nesterov(bool v) { nesterov_ = v; return *this; }
-  SGDOptions& maximize(bool v) { maximize_ = v; return *this; }
+  SGDOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  SGDOptions& momentum(double v) {
+    momentum_ = v;
+    return *this;
+  }
+  SGDOptions& dampening(double v) {
+    dampening_ = v;
+    return *this;
+  }
+  SGDOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  SGDOptions& nesterov(bool v) {
+    nesterov_ = v;
+    return *this;
+  }
+  SGDOptions& maximize(bool v) {
+    maximize_ = v;
+    return *this;
+  }
   GroupOptions to_map() const;
   double lr_;
   double momentum_ = 0.0;
@@ -113,12 +132,31 @@ class SGD : public Optimizer {
 // ---- Adam / AdamW ----------------------------------------------------------------------------
 
 struct AdamOptions {
-  AdamOptions& lr(double v) { lr_ = v; return *this; }
-  AdamOptions& betas(double b1, double b2) { beta1_ = b1; beta2_ = b2; return *this; }
-  AdamOptions& eps(double v) { eps_ = v; return *this; }
-  AdamOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  AdamOptions& amsgrad(bool v) { amsgrad_ = v; return *this; }
-  AdamOptions& maximize(bool v) { maximize_ = v; return *this; }
+  AdamOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  AdamOptions& betas(double b1, double b2) {
+    beta1_ = b1;
+    beta2_ = b2;
+    return *this;
+  }
+  AdamOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  AdamOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  AdamOptions& amsgrad(bool v) {
+    amsgrad_ = v;
+    return *this;
+  }
+  AdamOptions& maximize(bool v) {
+    maximize_ = v;
+    return *this;
+  }
   GroupOptions to_map() const;
   double lr_ = 1e-3;
   double beta1_ = 0.9, beta2_ = 0.999;

@@ -78,8 +78,10 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& 
                ") for dim ", d);
     if (l == 0 && r == 0) continue;
     if (mode == "reflect") {
-      TWIG_CHECK(l < n && r < n, ValueError, "Padding size should be less than the corresponding input dimension, "
-                 "but got: padding (", l, ", ", r, ") at dimension ", d, " of input ", x.sizes());
+      TWIG_CHECK(l < n && r < n, ValueError,
+                 "Padding size should be less than the corresponding input dimension, "
+                 "but got: padding (",
+                 l, ", ", r, ") at dimension ", d, " of input ", x.sizes());
     } else if (mode == "replicate") {
       TWIG_CHECK(n > 0, ValueError, "pad(): replicate padding of dim ", d, " of size 0 of input ", x.sizes());
     } else {

@@ -48,14 +48,16 @@ std::shared_ptr<ModuleDict> parametrizations_dict(const Module& module) {
 }
 
 void check_same_kind(const Tensor& before, const Tensor& after, const std::string& name) {
-  TWIG_CHECK(after.defined(), ValueError, "A parametrization must return a tensor. Got an undefined tensor for '",
-             name, "'");
+  TWIG_CHECK(after.defined(), ValueError, "A parametrization must return a tensor. Got an undefined tensor for '", name,
+             "'");
   TWIG_CHECK(after.dtype() == before.dtype(), ValueError,
              "Registering a parametrization may not change the dtype of the tensor, unless `unsafe` flag is enabled.\n"
-             "unparametrized dtype: ", dtype_name(before.dtype()), "\nparametrized dtype: ", dtype_name(after.dtype()));
+             "unparametrized dtype: ",
+             dtype_name(before.dtype()), "\nparametrized dtype: ", dtype_name(after.dtype()));
   TWIG_CHECK(after.sizes() == before.sizes(), ValueError,
              "Registering a parametrization may not change the shape of the tensor, unless `unsafe` flag is enabled.\n"
-             "unparametrized shape: ", before.sizes(), "\nparametrized shape: ", after.sizes());
+             "unparametrized shape: ",
+             before.sizes(), "\nparametrized shape: ", after.sizes());
 }
 
 }  // namespace
@@ -88,8 +90,7 @@ void register_parametrization(Module& module, const std::string& name, std::shar
   TWIG_CHECK(is_param || is_buf, ValueError, "Module '", module.type_name(),
              "' does not have a parameter, a buffer, or a parametrized element with name '", name, "'");
   Tensor original = module.get(name);
-  TWIG_CHECK(original.defined(), ValueError, "cannot parametrize '", name, "' of ", module.type_name(),
-             ": it is None");
+  TWIG_CHECK(original.defined(), ValueError, "cannot parametrize '", name, "' of ", module.type_name(), ": it is None");
   if (!unsafe) check_same_kind(original, p->forward(original), name);  // before any change
   auto list = std::make_shared<ParametrizationList>(original, is_buf);
   list->append(p);

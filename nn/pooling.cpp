@@ -220,8 +220,7 @@ Tensor MaxPool2d::forward(const Tensor& x) {
 
 Value MaxPool2d::forward_values(const Values& inputs) {
   if (!options.return_indices_) return UnaryModule::forward_values(inputs);
-  TWIG_CHECK(inputs.size() == 1, TypeError, type_name(), ".forward() takes 1 input but ", inputs.size(),
-             " were given");
+  TWIG_CHECK(inputs.size() == 1, TypeError, type_name(), ".forward() takes 1 input but ", inputs.size(), " were given");
   const auto [out, indices] = forward_with_indices(inputs[0].tensor());
   return Value::tuple({Value(out), Value(indices)});
 }

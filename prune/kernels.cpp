@@ -170,7 +170,6 @@ void scatter_flat(const Tensor& dst, const std::vector<int64_t>& positions, cons
   dst.bump_version();
 }
 
-
 std::vector<int64_t> random_subset(int64_t n, int64_t k) {
   TWIG_INTERNAL_ASSERT(k >= 0 && k <= n);
   Generator& gen = default_generator();
@@ -373,12 +372,12 @@ Tensor channel_norm(const Tensor& t, NormP n, int64_t dim) {
   for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
   for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
   const double p = n.fro ? 2.0 : n.p;
-  NormKind kind = p == 2.0        ? NormKind::Two
-                  : p == 1.0      ? NormKind::One
-                  : p == INFINITY ? NormKind::Inf
+  NormKind kind = p == 2.0         ? NormKind::Two
+                  : p == 1.0       ? NormKind::One
+                  : p == INFINITY  ? NormKind::Inf
                   : p == -INFINITY ? NormKind::NegInf
-                  : p == 0.0      ? NormKind::Zero
-                                  : NormKind::P;
+                  : p == 0.0       ? NormKind::Zero
+                                   : NormKind::P;
   Tensor out = empty({channels}, TensorOptions(x.dtype()));
   TWIG_DISPATCH_FLOATING(x.dtype(), "compute_norm", [&] {
     channel_norm_kernel(x.data_ptr<scalar_t>(), outer, channels, inner, kind, p, out.data_ptr<scalar_t>());

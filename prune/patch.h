@@ -41,11 +41,11 @@ template <typename Method>
 class PatchComputeMask {
  public:
   explicit PatchComputeMask(ComputeMaskFn fn)
-      : previous_(detail::swap_compute_mask_patch(typeid(Method), [this, fn = std::move(fn)](const Tensor& t,
-                                                                                              const Tensor& dm) {
-          ++calls_;
-          return fn(t, dm);
-        })) {}
+      : previous_(detail::swap_compute_mask_patch(typeid(Method),
+                                                  [this, fn = std::move(fn)](const Tensor& t, const Tensor& dm) {
+                                                    ++calls_;
+                                                    return fn(t, dm);
+                                                  })) {}
   ~PatchComputeMask() { detail::swap_compute_mask_patch(typeid(Method), std::move(previous_)); }
   PatchComputeMask(const PatchComputeMask&) = delete;
   PatchComputeMask& operator=(const PatchComputeMask&) = delete;

@@ -54,8 +54,8 @@ std::ostream& operator<<(std::ostream& os, const Amount& a) { return os << a.str
 // ---- validators ------------------------------------------------------------------------------------
 
 void validate_pruning_amount_init(const Amount& amount) {
-  const bool bad = amount.is_count() ? amount.count() < 0
-                                     : !(amount.fraction() >= 0.0 && amount.fraction() <= 1.0);  // NaN too
+  const bool bad =
+      amount.is_count() ? amount.count() < 0 : !(amount.fraction() >= 0.0 && amount.fraction() <= 1.0);  // NaN too
   TWIG_CHECK(!bad, ValueError, "amount=", amount.str(),
              " should either be a float in the range [0, 1] or a non-negative integer");
 }
@@ -308,8 +308,7 @@ Tensor PruningContainer::compute_mask(const Tensor& t, const Tensor& default_mas
       nonzero_channels = default_mask.to(kFloat64).abs().sum(others) != 0;
     }
     Tensor channels = nonzero_channels.nonzero().view({-1});
-    Tensor partial =
-        method->compute_mask(t.detach().index_select(d, channels), default_mask.index_select(d, channels));
+    Tensor partial = method->compute_mask(t.detach().index_select(d, channels), default_mask.index_select(d, channels));
     new_mask.index_copy_(d, channels, partial.to(new_mask.dtype()));
   } else if (type == "global") {
     new_mask = method->compute_mask(t.detach(), default_mask).to(t.dtype(), /*copy=*/true);
@@ -340,8 +339,8 @@ std::pair<int64_t, Tensor> unstructured_start(const Amount& amount, const Tensor
   const int64_t n = t.numel();
   const int64_t k = compute_nparams_toprune(amount, n);
   validate_pruning_amount(Amount(k), n);
-  TWIG_CHECK(default_mask.numel() == n, ValueError, "default_mask has ", default_mask.numel(),
-             " elements, the tensor ", n);
+  TWIG_CHECK(default_mask.numel() == n, ValueError, "default_mask has ", default_mask.numel(), " elements, the tensor ",
+             n);
   return {k, default_mask.detach().clone()};
 }
 }  // namespace

@@ -53,8 +53,8 @@ class Amount {
 
   bool is_count() const { return is_count_; }
   bool is_fraction() const { return !is_count_; }
-  int64_t count() const;     // TypeError unless is_count()
-  double fraction() const;   // TypeError unless is_fraction()
+  int64_t count() const;    // TypeError unless is_count()
+  double fraction() const;  // TypeError unless is_fraction()
   // Python's repr: "2", "0.5", "20.0".
   std::string str() const;
   bool operator==(const Amount& other) const = default;
@@ -154,8 +154,7 @@ class PruningContainer : public BasePruningMethod {
   // Python checks the type at run time: a hook that is not a pruning method, or anything else
   // (add_pruning_method(10), add_pruning_method("ugh")), is a TypeError.
   template <typename T>
-    requires(!std::is_convertible_v<const T&, PruningMethodPtr>)
-  void add_pruning_method(const T& other) {
+  requires(!std::is_convertible_v<const T&, PruningMethodPtr>) void add_pruning_method(const T& other) {
     if constexpr (std::is_convertible_v<const T&, std::shared_ptr<nn::ForwardPreHook>>) {
       add_pruning_hook(other);
     } else {
@@ -309,17 +308,17 @@ struct PruningType {
 // and either with importance scores before the method's arguments:
 //   prune::global_unstructured<prune::L1Unstructured>(params, scores, 4);
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>, Args&&... args);
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>,
                          const ImportanceScores& importance_scores, Args&&... args);
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, Args&&... args);
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, const ImportanceScores& importance_scores,
                          Args&&... args);
 
@@ -341,26 +340,26 @@ PruningMethodPtr pruning_hook(const nn::Module& module, const std::string& name)
 // ---- global_unstructured's templates ----------------------------------------------------------------
 
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>, Args&&... args) {
   global_unstructured(parameters, std::make_shared<Method>(std::forward<Args>(args)...), ImportanceScores{});
 }
 
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, PruningType<Method>,
                          const ImportanceScores& importance_scores, Args&&... args) {
   global_unstructured(parameters, std::make_shared<Method>(std::forward<Args>(args)...), importance_scores);
 }
 
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, Args&&... args) {
   global_unstructured(parameters, PruningType<Method>{}, std::forward<Args>(args)...);
 }
 
 template <typename Method, typename... Args>
-  requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
+requires std::derived_from<Method, BasePruningMethod> && std::constructible_from<Method, Args...>
 void global_unstructured(const std::vector<TensorRef>& parameters, const ImportanceScores& importance_scores,
                          Args&&... args) {
   global_unstructured(parameters, PruningType<Method>{}, importance_scores, std::forward<Args>(args)...);

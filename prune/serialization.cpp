@@ -8,9 +8,9 @@
 // State of a method: {"tensor_name", and per type "amount" (an integer for a count, a float for
 // a fraction), "dim", "n" ({"p": real} or {"fro": true}), "mask" (a tensor key)}; a container
 // holds {"tensor_name", "methods": [state with "type", ...]}.
-#include "twig/prune/prune.h"
-
 #include <nlohmann/json.hpp>
+
+#include "twig/prune/prune.h"
 
 #if defined(TWIG_HAS_SERIALIZE)
 #include "twig/serialize/registry.h"

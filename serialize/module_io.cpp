@@ -42,9 +42,7 @@ constexpr int kVersion = 2;
 std::string join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
-std::string where(const std::string& path, const std::string& type) {
-  return "module '" + path + "' (" + type + "): ";
-}
+std::string where(const std::string& path, const std::string& type) { return "module '" + path + "' (" + type + "): "; }
 
 // ---- saving ---------------------------------------------------------------------------------------
 
@@ -117,9 +115,7 @@ class Writer : public TensorWriter {
       if (!bits->empty()) std::memcpy(u8.raw_data_ptr(), bits->data(), bits->size());
       tensors_.insert(key, u8);
     }
-    packed_[key] = {{"data", entry->second},
-                    {"dtype", safetensors_dtype_name(t.dtype())},
-                    {"shape", t.sizes()}};
+    packed_[key] = {{"data", entry->second}, {"dtype", safetensors_dtype_name(t.dtype())}, {"shape", t.sizes()}};
     return key;
   }
 
@@ -247,8 +243,8 @@ ordered_json save_hooks(const nn::Module& m, const ModuleSaveOptions& options, c
                                "remove it or set ModuleSaveOptions::skip_function_hooks"
                              : "",
                ")");
-    json state = detail::with_context(ctx + Kind::kLabel + " '" + h->type_name() + "': ",
-                                      [&] { return hc->save(*h, writer); });
+    json state =
+        detail::with_context(ctx + Kind::kLabel + " '" + h->type_name() + "': ", [&] { return hc->save(*h, writer); });
     out.push_back({{"type", h->type_name()}, {"state", ordered_json(state)}});
   }
   return out;
@@ -261,7 +257,8 @@ void load_hooks(nn::Module& m, const ordered_json& saved, TensorReader& reader) 
     const std::string type = h["type"].get<std::string>();
     auto hc = Kind::find(type);
     TWIG_CHECK(hc.has_value(), KeyError, "unknown ", Kind::kLabel, " type '", type, "': register it with ",
-               Kind::kRegister, " before loading (pruning's hooks register themselves in a program linked "
+               Kind::kRegister,
+               " before loading (pruning's hooks register themselves in a program linked "
                "with twig::twig, or after twig::prune::register_serialization() where twig_prune is linked by hand)");
     auto hook = detail::with_context(std::string(Kind::kLabel) + " '" + type + "': ",
                                      [&] { return hc->load(json(h["state"]), reader); });
@@ -328,7 +325,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
     e["forward_hooks"] = std::move(hooks);
     modules.push_back(std::move(e));
   }
-  ordered_json doc = {{"version", kVersion}, {"root", 0}, {"modules", std::move(modules)}, {"packed", std::move(packed)}};
+  ordered_json doc = {
+      {"version", kVersion}, {"root", 0}, {"modules", std::move(modules)}, {"packed", std::move(packed)}};
   file.metadata = options.metadata;
   file.metadata[kModuleTreeKey] = doc.dump();
   return file;
@@ -339,7 +337,8 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
 void exact_keys(const ordered_json& j, std::initializer_list<const char*> keys, const std::string& what) {
   TWIG_CHECK(j.is_object(), ValueError, what, " must be an object, got ", j.type_name());
   std::set<std::string> allowed(keys.begin(), keys.end());
-  for (const auto& [k, v] : j.items()) TWIG_CHECK(allowed.count(k), ValueError, what, " has an unexpected field '", k, "'");
+  for (const auto& [k, v] : j.items())
+    TWIG_CHECK(allowed.count(k), ValueError, what, " has an unexpected field '", k, "'");
   for (const char* k : keys) TWIG_CHECK(j.contains(k), ValueError, what, " has no '", k, "'");
 }
 
@@ -479,8 +478,7 @@ std::map<std::string, Packed> read_packed(const ordered_json& table, const nn::S
                shape.dump());
     uint64_t n = 1;
     for (const auto& d : shape) {
-      TWIG_CHECK(d.is_number_unsigned() && !__builtin_mul_overflow(n, d.get<uint64_t>(), &n) &&
-                     n < (uint64_t{1} << 62),
+      TWIG_CHECK(d.is_number_unsigned() && !__builtin_mul_overflow(n, d.get<uint64_t>(), &n) && n < (uint64_t{1} << 62),
                  ValueError, what, ": 'shape' must hold sizes, got ", shape.dump());
       p.shape.push_back(d.get<int64_t>());
     }
@@ -488,8 +486,8 @@ std::map<std::string, Packed> read_packed(const ordered_json& table, const nn::S
     const Tensor* bits = tensors.find(p.data);
     TWIG_CHECK(bits != nullptr, KeyError, what, " is stored in '", p.data, "', which the file does not hold");
     TWIG_CHECK(bits->dtype() == kUInt8 && bits->dim() == 1 && bits->numel() == (p.numel + 7) / 8, ValueError, what,
-               ": entry '", p.data, "' must be U8 of shape [", (p.numel + 7) / 8, "] for ", p.numel,
-               " bits, got ", dtype_name(bits->dtype()), " ", bits->sizes());
+               ": entry '", p.data, "' must be U8 of shape [", (p.numel + 7) / 8, "] for ", p.numel, " bits, got ",
+               dtype_name(bits->dtype()), " ", bits->sizes());
     out.emplace(key, std::move(p));
   }
   return out;
@@ -505,8 +503,10 @@ class Reader : public TensorReader {
       // One tensor object per key, as for stored tensors.
       auto it = unpacked_.find(key);
       if (it == unpacked_.end()) {
-        it = unpacked_.emplace(key, unpack_bits(*tensors_.find(p->second.data), p->second.dtype, p->second.shape,
-                                                p->second.numel)).first;
+        it = unpacked_
+                 .emplace(key, unpack_bits(*tensors_.find(p->second.data), p->second.dtype, p->second.shape,
+                                           p->second.numel))
+                 .first;
       }
       return it->second;
     }
@@ -620,7 +620,8 @@ void restore_one(const nn::ModulePtr& m, const ordered_json& e, const std::strin
       const auto& h = item.second;
       auto hc = detail::find_forward_pre_hook_codec(h->type_name());
       if (hc && hc->tensors && hc->recompute) {
-        detail::with_context(std::string("forward pre-hook '") + h->type_name() + "': ", [&] { hc->recompute(*h, *m); });
+        detail::with_context(std::string("forward pre-hook '") + h->type_name() + "': ",
+                             [&] { hc->recompute(*h, *m); });
       }
     }
   });
@@ -649,7 +650,8 @@ nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
   const std::string& text = it->second;
   ordered_json doc = detail::parse_json_strict(text.data(), text.data() + text.size(), "module tree");
   TWIG_CHECK(doc.is_object() && doc.contains("version") && (doc["version"] == 1 || doc["version"] == kVersion),
-             ValueError, "module tree version ", doc.is_object() && doc.contains("version") ? doc["version"].dump() : "(none)",
+             ValueError, "module tree version ",
+             doc.is_object() && doc.contains("version") ? doc["version"].dump() : "(none)",
              " is not supported (this twig reads versions 1 and ", kVersion, ")");
   if (doc["version"] == 1) {
     exact_keys(doc, {"version", "root", "modules"}, "module tree");
@@ -665,8 +667,8 @@ nn::ModulePtr module_from_file_contents(const SafetensorsFile& file) {
   int64_t bytes = 0;
   for (const auto& [name, t] : file.tensors) bytes += static_cast<int64_t>(t.nbytes());
   BudgetGuard budget(bytes + 4096);
-  Reader reader(file.tensors, doc.contains("packed") ? read_packed(doc["packed"], file.tensors)
-                                                     : std::map<std::string, Packed>{});
+  Reader reader(file.tensors,
+                doc.contains("packed") ? read_packed(doc["packed"], file.tensors) : std::map<std::string, Packed>{});
   std::vector<nn::ModulePtr> built(modules.size());
   // Parents first: make each module, and let a child its parent's constructor already made stand
   // for the saved child when type and options agree (a model's members keep pointing at the

@@ -110,7 +110,8 @@ std::shared_ptr<T> load_module(const std::string& path) {
              "' holds a ", m->type_name(),
              unregistered ? ", a type with no codec here, so it was loaded as a generic holder "
                             "(twig::serialize::UnregisteredModule): register the class first, e.g. "
-                            "twig::serialize::register_module<" + detail::demangle(typeid(T).name()) + ">()"
+                            "twig::serialize::register_module<" +
+                                detail::demangle(typeid(T).name()) + ">()"
                           : " (C++ class " + detail::demangle(typeid(ref).name()) + ")");
   return typed;
 }

@@ -104,8 +104,7 @@ void load_optimizer(optim::Optimizer& optimizer, const nn::NamedTensors& named_p
                " is not supported (this twig reads version ", kVersion, ")");
     const std::string type = meta.at("type").get<std::string>();
     const std::string mine = optimizer_type_name(optimizer);
-    TWIG_CHECK(type == mine, ValueError, path, ": the file holds the state of a ", type, " optimizer, not of a ",
-               mine);
+    TWIG_CHECK(type == mine, ValueError, path, ": the file holds the state of a ", type, " optimizer, not of a ", mine);
     const json& groups = meta.at("param_groups");
     const auto& own_groups = optimizer.param_groups();
     TWIG_CHECK(groups.is_array() && groups.size() == own_groups.size(), ValueError, path, ": the file has ",
@@ -134,8 +133,8 @@ void load_optimizer(optim::Optimizer& optimizer, const nn::NamedTensors& named_p
       }
       // The state dict's indices are the optimizer's own, in its order.
       for (size_t i = 0; i < n; ++i) group.params.push_back(static_cast<int64_t>(first + i));
-      TWIG_CHECK(std::set<std::string>(saved.begin(), saved.end()).size() == n, ValueError, path,
-                 ": group ", gi, " names a parameter twice");
+      TWIG_CHECK(std::set<std::string>(saved.begin(), saved.end()).size() == n, ValueError, path, ": group ", gi,
+                 " names a parameter twice");
       sd.param_groups.push_back(std::move(group));
       first += n;
     }

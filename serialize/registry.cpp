@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "twig/nn/activation.h"
@@ -81,8 +81,8 @@ class Opts {
                "' must be a list of 1 to 8 sizes, got ", v.dump());
     std::vector<int64_t> out;
     for (const auto& e : v) {
-      TWIG_CHECK(e.is_number_integer() && e.is_number_unsigned() && e.get<uint64_t>() < (uint64_t{1} << 31),
-                 ValueError, type_, " option '", key, "' must hold sizes in [0, 2^31), got ", v.dump());
+      TWIG_CHECK(e.is_number_integer() && e.is_number_unsigned() && e.get<uint64_t>() < (uint64_t{1} << 31), ValueError,
+                 type_, " option '", key, "' must hold sizes in [0, 2^31), got ", v.dump());
       out.push_back(e.get<int64_t>());
     }
     return out;
@@ -102,8 +102,8 @@ void check_elements(const char* type, std::initializer_list<int64_t> counts) {
   for (int64_t c : counts) {
     TWIG_CHECK(c >= 0 && !__builtin_add_overflow(total, static_cast<uint64_t>(c), &total) &&
                    total <= static_cast<uint64_t>(budget),
-               ValueError, type, " options describe ", c, "+ elements of parameters but the whole file holds ",
-               budget, " bytes of tensors: the options do not match the file");
+               ValueError, type, " options describe ", c, "+ elements of parameters but the whole file holds ", budget,
+               " bytes of tensors: the options do not match the file");
   }
 }
 
@@ -142,48 +142,56 @@ const M& as(const Module& m) {
 
 template <size_t D>
 ModuleCodec conv_codec(const char* type) {
-  return ModuleCodec{
-      [](const Module& m) {
-        const auto& o = as<ConvNd<D>>(m).options;
-        // padding is PyTorch's argument: "same" / "valid" when it was given as text, else the ints.
-        json padding = o.padding_str_.empty() ? json(o.padding_) : json(o.padding_str_);
-        return json{{"in_channels", o.in_channels_}, {"out_channels", o.out_channels_},
-                    {"kernel_size", o.kernel_size_},  {"stride", o.stride_},
-                    {"padding", padding},             {"padding_mode", o.padding_mode_},
-                    {"dilation", o.dilation_},        {"groups", o.groups_},
-                    {"bias", o.bias_}};
-      },
-      [type](const json& j) -> ModulePtr {
-        // Files written before padding_mode existed have no such key (and numeric padding).
-        const bool has_mode = j.is_object() && j.contains("padding_mode");
-        Opts o = has_mode ? Opts(j, type,
-                                 {"in_channels", "out_channels", "kernel_size", "stride", "padding", "padding_mode",
-                                  "dilation", "groups", "bias"})
-                          : Opts(j, type,
-                                 {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                                  "groups", "bias"});
-        const bool padding_text = j.at("padding").is_string();
-        for (const char* k : {"kernel_size", "stride", "padding", "dilation"}) {
-          if (padding_text && std::string(k) == "padding") continue;
-          TWIG_CHECK(o.sizes(k).size() == D, ValueError, type, " option '", k, "' must have ", D, " values");
-        }
-        const int64_t groups = o.size("groups");
-        TWIG_CHECK(groups >= 1, ValueError, type, " option 'groups' must be positive");
-        const int64_t in = o.size("in_channels"), out = o.size("out_channels");
-        check_elements(type, {mul(mul(out, in / groups), product(o.sizes("kernel_size"))), out});
-        ConvOptions<D> opts(in, out, o.sizes("kernel_size"));
-        opts.stride(o.sizes("stride")).dilation(o.sizes("dilation"));
-        if (padding_text) opts.padding(o.s("padding"));
-        else opts.padding(o.sizes("padding"));
-        if (has_mode) opts.padding_mode(o.s("padding_mode"));
-        opts.groups(groups).bias(o.b("bias"));
-        return std::make_shared<ConvNd<D>>(opts);
-      }};
+  return ModuleCodec{[](const Module& m) {
+                       const auto& o = as<ConvNd<D>>(m).options;
+                       // padding is PyTorch's argument: "same" / "valid" when it was given as text, else the ints.
+                       json padding = o.padding_str_.empty() ? json(o.padding_) : json(o.padding_str_);
+                       return json{{"in_channels", o.in_channels_},
+                                   {"out_channels", o.out_channels_},
+                                   {"kernel_size", o.kernel_size_},
+                                   {"stride", o.stride_},
+                                   {"padding", padding},
+                                   {"padding_mode", o.padding_mode_},
+                                   {"dilation", o.dilation_},
+                                   {"groups", o.groups_},
+                                   {"bias", o.bias_}};
+                     },
+                     [type](const json& j) -> ModulePtr {
+                       // Files written before padding_mode existed have no such key (and numeric padding).
+                       const bool has_mode = j.is_object() && j.contains("padding_mode");
+                       Opts o = has_mode ? Opts(j, type,
+                                                {"in_channels", "out_channels", "kernel_size", "stride", "padding",
+                                                 "padding_mode", "dilation", "groups", "bias"})
+                                         : Opts(j, type,
+                                                {"in_channels", "out_channels", "kernel_size", "stride", "padding",
+                                                 "dilation", "groups", "bias"});
+                       const bool padding_text = j.at("padding").is_string();
+                       for (const char* k : {"kernel_size", "stride", "padding", "dilation"}) {
+                         if (padding_text && std::string(k) == "padding") continue;
+                         TWIG_CHECK(o.sizes(k).size() == D, ValueError, type, " option '", k, "' must have ", D,
+                                    " values");
+                       }
+                       const int64_t groups = o.size("groups");
+                       TWIG_CHECK(groups >= 1, ValueError, type, " option 'groups' must be positive");
+                       const int64_t in = o.size("in_channels"), out = o.size("out_channels");
+                       check_elements(type, {mul(mul(out, in / groups), product(o.sizes("kernel_size"))), out});
+                       ConvOptions<D> opts(in, out, o.sizes("kernel_size"));
+                       opts.stride(o.sizes("stride")).dilation(o.sizes("dilation"));
+                       if (padding_text)
+                         opts.padding(o.s("padding"));
+                       else
+                         opts.padding(o.sizes("padding"));
+                       if (has_mode) opts.padding_mode(o.s("padding_mode"));
+                       opts.groups(groups).bias(o.b("bias"));
+                       return std::make_shared<ConvNd<D>>(opts);
+                     }};
 }
 
 template <typename Pool>
 ModuleCodec adaptive_pool_codec(const char* type) {
-  return ModuleCodec{[](const Module& m) { return json{{"output_size", spatial(as<Pool>(m).output_size)}}; },
+  return ModuleCodec{[](const Module& m) {
+                       return json{{"output_size", spatial(as<Pool>(m).output_size)}};
+                     },
                      [type](const json& j) -> ModulePtr {
                        Opts o(j, type, {"output_size"});
                        return std::make_shared<Pool>(SpatialInts(o.sizes("output_size")));
@@ -192,7 +200,9 @@ ModuleCodec adaptive_pool_codec(const char* type) {
 
 template <typename M>
 ModuleCodec one_double(const char* type, const char* key, double M::*field) {
-  return ModuleCodec{[key, field](const Module& m) { return json{{key, as<M>(m).*field}}; },
+  return ModuleCodec{[key, field](const Module& m) {
+                       return json{{key, as<M>(m).*field}};
+                     },
                      [type, key](const json& j) -> ModulePtr {
                        Opts o(j, type, {key});
                        return std::make_shared<M>(o.d(key));
@@ -201,7 +211,9 @@ ModuleCodec one_double(const char* type, const char* key, double M::*field) {
 
 template <typename M>
 ModuleCodec softmax_codec(const char* type) {
-  return ModuleCodec{[](const Module& m) { return json{{"dim", as<M>(m).dim}}; },
+  return ModuleCodec{[](const Module& m) {
+                       return json{{"dim", as<M>(m).dim}};
+                     },
                      [type](const json& j) -> ModulePtr {
                        Opts o(j, type, {"dim"});
                        return std::make_shared<M>(o.i("dim"));
@@ -214,16 +226,17 @@ std::optional<int64_t> opt_int(const Opts& o, const char* key) {
 }
 
 void register_builtins(std::map<std::string, ModuleCodec>& modules) {
-  modules["Linear"] = {[](const Module& m) {
-                         const auto& o = as<Linear>(m).options;
-                         return json{{"in_features", o.in_features_}, {"out_features", o.out_features_}, {"bias", o.bias_}};
-                       },
-                       [](const json& j) -> ModulePtr {
-                         Opts o(j, "Linear", {"in_features", "out_features", "bias"});
-                         const int64_t in = o.size("in_features"), out = o.size("out_features");
-                         check_elements("Linear", {mul(in, out), out});
-                         return std::make_shared<Linear>(LinearOptions(in, out).bias(o.b("bias")));
-                       }};
+  modules["Linear"] = {
+      [](const Module& m) {
+        const auto& o = as<Linear>(m).options;
+        return json{{"in_features", o.in_features_}, {"out_features", o.out_features_}, {"bias", o.bias_}};
+      },
+      [](const json& j) -> ModulePtr {
+        Opts o(j, "Linear", {"in_features", "out_features", "bias"});
+        const int64_t in = o.size("in_features"), out = o.size("out_features");
+        check_elements("Linear", {mul(in, out), out});
+        return std::make_shared<Linear>(LinearOptions(in, out).bias(o.b("bias")));
+      }};
   modules["Identity"] = stateless<Identity>("Identity");
   modules["Flatten"] = {[](const Module& m) {
                           const auto& f = as<Flatten>(m);
@@ -250,26 +263,26 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                             opts.padding(o.sizes("padding")).dilation(o.sizes("dilation")).ceil_mode(o.b("ceil_mode"));
                             return std::make_shared<MaxPool2d>(opts);
                           }};
-  modules["AvgPool2d"] = {[](const Module& m) {
-                            const auto& o = as<AvgPool2d>(m).options;
-                            return json{{"kernel_size", spatial(o.kernel_size_)},
-                                        {"stride", o.stride_ ? spatial(*o.stride_) : json()},
-                                        {"padding", spatial(o.padding_)},
-                                        {"ceil_mode", o.ceil_mode_},
-                                        {"count_include_pad", o.count_include_pad_},
-                                        {"divisor_override", o.divisor_override_ ? json(*o.divisor_override_) : json()}};
-                          },
-                          [](const json& j) -> ModulePtr {
-                            Opts o(j, "AvgPool2d",
-                                   {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                                    "divisor_override"});
-                            AvgPool2dOptions opts(o.sizes("kernel_size"));
-                            if (!o.null("stride")) opts.stride(o.sizes("stride"));
-                            opts.padding(o.sizes("padding")).ceil_mode(o.b("ceil_mode"));
-                            opts.count_include_pad(o.b("count_include_pad"));
-                            opts.divisor_override(opt_int(o, "divisor_override"));
-                            return std::make_shared<AvgPool2d>(opts);
-                          }};
+  modules["AvgPool2d"] = {
+      [](const Module& m) {
+        const auto& o = as<AvgPool2d>(m).options;
+        return json{{"kernel_size", spatial(o.kernel_size_)},
+                    {"stride", o.stride_ ? spatial(*o.stride_) : json()},
+                    {"padding", spatial(o.padding_)},
+                    {"ceil_mode", o.ceil_mode_},
+                    {"count_include_pad", o.count_include_pad_},
+                    {"divisor_override", o.divisor_override_ ? json(*o.divisor_override_) : json()}};
+      },
+      [](const json& j) -> ModulePtr {
+        Opts o(j, "AvgPool2d",
+               {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"});
+        AvgPool2dOptions opts(o.sizes("kernel_size"));
+        if (!o.null("stride")) opts.stride(o.sizes("stride"));
+        opts.padding(o.sizes("padding")).ceil_mode(o.b("ceil_mode"));
+        opts.count_include_pad(o.b("count_include_pad"));
+        opts.divisor_override(opt_int(o, "divisor_override"));
+        return std::make_shared<AvgPool2d>(opts);
+      }};
   modules["AdaptiveAvgPool2d"] = adaptive_pool_codec<AdaptiveAvgPool2d>("AdaptiveAvgPool2d");
   modules["AdaptiveMaxPool2d"] = adaptive_pool_codec<AdaptiveMaxPool2d>("AdaptiveMaxPool2d");
   modules["Dropout"] = one_double<Dropout>("Dropout", "p", &Dropout::p);
@@ -285,23 +298,23 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                             check_elements("LayerNorm", {product(shape), product(shape)});
                             return std::make_shared<LayerNorm>(shape, o.d("eps"), o.b("elementwise_affine"));
                           }};
-  modules["BatchNorm2d"] = {[](const Module& m) {
-                              const auto& b = as<BatchNorm2d>(m);
-                              return json{{"num_features", b.num_features},
-                                          {"eps", b.eps},
-                                          {"momentum", b.momentum ? json(*b.momentum) : json()},
-                                          {"affine", b.affine},
-                                          {"track_running_stats", b.track_running_stats}};
-                            },
-                            [](const json& j) -> ModulePtr {
-                              Opts o(j, "BatchNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"});
-                              const int64_t c = o.size("num_features");
-                              check_elements("BatchNorm2d", {mul(c, 4)});
-                              std::optional<double> momentum;
-                              if (!o.null("momentum")) momentum = o.d("momentum");
-                              return std::make_shared<BatchNorm2d>(c, o.d("eps"), momentum, o.b("affine"),
-                                                                   o.b("track_running_stats"));
-                            }};
+  modules["BatchNorm2d"] = {
+      [](const Module& m) {
+        const auto& b = as<BatchNorm2d>(m);
+        return json{{"num_features", b.num_features},
+                    {"eps", b.eps},
+                    {"momentum", b.momentum ? json(*b.momentum) : json()},
+                    {"affine", b.affine},
+                    {"track_running_stats", b.track_running_stats}};
+      },
+      [](const json& j) -> ModulePtr {
+        Opts o(j, "BatchNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"});
+        const int64_t c = o.size("num_features");
+        check_elements("BatchNorm2d", {mul(c, 4)});
+        std::optional<double> momentum;
+        if (!o.null("momentum")) momentum = o.d("momentum");
+        return std::make_shared<BatchNorm2d>(c, o.d("eps"), momentum, o.b("affine"), o.b("track_running_stats"));
+      }};
   modules["Embedding"] = {[](const Module& m) {
                             const auto& e = as<Embedding>(m);
                             return json{{"num_embeddings", e.num_embeddings},
@@ -331,7 +344,9 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
   modules["CELU"] = one_double<CELU>("CELU", "alpha", &CELU::alpha);
   modules["Hardshrink"] = one_double<Hardshrink>("Hardshrink", "lambd", &Hardshrink::lambd);
   modules["LeakyReLU"] = one_double<LeakyReLU>("LeakyReLU", "negative_slope", &LeakyReLU::negative_slope);
-  modules["RReLU"] = {[](const Module& m) { return json{{"lower", as<RReLU>(m).lower}, {"upper", as<RReLU>(m).upper}}; },
+  modules["RReLU"] = {[](const Module& m) {
+                        return json{{"lower", as<RReLU>(m).lower}, {"upper", as<RReLU>(m).upper}};
+                      },
                       [](const json& j) -> ModulePtr {
                         Opts o(j, "RReLU", {"lower", "upper"});
                         return std::make_shared<RReLU>(o.d("lower"), o.d("upper"));
@@ -350,14 +365,18 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                            Opts o(j, "Softplus", {"beta", "threshold"});
                            return std::make_shared<Softplus>(o.d("beta"), o.d("threshold"));
                          }};
-  modules["PReLU"] = {[](const Module& m) { return json{{"num_parameters", as<PReLU>(m).num_parameters}}; },
+  modules["PReLU"] = {[](const Module& m) {
+                        return json{{"num_parameters", as<PReLU>(m).num_parameters}};
+                      },
                       [](const json& j) -> ModulePtr {
                         Opts o(j, "PReLU", {"num_parameters"});
                         const int64_t n = o.size("num_parameters");
                         check_elements("PReLU", {n});
                         return std::make_shared<PReLU>(n);
                       }};
-  modules["GELU"] = {[](const Module& m) { return json{{"approximate", as<GELU>(m).approximate}}; },
+  modules["GELU"] = {[](const Module& m) {
+                       return json{{"approximate", as<GELU>(m).approximate}};
+                     },
                      [](const json& j) -> ModulePtr {
                        Opts o(j, "GELU", {"approximate"});
                        return std::make_shared<GELU>(o.s("approximate"));
@@ -371,9 +390,9 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
   modules["ModuleDict"] = stateless<ModuleDict>("ModuleDict");
   modules["LSTM"] = {[](const Module& m) {
                        const auto& o = as<LSTM>(m).options;
-                       return json{{"input_size", o.input_size_}, {"hidden_size", o.hidden_size_},
-                                   {"num_layers", o.num_layers_}, {"bias", o.bias_},
-                                   {"batch_first", o.batch_first_}, {"dropout", o.dropout_},
+                       return json{{"input_size", o.input_size_},       {"hidden_size", o.hidden_size_},
+                                   {"num_layers", o.num_layers_},       {"bias", o.bias_},
+                                   {"batch_first", o.batch_first_},     {"dropout", o.dropout_},
                                    {"bidirectional", o.bidirectional_}, {"proj_size", o.proj_size_}};
                      },
                      [](const json& j) -> ModulePtr {
@@ -391,7 +410,9 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
   // `original` and the chain "0", "1", ... are restored generically; the placeholder original the
   // constructor needs is dropped at once.
   modules["ParametrizationList"] = {
-      [](const Module& m) { return json{{"original_is_buffer", as<ParametrizationList>(m).original_is_buffer()}}; },
+      [](const Module& m) {
+        return json{{"original_is_buffer", as<ParametrizationList>(m).original_is_buffer()}};
+      },
       [](const json& j) -> ModulePtr {
         Opts o(j, "ParametrizationList", {"original_is_buffer"});
         const bool is_buffer = o.b("original_is_buffer");
@@ -400,7 +421,9 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
         return list;
       }};
   // Losses (a class weight is a buffer, restored generically).
-  modules["MSELoss"] = {[](const Module& m) { return json{{"reduction", as<MSELoss>(m).reduction}}; },
+  modules["MSELoss"] = {[](const Module& m) {
+                          return json{{"reduction", as<MSELoss>(m).reduction}};
+                        },
                         [](const json& j) -> ModulePtr {
                           Opts o(j, "MSELoss", {"reduction"});
                           return std::make_shared<MSELoss>(o.s("reduction"));
@@ -414,19 +437,19 @@ void register_builtins(std::map<std::string, ModuleCodec>& modules) {
                           return std::make_shared<NLLLoss>(
                               NLLLossOptions().reduction(o.s("reduction")).ignore_index(o.i("ignore_index")));
                         }};
-  modules["CrossEntropyLoss"] = {[](const Module& m) {
-                                   const auto& l = as<CrossEntropyLoss>(m);
-                                   return json{{"reduction", l.reduction},
-                                               {"ignore_index", l.ignore_index},
-                                               {"label_smoothing", l.label_smoothing}};
-                                 },
-                                 [](const json& j) -> ModulePtr {
-                                   Opts o(j, "CrossEntropyLoss", {"reduction", "ignore_index", "label_smoothing"});
-                                   return std::make_shared<CrossEntropyLoss>(CrossEntropyLossOptions()
-                                                                                 .reduction(o.s("reduction"))
-                                                                                 .ignore_index(o.i("ignore_index"))
-                                                                                 .label_smoothing(o.d("label_smoothing")));
-                                 }};
+  modules["CrossEntropyLoss"] = {
+      [](const Module& m) {
+        const auto& l = as<CrossEntropyLoss>(m);
+        return json{
+            {"reduction", l.reduction}, {"ignore_index", l.ignore_index}, {"label_smoothing", l.label_smoothing}};
+      },
+      [](const json& j) -> ModulePtr {
+        Opts o(j, "CrossEntropyLoss", {"reduction", "ignore_index", "label_smoothing"});
+        return std::make_shared<CrossEntropyLoss>(CrossEntropyLossOptions()
+                                                      .reduction(o.s("reduction"))
+                                                      .ignore_index(o.i("ignore_index"))
+                                                      .label_smoothing(o.d("label_smoothing")));
+      }};
 }
 
 // ---- the registry ---------------------------------------------------------------------------------
@@ -453,7 +476,8 @@ class Registry {
 template <typename Codec>
 void put(std::map<std::string, Codec>& table, const std::string& name, Codec codec, const char* what) {
   TWIG_CHECK(!name.empty(), ValueError, "register_", what, "_type: empty type name");
-  TWIG_CHECK(codec.save && codec.load, ValueError, "register_", what, "_type('", name, "'): save and load must both be set");
+  TWIG_CHECK(codec.save && codec.load, ValueError, "register_", what, "_type('", name,
+             "'): save and load must both be set");
   auto& r = Registry::instance();
   std::lock_guard<std::mutex> lock(r.mu);
   table[name] = std::move(codec);
@@ -517,7 +541,8 @@ std::string register_default_module(const std::string& type_name, const std::typ
       init::SkipRandomInitGuard no_random_init;
       probe = make();
     }
-    TWIG_CHECK(probe != nullptr, ValueError, "register_module<", demangle(type.name()), ">: the factory made no module");
+    TWIG_CHECK(probe != nullptr, ValueError, "register_module<", demangle(type.name()),
+               ">: the factory made no module");
     name = probe->type_name();
   }
   TWIG_CHECK(!name.empty(), ValueError, "register_module<", demangle(type.name()), ">: empty type name");

@@ -49,8 +49,8 @@ Dtype dtype_from_safetensors_name(const std::string& name) {
   for (Dtype d : {kBool, kUInt8, kInt32, kInt64, kFloat32, kFloat64}) {
     if (name == safetensors_dtype_name(d)) return d;
   }
-  static const std::set<std::string> known_elsewhere = {"F16", "BF16", "I8", "I16", "U16", "U32", "U64", "F8_E4M3",
-                                                        "F8_E5M2"};
+  static const std::set<std::string> known_elsewhere = {"F16", "BF16", "I8",      "I16",    "U16",
+                                                        "U32", "U64",  "F8_E4M3", "F8_E5M2"};
   TWIG_CHECK(!known_elsewhere.count(name), ValueError, "dtype '", name,
              "' is valid safetensors but twig has no such dtype (it reads BOOL, U8, I32, I64, F32, F64)");
   TWIG_THROW(ValueError, "unknown dtype '", name, "' (twig reads BOOL, U8, I32, I64, F32, F64)");
@@ -193,7 +193,8 @@ Entry parse_entry(const std::string& name, const ordered_json& j) {
     numel = 0;  // a zero anywhere makes the count 0, whatever the other sizes
     overflow = false;
   }
-  overflow = overflow || numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, itemsize(e.dtype), &nbytes);
+  overflow =
+      overflow || numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, itemsize(e.dtype), &nbytes);
   TWIG_CHECK(!overflow, ValueError, "tensor '", name, "': shape ", e.shape, " has an element count that overflows");
   const ordered_json& offsets = j["data_offsets"];
   TWIG_CHECK(offsets.is_array() && offsets.size() == 2, ValueError, "tensor '", name,
@@ -211,8 +212,7 @@ Parsed parse_file(const unsigned char* data, size_t size) {
   TWIG_CHECK(size >= 8, ValueError, "file too short for safetensors: ", size,
              " bytes, but the header length alone takes 8");
   const uint64_t n = read_u64_le(data);
-  TWIG_CHECK(n <= kMaxHeaderBytes, ValueError, "header length ", n, " is over the cap of ", kMaxHeaderBytes,
-             " bytes");
+  TWIG_CHECK(n <= kMaxHeaderBytes, ValueError, "header length ", n, " is over the cap of ", kMaxHeaderBytes, " bytes");
   TWIG_CHECK(n <= size - 8, ValueError, "header length ", n, " runs past the end of the file (", size - 8,
              " bytes follow the length)");
   const char* text = reinterpret_cast<const char*>(data + 8);
@@ -234,8 +234,9 @@ Parsed parse_file(const unsigned char* data, size_t size) {
     }
     out.entries.push_back(parse_entry(key, value));
   }
-  std::stable_sort(out.entries.begin(), out.entries.end(),
-                   [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  std::stable_sort(out.entries.begin(), out.entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   const uint64_t data_len = size - out.data_start;
   uint64_t expected = 0;
   const Entry* previous = nullptr;
@@ -271,7 +272,7 @@ Tensor copy_out(const Entry& e, const unsigned char* p) {
 // ---- saving ----------------------------------------------------------------------------------
 
 struct Prepared {
-  std::string header;  // length prefix + JSON + padding
+  std::string header;        // length prefix + JSON + padding
   std::vector<Tensor> keep;  // contiguous CPU copies where needed, alive while writing
   std::vector<std::pair<const void*, size_t>> chunks;
 };
@@ -380,11 +381,11 @@ void write_file_atomically(const std::string& path, const std::string& header,
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   TWIG_CHECK(!base.empty(), ValueError, "save: '", path, "' names a folder, not a file");
-  const std::string tmp = dir + "/." + base + ".tmp." + std::to_string(::getpid()) + "." +
-                          std::to_string(g_temp_counter.fetch_add(1));
+  const std::string tmp =
+      dir + "/." + base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter.fetch_add(1));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  TWIG_CHECK(fd >= 0, RuntimeError, "cannot save '", path, "': cannot create the temporary file '", tmp, "': ",
-             os_error(errno));
+  TWIG_CHECK(fd >= 0, RuntimeError, "cannot save '", path, "': cannot create the temporary file '", tmp,
+             "': ", os_error(errno));
   auto fail = [&](const char* step) {
     const int err = errno;
     if (fd >= 0) ::close(fd);

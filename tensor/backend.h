@@ -15,14 +15,55 @@ namespace twig {
 class Generator;
 
 enum class UnaryOp {
-  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Square, Sin, Cos, Tanh, Sigmoid,
-  Relu, Floor, Ceil, Round, Trunc, Erf, LogicalNot, BitwiseNot, IsNan, IsInf, IsFinite,
+  Neg,
+  Abs,
+  Sign,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Reciprocal,
+  Square,
+  Sin,
+  Cos,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Floor,
+  Ceil,
+  Round,
+  Trunc,
+  Erf,
+  LogicalNot,
+  BitwiseNot,
+  IsNan,
+  IsInf,
+  IsFinite,
 };
 
 enum class BinaryOp {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Remainder,
-  Eq, Ne, Lt, Le, Gt, Ge,
-  LogicalAnd, LogicalOr, LogicalXor, BitwiseAnd, BitwiseOr, BitwiseXor,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Maximum,
+  Minimum,
+  Remainder,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  LogicalAnd,
+  LogicalOr,
+  LogicalXor,
+  BitwiseAnd,
+  BitwiseOr,
+  BitwiseXor,
 };
 
 // True for ops whose result is bool whatever the input dtype.
@@ -78,11 +119,9 @@ class Backend {
   virtual void clamp(const Tensor& out, const Tensor& in, std::optional<Scalar> lo, std::optional<Scalar> hi) = 0;
 
   // out has in's shape with reduced dims of size 1; `reduced[d]` marks them. p is used by NormP.
-  virtual void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced,
-                      double p) = 0;
+  virtual void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, double p) = 0;
   // Max/Min with indices along dim; values/indices have in's shape with dim of size 1.
-  virtual void arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in,
-                          int64_t dim) = 0;
+  virtual void arg_reduce(ReduceOp op, const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim) = 0;
   virtual void cumsum(const Tensor& out, const Tensor& in, int64_t dim) = 0;
 
   // out (B, M, N) contiguous = alpha * a (B, M, K) @ b (B, K, N) + beta * out. a and b may be
@@ -95,8 +134,7 @@ class Backend {
 
   // Sorting along the last dim of contiguous tensors (ops move dim last). The CPU backend leaves
   // equal values where PyTorch's CPU kernels leave them (tensor/cpu/selection.h).
-  virtual void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending,
-                    bool stable) = 0;
+  virtual void sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) = 0;
   virtual void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
                     bool sorted) = 0;
   // The k-th smallest (1-based, NaN largest) of each row and its position; values and indices

@@ -24,24 +24,36 @@ size_t itemsize(Dtype t) {
 
 const char* dtype_name(Dtype t) {
   switch (t) {
-    case kBool: return "bool";
-    case kUInt8: return "uint8";
-    case kInt32: return "int32";
-    case kInt64: return "int64";
-    case kFloat32: return "float32";
-    case kFloat64: return "float64";
+    case kBool:
+      return "bool";
+    case kUInt8:
+      return "uint8";
+    case kInt32:
+      return "int32";
+    case kInt64:
+      return "int64";
+    case kFloat32:
+      return "float32";
+    case kFloat64:
+      return "float64";
   }
   return "unknown";
 }
 
 const char* dtype_tensor_name(Dtype t) {
   switch (t) {
-    case kBool: return "Bool";
-    case kUInt8: return "Byte";
-    case kInt32: return "Int";
-    case kInt64: return "Long";
-    case kFloat32: return "Float";
-    case kFloat64: return "Double";
+    case kBool:
+      return "Bool";
+    case kUInt8:
+      return "Byte";
+    case kInt32:
+      return "Int";
+    case kInt64:
+      return "Long";
+    case kFloat32:
+      return "Float";
+    case kFloat64:
+      return "Double";
   }
   return "Unknown";
 }
@@ -76,9 +88,12 @@ std::ostream& operator<<(std::ostream& os, Dtype t) { return os << "torch." << d
 
 std::ostream& operator<<(std::ostream& os, const Scalar& s) {
   switch (s.kind()) {
-    case Scalar::Kind::Bool: return os << (s.to_bool() ? "True" : "False");
-    case Scalar::Kind::Int: return os << s.to_int();
-    case Scalar::Kind::Float: return os << s.to_double();
+    case Scalar::Kind::Bool:
+      return os << (s.to_bool() ? "True" : "False");
+    case Scalar::Kind::Int:
+      return os << s.to_int();
+    case Scalar::Kind::Float:
+      return os << s.to_double();
   }
   return os;
 }

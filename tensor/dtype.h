@@ -109,40 +109,40 @@ using acc_type = std::conditional_t<std::is_floating_point_v<T>, double, int64_t
     return __VA_ARGS__();                         \
   }
 
-#define TWIG_DISPATCH_ALL(dtype, name, ...)                                          \
-  [&] {                                                                              \
-    switch (dtype) {                                                                 \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Bool, bool, __VA_ARGS__)                     \
-      TWIG_DISPATCH_CASE(::twig::Dtype::UInt8, uint8_t, __VA_ARGS__)                 \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Int32, int32_t, __VA_ARGS__)                 \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Int64, int64_t, __VA_ARGS__)                 \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                 \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)                \
-    }                                                                                \
+#define TWIG_DISPATCH_ALL(dtype, name, ...)                                         \
+  [&] {                                                                             \
+    switch (dtype) {                                                                \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Bool, bool, __VA_ARGS__)                    \
+      TWIG_DISPATCH_CASE(::twig::Dtype::UInt8, uint8_t, __VA_ARGS__)                \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Int32, int32_t, __VA_ARGS__)                \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Int64, int64_t, __VA_ARGS__)                \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)               \
+    }                                                                               \
     TWIG_THROW(TypeError, name, ": unsupported dtype ", ::twig::dtype_name(dtype)); \
   }()
 
-#define TWIG_DISPATCH_NUMERIC(dtype, name, ...)                                                 \
-  [&] {                                                                                         \
-    switch (dtype) {                                                                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::UInt8, uint8_t, __VA_ARGS__)                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Int32, int32_t, __VA_ARGS__)                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Int64, int64_t, __VA_ARGS__)                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)                           \
-      default:                                                                                  \
-        break;                                                                                  \
-    }                                                                                           \
+#define TWIG_DISPATCH_NUMERIC(dtype, name, ...)                                             \
+  [&] {                                                                                     \
+    switch (dtype) {                                                                        \
+      TWIG_DISPATCH_CASE(::twig::Dtype::UInt8, uint8_t, __VA_ARGS__)                        \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Int32, int32_t, __VA_ARGS__)                        \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Int64, int64_t, __VA_ARGS__)                        \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                        \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)                       \
+      default:                                                                              \
+        break;                                                                              \
+    }                                                                                       \
     TWIG_THROW(TypeError, name, ": not implemented for dtype ", ::twig::dtype_name(dtype)); \
   }()
 
-#define TWIG_DISPATCH_FLOATING(dtype, name, ...)                                                \
-  [&] {                                                                                         \
-    switch (dtype) {                                                                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                            \
-      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)                           \
-      default:                                                                                  \
-        break;                                                                                  \
-    }                                                                                           \
+#define TWIG_DISPATCH_FLOATING(dtype, name, ...)                                                 \
+  [&] {                                                                                          \
+    switch (dtype) {                                                                             \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float32, float, __VA_ARGS__)                             \
+      TWIG_DISPATCH_CASE(::twig::Dtype::Float64, double, __VA_ARGS__)                            \
+      default:                                                                                   \
+        break;                                                                                   \
+    }                                                                                            \
     TWIG_THROW(TypeError, name, ": expected a floating dtype, got ", ::twig::dtype_name(dtype)); \
   }()

@@ -125,21 +125,20 @@ std::string str_cat(const Args&... args) {
 }  // namespace twig
 
 // TWIG_CHECK(cond, ValueError, "amount=", amount, " is negative");
-#define TWIG_CHECK(cond, ErrorType, ...)                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      throw ::twig::ErrorType(::twig::detail::str_cat(__VA_ARGS__));     \
-    }                                                                     \
+#define TWIG_CHECK(cond, ErrorType, ...)                             \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      throw ::twig::ErrorType(::twig::detail::str_cat(__VA_ARGS__)); \
+    }                                                                \
   } while (0)
 
 #define TWIG_THROW(ErrorType, ...) throw ::twig::ErrorType(::twig::detail::str_cat(__VA_ARGS__))
 
 // An invariant of twig itself; a failure is a twig bug, reported as RuntimeError.
-#define TWIG_INTERNAL_ASSERT(cond, ...)                                                        \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      throw ::twig::RuntimeError(::twig::detail::str_cat(                                      \
-          "internal assert failed at " __FILE__ ":", __LINE__, ": " #cond ". ", ##__VA_ARGS__, \
-          " (this is a twig bug)"));                                                           \
-    }                                                                                          \
+#define TWIG_INTERNAL_ASSERT(cond, ...)                                                                             \
+  do {                                                                                                              \
+    if (!(cond)) {                                                                                                  \
+      throw ::twig::RuntimeError(::twig::detail::str_cat("internal assert failed at " __FILE__ ":", __LINE__,       \
+                                                         ": " #cond ". ", ##__VA_ARGS__, " (this is a twig bug)")); \
+    }                                                                                                               \
   } while (0)

@@ -16,8 +16,7 @@ uint64_t next_hook_id();
 class RemovableHandle {
  public:
   RemovableHandle() = default;
-  RemovableHandle(std::function<void(uint64_t)> remover, uint64_t id)
-      : remover_(std::move(remover)), id_(id) {}
+  RemovableHandle(std::function<void(uint64_t)> remover, uint64_t id) : remover_(std::move(remover)), id_(id) {}
   uint64_t id() const { return id_; }
   void remove() {
     if (remover_) {

@@ -146,7 +146,9 @@ inline Tensor sum(const Tensor& a) { return a.sum(); }
 inline Tensor sum(const Tensor& a, const Dims& dims, bool keepdim = false) { return a.sum(dims, keepdim); }
 inline Tensor mean(const Tensor& a) { return a.mean(); }
 inline Tensor norm(const Tensor& a, NormP p = 2.0) { return a.norm(p); }
-inline Tensor norm(const Tensor& a, NormP p, const Dims& dims, bool keepdim = false) { return a.norm(p, dims, keepdim); }
+inline Tensor norm(const Tensor& a, NormP p, const Dims& dims, bool keepdim = false) {
+  return a.norm(p, dims, keepdim);
+}
 inline Tensor flatten(const Tensor& a, int64_t start_dim = 0, int64_t end_dim = -1) {
   return a.flatten(start_dim, end_dim);
 }

@@ -1,7 +1,7 @@
 // The thread pool: n-1 persistent workers plus the calling thread. OpenBLAS is kept at one
 // thread: CpuBackend::gemm splits products over this pool itself, so there is one threading
-// decision and BLAS calls may run inside parallel_for bodies (conv runs its per-sample gemms there). One parallel_for runs at a time;
-// a second caller (another user thread, or a nested call) runs its loop serially instead of waiting.
+// decision and BLAS calls may run inside parallel_for bodies (conv runs its per-sample gemms there). One parallel_for
+// runs at a time; a second caller (another user thread, or a nested call) runs its loop serially instead of waiting.
 //
 // Workers and the caller spin for a short while before they sleep on a condition variable. A
 // training step is dozens of parallel_for calls a few microseconds to a millisecond apart, and on
@@ -146,9 +146,8 @@ class ThreadPool {
     tls_in_parallel = true;
     uint64_t seen = 0;
     for (;;) {
-      spin_until([&] {
-        return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
-      });
+      spin_until(
+          [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });

@@ -43,9 +43,7 @@ class Scalar {
   }
 
   // The dtype a tensor made from this scalar alone would have (torch.tensor(x)).
-  Dtype dtype() const {
-    return kind_ == Kind::Bool ? kBool : kind_ == Kind::Int ? kInt64 : default_dtype();
-  }
+  Dtype dtype() const { return kind_ == Kind::Bool ? kBool : kind_ == Kind::Int ? kInt64 : default_dtype(); }
 
  private:
   Kind kind_;

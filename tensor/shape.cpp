@@ -8,8 +8,8 @@ namespace twig {
 
 int64_t wrap_dim(int64_t dim, int64_t ndim) {
   int64_t n = ndim == 0 ? 1 : ndim;  // a 0-d tensor accepts dim 0 and -1, as in PyTorch
-  TWIG_CHECK(dim >= -n && dim < n, IndexError, "Dimension out of range (expected to be in range of [", -n, ", ",
-             n - 1, "], but got ", dim, ")");
+  TWIG_CHECK(dim >= -n && dim < n, IndexError, "Dimension out of range (expected to be in range of [", -n, ", ", n - 1,
+             "], but got ", dim, ")");
   return dim < 0 ? dim + n : dim;
 }
 
@@ -41,8 +41,8 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
     int64_t sa = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t sb = i < n - b.size() ? 1 : b[i - (n - b.size())];
     TWIG_CHECK(sa == sb || sa == 1 || sb == 1, RuntimeError, "The size of tensor a (", sa,
-               ") must match the size of tensor b (", sb, ") at non-singleton dimension ", i, ": shapes ", a,
-               " and ", b, " do not broadcast");
+               ") must match the size of tensor b (", sb, ") at non-singleton dimension ", i, ": shapes ", a, " and ",
+               b, " do not broadcast");
     out[i] = sa == 1 ? sb : sa;
   }
   return out;

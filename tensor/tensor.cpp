@@ -74,7 +74,8 @@ Scalar Tensor::item() const {
   TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
              " elements cannot be converted to Scalar (item() needs exactly one)");
   Tensor c = device().is_cpu() ? *this : cpu();
-  return TWIG_DISPATCH_ALL(dtype(), "item", [&]() -> Scalar { return Scalar(*static_cast<scalar_t*>(c.raw_data_ptr())); });
+  return TWIG_DISPATCH_ALL(dtype(), "item",
+                           [&]() -> Scalar { return Scalar(*static_cast<scalar_t*>(c.raw_data_ptr())); });
 }
 
 template <typename T>
@@ -84,8 +85,8 @@ std::vector<T> Tensor::to_vector() const {
   return std::vector<T>(p, p + c.numel());
 }
 
-#define TWIG_INSTANTIATE(T)                     \
-  template T* Tensor::data_ptr<T>() const;      \
+#define TWIG_INSTANTIATE(T)                \
+  template T* Tensor::data_ptr<T>() const; \
   template std::vector<T> Tensor::to_vector<T>() const;
 TWIG_INSTANTIATE(bool)
 TWIG_INSTANTIATE(uint8_t)
@@ -157,8 +158,8 @@ void check_defined(const Tensor& t, const char* op) {
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
   TWIG_CHECK(a.device() == b.device(), RuntimeError, op,
-             ": expected all tensors to be on the same device, but found at least two devices, ", a.device(),
-             " and ", b.device());
+             ": expected all tensors to be on the same device, but found at least two devices, ", a.device(), " and ",
+             b.device());
 }
 
 Tensor converted(const Tensor& t, Dtype dtype) {

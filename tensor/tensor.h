@@ -42,9 +42,18 @@ struct TensorOptions {
   TensorOptions(Device d) : device_(d) {}
   TensorOptions(DeviceType d) : device_(Device(d)) {}
 
-  TensorOptions& dtype(Dtype d) { dtype_ = d; return *this; }
-  TensorOptions& device(Device d) { device_ = d; return *this; }
-  TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
+  TensorOptions& dtype(Dtype d) {
+    dtype_ = d;
+    return *this;
+  }
+  TensorOptions& device(Device d) {
+    device_ = d;
+    return *this;
+  }
+  TensorOptions& requires_grad(bool r = true) {
+    requires_grad_ = r;
+    return *this;
+  }
   Dtype dtype_or(Dtype fallback) const { return dtype_.value_or(fallback); }
 };
 
@@ -142,7 +151,9 @@ class Tensor {
   // The value of a one-element tensor.
   Scalar item() const;
   template <typename T>
-  T item() const { return item().to<T>(); }
+  T item() const {
+    return item().to<T>();
+  }
   // Copies the elements out in row-major order (converting to T).
   template <typename T>
   std::vector<T> to_vector() const;

@@ -26,8 +26,8 @@ struct VersionCounter {
 
 struct TensorImpl {
   Storage storage;
-  Shape sizes;    // one entry per dim
-  Shape strides;  // in elements, one per dim
+  Shape sizes;         // one entry per dim
+  Shape strides;       // in elements, one per dim
   int64_t offset = 0;  // in elements, from storage->data()
   Dtype dtype = kFloat32;
   std::shared_ptr<VersionCounter> version = std::make_shared<VersionCounter>();

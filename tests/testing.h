@@ -29,10 +29,10 @@ inline std::pair<Tensor, Tensor> noncontiguous(const Shape& shape, uint64_t seed
 }
 
 // Runs gradcheck and reports the mismatch message on failure.
-#define EXPECT_GRADCHECK(fn, inputs)                                          \
-  do {                                                                         \
-    auto _r = ::twig::autograd::gradcheck(fn, inputs);                         \
-    EXPECT_TRUE(_r.ok) << _r.message;                                          \
+#define EXPECT_GRADCHECK(fn, inputs)                   \
+  do {                                                 \
+    auto _r = ::twig::autograd::gradcheck(fn, inputs); \
+    EXPECT_TRUE(_r.ok) << _r.message;                  \
   } while (0)
 
 // Runs f and expects an exception of type E whose what() contains every needle.
@@ -40,7 +40,8 @@ template <typename E>
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {
   try {
     f();
-    ADD_FAILURE() << "no exception thrown; expected one mentioning '" << (needles.empty() ? "" : needles.front()) << "'";
+    ADD_FAILURE() << "no exception thrown; expected one mentioning '" << (needles.empty() ? "" : needles.front())
+                  << "'";
   } catch (const E& e) {
     const std::string what = e.what();
     for (const auto& n : needles) EXPECT_NE(what.find(n), std::string::npos) << "'" << n << "' not in: " << what;
@@ -123,26 +124,26 @@ inline ::testing::AssertionResult tensors_match(const char* a_expr, const char* 
 }
 
 // Dtype, shape and values exactly equal (Python's assertEqual with exact_dtype=True).
-#define EXPECT_TENSOR_EQ(a, b)                                                                               \
-  EXPECT_PRED_FORMAT2(                                                                                       \
-      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                  \
-        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, 0.0, 0.0);                 \
-      },                                                                                                     \
+#define EXPECT_TENSOR_EQ(a, b)                                                               \
+  EXPECT_PRED_FORMAT2(                                                                       \
+      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) { \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, 0.0, 0.0); \
+      },                                                                                     \
       a, b)
 // Dtype and shape equal, values within rtol/atol (assertEqual(a, b, rtol=, atol=)).
-#define EXPECT_TENSOR_CLOSE(a, b, rtol, atol)                                                                \
-  EXPECT_PRED_FORMAT2(                                                                                       \
-      [&](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                 \
-        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, (rtol), (atol));           \
-      },                                                                                                     \
+#define EXPECT_TENSOR_CLOSE(a, b, rtol, atol)                                                      \
+  EXPECT_PRED_FORMAT2(                                                                             \
+      [&](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {      \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/true, (rtol), (atol)); \
+      },                                                                                           \
       a, b)
 // Value-only: shape and values equal, the dtypes may differ (assertEqual(..., exact_dtype=False)).
 // Only for a test that means it; say why beside each use.
-#define EXPECT_TENSOR_VALUES_EQ(a, b)                                                                        \
-  EXPECT_PRED_FORMAT2(                                                                                       \
-      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {                  \
-        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/false, 0.0, 0.0);                \
-      },                                                                                                     \
+#define EXPECT_TENSOR_VALUES_EQ(a, b)                                                         \
+  EXPECT_PRED_FORMAT2(                                                                        \
+      [](const char* ea, const char* eb, const ::twig::Tensor& x, const ::twig::Tensor& y) {  \
+        return ::twig::testing::tensors_match(ea, eb, x, y, /*check_dtype=*/false, 0.0, 0.0); \
+      },                                                                                      \
       a, b)
 
 }  // namespace twig::testing

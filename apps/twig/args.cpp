@@ -6,8 +6,8 @@
 
 namespace twig::cli {
 
-Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& options, const std::set<std::string>& switches,
-           size_t max_positional) {
+Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& options,
+           const std::set<std::string>& switches, size_t max_positional) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
@@ -44,7 +44,9 @@ std::optional<std::string> Args::get(const std::string& name) const {
   return it->second;
 }
 
-std::string Args::get(const std::string& name, const std::string& fallback) const { return get(name).value_or(fallback); }
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+  return get(name).value_or(fallback);
+}
 
 std::string Args::require(const std::string& name) const {
   auto v = get(name);
@@ -58,7 +60,8 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t min, in
   auto v = parse_int(*text);
   if (!v) throw UsageError("--" + name + " expects an integer, got '" + *text + "'");
   if (*v < min || *v > max)
-    throw UsageError("--" + name + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + *text);
+    throw UsageError("--" + name + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                     *text);
   return *v;
 }
 

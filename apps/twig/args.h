@@ -22,8 +22,8 @@ class Args {
   // argv holds what follows the subcommand. `options` take a value, `switches` do not;
   // positional arguments are allowed up to max_positional. Unknown names, a missing value or a
   // repeated option are UsageErrors naming the argument.
-  Args(const std::vector<std::string>& argv, const std::set<std::string>& options, const std::set<std::string>& switches,
-       size_t max_positional = 0);
+  Args(const std::vector<std::string>& argv, const std::set<std::string>& options,
+       const std::set<std::string>& switches, size_t max_positional = 0);
 
   bool has(const std::string& name) const { return values_.contains(name) || switches_.contains(name); }
   std::optional<std::string> get(const std::string& name) const;

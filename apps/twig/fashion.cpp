@@ -51,7 +51,8 @@ FashionData::FashionData(const std::string& root, bool with_train)
       train(with_train ? std::optional<data::FashionMNIST>(std::in_place, root, true) : std::nullopt) {}
 
 std::unique_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& options) {
-  if (options.optimizer == "adam") return std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions().lr(options.lr));
+  if (options.optimizer == "adam")
+    return std::make_unique<optim::Adam>(model.parameters(), optim::AdamOptions().lr(options.lr));
   if (options.optimizer == "sgd")
     return std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions(options.lr).momentum(options.momentum));
   TWIG_THROW(ValueError, "unknown optimizer '", options.optimizer, "' (expected adam or sgd)");

@@ -55,10 +55,12 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& test);
 // What the weights of conv and linear layers look like after pruning: the tensors the forward
 // pass uses (`weight`, recomputed as weight_orig * weight_mask on pruned layers).
 struct Sparsity {
-  int64_t prunable = 0;         // entries of conv/linear weights
-  int64_t prunable_zeros = 0;   // of which zero
-  int64_t nonzero_params = 0;   // nonzero entries over all effective parameters (biases too)
-  double fraction() const { return prunable ? static_cast<double>(prunable_zeros) / static_cast<double>(prunable) : 0.0; }
+  int64_t prunable = 0;        // entries of conv/linear weights
+  int64_t prunable_zeros = 0;  // of which zero
+  int64_t nonzero_params = 0;  // nonzero entries over all effective parameters (biases too)
+  double fraction() const {
+    return prunable ? static_cast<double>(prunable_zeros) / static_cast<double>(prunable) : 0.0;
+  }
 };
 Sparsity measure_sparsity(nn::Module& model);
 

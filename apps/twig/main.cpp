@@ -215,11 +215,14 @@ void saving(const std::string& target, const std::string& option, F&& save) {
 // ---- twig train -------------------------------------------------------------------------------
 
 int cmd_train(const std::vector<std::string>& argv) {
-  Args args(argv, with_common({"model", "epochs", "batch-size", "optimizer", "lr", "momentum", "seed", "data", "out", "state-dict"}),
+  Args args(argv,
+            with_common(
+                {"model", "epochs", "batch-size", "optimizer", "lr", "momentum", "seed", "data", "out", "state-dict"}),
             with_common_switches({}));
   Output out = common_setup(args);
   std::string model_name = args.require("model");
-  if (model_name != "mlp" && model_name != "lenet") throw UsageError("--model must be mlp or lenet, got '" + model_name + "'");
+  if (model_name != "mlp" && model_name != "lenet")
+    throw UsageError("--model must be mlp or lenet, got '" + model_name + "'");
   std::string out_path = args.require("out");
   int64_t epochs = args.get_int("epochs", 3, 1, 1000);
   TrainOptions topt = train_options(args);
@@ -243,7 +246,8 @@ int cmd_train(const std::vector<std::string>& argv) {
     EpochResult r = train_epoch(*model, loader, *opt, format("epoch %lld/%lld", (long long)e, (long long)epochs));
     eval = evaluate(*model, data.test);
     epoch_s = r.seconds;
-    out.line(format("epoch %lld  loss %.4f  test accuracy %.2f%%  %.2f s", (long long)e, r.loss, 100 * eval.accuracy, r.seconds));
+    out.line(format("epoch %lld  loss %.4f  test accuracy %.2f%%  %.2f s", (long long)e, r.loss, 100 * eval.accuracy,
+                    r.seconds));
     epochs_json.push_back({{"epoch", e}, {"loss", r.loss}, {"accuracy", eval.accuracy}, {"epoch_s", r.seconds}});
   }
   saving(out_path, "--out", [&] { save_model(*model, out_tmp); });
@@ -251,8 +255,9 @@ int cmd_train(const std::vector<std::string>& argv) {
   outputs.commit();
   out.line("saved " + out_path + (sd_path ? " and " + *sd_path : ""));
   if (out.json_mode) {
-    json j = {{"command", "train"}, {"model", model_name}, {"accuracy", eval.accuracy}, {"epoch_s", epoch_s},
-              {"inference_s", eval.seconds}, {"epochs", epochs_json}, {"out", out_path}, {"threads", get_num_threads()}};
+    json j = {{"command", "train"}, {"model", model_name},         {"accuracy", eval.accuracy},
+              {"epoch_s", epoch_s}, {"inference_s", eval.seconds}, {"epochs", epochs_json},
+              {"out", out_path},    {"threads", get_num_threads()}};
     std::printf("%s\n", j.dump().c_str());
   }
   return 0;
@@ -271,8 +276,14 @@ int cmd_eval(const std::vector<std::string>& argv) {
   out.line(format("%s: test accuracy %.2f%%  inference %.3f s  sparsity %.1f%%  nonzero parameters %lld", in.c_str(),
                   100 * r.accuracy, r.seconds, 100 * s.fraction(), (long long)s.nonzero_params));
   if (out.json_mode) {
-    json j = {{"command", "eval"}, {"in", in}, {"accuracy", r.accuracy}, {"inference_s", r.seconds}, {"epoch_s", nullptr},
-              {"sparsity", s.fraction()}, {"nonzero_params", s.nonzero_params}, {"threads", get_num_threads()}};
+    json j = {{"command", "eval"},
+              {"in", in},
+              {"accuracy", r.accuracy},
+              {"inference_s", r.seconds},
+              {"epoch_s", nullptr},
+              {"sparsity", s.fraction()},
+              {"nonzero_params", s.nonzero_params},
+              {"threads", get_num_threads()}};
     std::printf("%s\n", j.dump().c_str());
   }
   return 0;
@@ -316,17 +327,19 @@ void check_request(nn::Module& model, const PruneRequest& req, const std::string
     }
     total += units;
     if (!req.global && std::holds_alternative<int64_t>(req.amount) && std::get<int64_t>(req.amount) > units)
-      throw UsageError("--amount " + amount_text + " is more than the " + std::to_string(units) + (structured ? " channels" : " weights") +
-                       " of " + name + ".weight along the pruned dim");
+      throw UsageError("--amount " + amount_text + " is more than the " + std::to_string(units) +
+                       (structured ? " channels" : " weights") + " of " + name + ".weight along the pruned dim");
   }
   if (req.global && std::holds_alternative<int64_t>(req.amount) && std::get<int64_t>(req.amount) > total)
-    throw UsageError("--amount " + amount_text + " is more than the " + std::to_string(total) + " weights pruned together");
+    throw UsageError("--amount " + amount_text + " is more than the " + std::to_string(total) +
+                     " weights pruned together");
 }
 
 int cmd_prune(const std::vector<std::string>& argv) {
-  Args args(argv,
-            with_common({"in", "out", "method", "amount", "n", "dim", "finetune-epochs", "lr", "seed", "data", "batch-size"}),
-            with_common_switches({"global", "remove"}));
+  Args args(
+      argv,
+      with_common({"in", "out", "method", "amount", "n", "dim", "finetune-epochs", "lr", "seed", "data", "batch-size"}),
+      with_common_switches({"global", "remove"}));
   Output out = common_setup(args);
   std::string in = args.require("in"), out_path = args.require("out");
   const bool remove_only = args.has("remove") && !args.has("method") && !args.has("amount");
@@ -334,10 +347,12 @@ int cmd_prune(const std::vector<std::string>& argv) {
   std::string amount_text;
   if (!remove_only) {
     req.method = args.require("method");
-    static const std::set<std::string> kMethods = {"l1_unstructured", "random_unstructured", "ln_structured", "random_structured"};
+    static const std::set<std::string> kMethods = {"l1_unstructured", "random_unstructured", "ln_structured",
+                                                   "random_structured"};
     if (!kMethods.contains(req.method))
-      throw UsageError("--method must be one of l1_unstructured, random_unstructured, ln_structured, random_structured; got '" +
-                       req.method + "'");
+      throw UsageError(
+          "--method must be one of l1_unstructured, random_unstructured, ln_structured, random_structured; got '" +
+          req.method + "'");
     amount_text = args.require("amount");
     req.amount = parse_amount(amount_text);
   } else {
@@ -346,12 +361,14 @@ int cmd_prune(const std::vector<std::string>& argv) {
   }
   const bool structured = req.method.find("_structured") != std::string::npos;
   req.global = args.has("global");
-  if (req.global && structured) throw UsageError("--global works with the unstructured methods only, not " + req.method);
+  if (req.global && structured)
+    throw UsageError("--global works with the unstructured methods only, not " + req.method);
   if (auto n = args.get("n")) {
     if (req.method != "ln_structured") throw UsageError("--n is ln_structured's norm; not used by " + req.method);
     req.n = parse_norm(*n);
   }
-  if (args.has("dim") && !structured) throw UsageError("--dim is for the structured methods; not used by " + req.method);
+  if (args.has("dim") && !structured)
+    throw UsageError("--dim is for the structured methods; not used by " + req.method);
   req.dim = args.get_int("dim", 0);
   int64_t finetune = args.get_int("finetune-epochs", 0, 0, 1000);
   TrainOptions topt = train_options(args);
@@ -371,7 +388,8 @@ int cmd_prune(const std::vector<std::string>& argv) {
     manual_seed(topt.seed);  // the random methods draw from the default generator
     std::vector<std::string> layers = apply_pruning(*model, req);
     Sparsity after = measure_sparsity(*model);
-    out.line(format("pruned %s: sparsity %.2f%% -> %.2f%%", req.method.c_str(), 100 * before.fraction(), 100 * after.fraction()));
+    out.line(format("pruned %s: sparsity %.2f%% -> %.2f%%", req.method.c_str(), 100 * before.fraction(),
+                    100 * after.fraction()));
     result["method"] = req.method;
     result["layers"] = layers;
   }
@@ -382,7 +400,8 @@ int cmd_prune(const std::vector<std::string>& argv) {
       data::DataLoader loader(*data.train, topt.batch_size, true, false, topt.seed);
       auto opt = make_optimizer(*model, topt);
       for (int64_t e = 1; e <= finetune; ++e) {
-        EpochResult r = train_epoch(*model, loader, *opt, format("fine-tune %lld/%lld", (long long)e, (long long)finetune));
+        EpochResult r =
+            train_epoch(*model, loader, *opt, format("fine-tune %lld/%lld", (long long)e, (long long)finetune));
         out.line(format("fine-tune epoch %lld  loss %.4f  %.2f s", (long long)e, r.loss, r.seconds));
         result["epoch_s"] = r.seconds;
       }
@@ -420,18 +439,19 @@ int cmd_info(const std::vector<std::string>& argv) {
 // ---- twig demo ----------------------------------------------------------------------------------
 
 struct DemoRow {
-  std::string label;                 // method and target, as the table shows it
-  std::string method;                // dense, global_l1_unstructured, ln_structured
-  std::optional<double> target;      // target sparsity (of the pruned weights)
-  std::vector<std::string> layers;   // the layers it pruned
-  std::string stem;                  // file names: STEM.twig, STEM.safetensors
-  int64_t epochs = 0;                // epochs trained in all
+  std::string label;                // method and target, as the table shows it
+  std::string method;               // dense, global_l1_unstructured, ln_structured
+  std::optional<double> target;     // target sparsity (of the pruned weights)
+  std::vector<std::string> layers;  // the layers it pruned
+  std::string stem;                 // file names: STEM.twig, STEM.safetensors
+  int64_t epochs = 0;               // epochs trained in all
   double sparsity = 0, accuracy = 0, inference_s = 0;
   int64_t nonzero = 0;
 };
 
 const char* kInferenceNote =
-    "inference runs the dense kernels on the masked weights (twig has no sparse kernels yet), so pruning does not make it faster";
+    "inference runs the dense kernels on the masked weights (twig has no sparse kernels yet), so pruning does not make "
+    "it faster";
 
 int cmd_demo(const std::vector<std::string>& argv) {
   Args args(argv, with_common({"epochs", "out", "data", "seed"}), with_common_switches({}));
@@ -441,8 +461,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
   TrainOptions topt;
   topt.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0));
   std::string data_dir = args.get("data", data::FashionMNIST::kDefaultRoot);
-  const std::vector<std::string> stems = {"lenet_dense", "lenet_global_l1_50", "lenet_global_l1_80", "lenet_global_l1_90",
-                                          "lenet_ln_structured_50"};
+  const std::vector<std::string> stems = {"lenet_dense", "lenet_global_l1_50", "lenet_global_l1_80",
+                                          "lenet_global_l1_90", "lenet_ln_structured_50"};
   std::vector<std::string> names = {"results.json", "accuracy_vs_sparsity.svg"};
   for (const std::string& stem : stems) names.insert(names.end(), {stem + ".twig", stem + ".safetensors"});
 
@@ -456,9 +476,10 @@ int cmd_demo(const std::vector<std::string>& argv) {
                  "' is a folder, and the demo writes a file there");
   FashionData data(data_dir, /*with_train=*/true);
 
-  out.line(format("twig demo: LeNet-5 on Fashion-MNIST (%lld train / %lld test), Adam lr %.0e, batch %lld, seed %llu, %d threads",
-                  (long long)data.train->size(), (long long)data.test.size(), topt.lr, (long long)topt.batch_size,
-                  (unsigned long long)topt.seed, get_num_threads()));
+  out.line(format(
+      "twig demo: LeNet-5 on Fashion-MNIST (%lld train / %lld test), Adam lr %.0e, batch %lld, seed %llu, %d threads",
+      (long long)data.train->size(), (long long)data.test.size(), topt.lr, (long long)topt.batch_size,
+      (unsigned long long)topt.seed, get_num_threads()));
   manual_seed(topt.seed);
   nn::ModulePtr dense = make_model("lenet");
   {
@@ -486,8 +507,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
     row.accuracy = ev.accuracy;
     row.inference_s = ev.seconds;
     row.nonzero = s.nonzero_params;
-    out.line(format("  %-36s loss %.4f  sparsity %5.1f%%  accuracy %.2f%%  %.2f s", row.label.c_str(), r.loss, 100 * row.sparsity,
-                    100 * row.accuracy, r.seconds));
+    out.line(format("  %-36s loss %.4f  sparsity %5.1f%%  accuracy %.2f%%  %.2f s", row.label.c_str(), r.loss,
+                    100 * row.sparsity, 100 * row.accuracy, r.seconds));
     save_model(*m, tmp + "/" + row.stem + ".twig");
     save_weights(*m, tmp + "/" + row.stem + ".safetensors");
     rows.push_back(row);
@@ -498,7 +519,10 @@ int cmd_demo(const std::vector<std::string>& argv) {
     req.method = "l1_unstructured";
     req.global = true;
     req.amount = target / 100.0;  // of all conv/linear weights together
-    run_row({format("global L1 unstructured %d%%", target), "global_l1_unstructured", target / 100.0, {},
+    run_row({format("global L1 unstructured %d%%", target),
+             "global_l1_unstructured",
+             target / 100.0,
+             {},
              format("lenet_global_l1_%d", target)},
             req);
   }
@@ -519,16 +543,23 @@ int cmd_demo(const std::vector<std::string>& argv) {
                   (long long)epochs + 1, (long long)epochs));
   int label_w = 30;
   for (const DemoRow& r : rows) label_w = std::max(label_w, static_cast<int>(r.label.size()));
-  out.line(format("%-*s %6s %9s %9s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity", "accuracy",
-                  "nonzero params", "inference s*"));
+  out.line(format("%-*s %6s %9s %9s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity",
+                  "accuracy", "nonzero params", "inference s*"));
   json runs = json::array();
   for (const DemoRow& r : rows) {
     std::string target = r.target ? format("%.0f%%", 100 * *r.target) : "-";
-    out.line(format("%-*s %6s %8.1f%% %8.2f%% %15lld %13.3f", label_w, r.label.c_str(), target.c_str(), 100 * r.sparsity,
-                    100 * r.accuracy, (long long)r.nonzero, r.inference_s));
-    runs.push_back({{"label", r.label}, {"method", r.method}, {"target_sparsity", r.target ? json(*r.target) : json(nullptr)},
-                    {"layers", r.layers}, {"epochs", r.epochs}, {"sparsity", r.sparsity}, {"accuracy", r.accuracy},
-                    {"nonzero_params", r.nonzero}, {"inference_s", r.inference_s}, {"model", r.stem + ".twig"},
+    out.line(format("%-*s %6s %8.1f%% %8.2f%% %15lld %13.3f", label_w, r.label.c_str(), target.c_str(),
+                    100 * r.sparsity, 100 * r.accuracy, (long long)r.nonzero, r.inference_s));
+    runs.push_back({{"label", r.label},
+                    {"method", r.method},
+                    {"target_sparsity", r.target ? json(*r.target) : json(nullptr)},
+                    {"layers", r.layers},
+                    {"epochs", r.epochs},
+                    {"sparsity", r.sparsity},
+                    {"accuracy", r.accuracy},
+                    {"nonzero_params", r.nonzero},
+                    {"inference_s", r.inference_s},
+                    {"model", r.stem + ".twig"},
                     {"state_dict", r.stem + ".safetensors"}});
   }
   out.line(std::string("* ") + kInferenceNote + ".");
@@ -610,7 +641,8 @@ int main(int argc, char** argv) {
     if (cmd == "prune") return cmd_prune(rest);
     if (cmd == "eval") return cmd_eval(rest);
     if (cmd == "info") return cmd_info(rest);
-    std::fprintf(stderr, "twig: unknown command '%s'; the commands are %s\n%s", cmd.c_str(), command_list().c_str(), kUsage);
+    std::fprintf(stderr, "twig: unknown command '%s'; the commands are %s\n%s", cmd.c_str(), command_list().c_str(),
+                 kUsage);
     return 2;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "twig %s: %s\n(twig %s --help for its options)\n", cmd.c_str(), e.what(), cmd.c_str());

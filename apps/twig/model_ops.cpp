@@ -62,13 +62,15 @@ std::vector<std::pair<std::string, Tensor>> pruning_targets(nn::Module& model, c
 }
 
 std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& request) {
-  prune::Amount amount = std::holds_alternative<int64_t>(request.amount) ? prune::Amount(std::get<int64_t>(request.amount))
-                                                                          : prune::Amount(std::get<double>(request.amount));
+  prune::Amount amount = std::holds_alternative<int64_t>(request.amount)
+                             ? prune::Amount(std::get<int64_t>(request.amount))
+                             : prune::Amount(std::get<double>(request.amount));
   prune::validate_pruning_amount_init(amount);
   auto all_layers = prunable_layers(model);
   TWIG_CHECK(!all_layers.empty(), ValueError, "the model has no conv or linear layer to prune");
   const std::string& m = request.method;
-  TWIG_CHECK(m == "l1_unstructured" || m == "random_unstructured" || is_structured(m), ValueError, "unknown pruning method '", m, "'");
+  TWIG_CHECK(m == "l1_unstructured" || m == "random_unstructured" || is_structured(m), ValueError,
+             "unknown pruning method '", m, "'");
   TWIG_CHECK(!request.global || !is_structured(m), ValueError, "global pruning needs an unstructured method, not ", m);
   std::vector<std::pair<std::string, nn::ModulePtr>> layers;
   std::vector<std::string> names;
@@ -81,15 +83,21 @@ std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& re
   if (request.global) {
     std::vector<prune::TensorRef> refs;
     for (auto& [name, layer] : layers) refs.emplace_back(layer, "weight");
-    if (m == "l1_unstructured") prune::global_unstructured<prune::L1Unstructured>(refs, amount);
-    else prune::global_unstructured<prune::RandomUnstructured>(refs, amount);
+    if (m == "l1_unstructured")
+      prune::global_unstructured<prune::L1Unstructured>(refs, amount);
+    else
+      prune::global_unstructured<prune::RandomUnstructured>(refs, amount);
     return names;
   }
   for (auto& [name, layer] : layers) {
-    if (m == "l1_unstructured") prune::l1_unstructured(*layer, "weight", amount);
-    else if (m == "random_unstructured") prune::random_unstructured(*layer, "weight", amount);
-    else if (m == "ln_structured") prune::ln_structured(*layer, "weight", amount, request.n, request.dim);
-    else prune::random_structured(*layer, "weight", amount, request.dim);
+    if (m == "l1_unstructured")
+      prune::l1_unstructured(*layer, "weight", amount);
+    else if (m == "random_unstructured")
+      prune::random_unstructured(*layer, "weight", amount);
+    else if (m == "ln_structured")
+      prune::ln_structured(*layer, "weight", amount, request.n, request.dim);
+    else
+      prune::random_structured(*layer, "weight", amount, request.dim);
   }
   return names;
 }
@@ -145,7 +153,7 @@ TreeFacts tree_facts(const serialize::SafetensorsFile& file) {
         if (!h.is_object() || !h.contains("type") || !h["type"].is_string()) continue;
         const std::string type = h["type"].get<std::string>();
         const bool known = std::string(kind) == "forward_pre_hooks" ? serialize::has_forward_pre_hook_type(type)
-                                                                     : serialize::has_forward_hook_type(type);
+                                                                    : serialize::has_forward_hook_type(type);
         if (!known) add_once(facts.unknown_hooks, type);
       }
     }
@@ -244,7 +252,8 @@ std::string describe_file(const std::string& path, bool as_json) {
         std::string desc = method->type_name();
         if (auto container = std::dynamic_pointer_cast<prune::PruningContainer>(method)) {
           desc += "(";
-          for (size_t i = 0; i < container->size(); ++i) desc += (i ? ", " : "") + (*container)[static_cast<int64_t>(i)]->type_name();
+          for (size_t i = 0; i < container->size(); ++i)
+            desc += (i ? ", " : "") + (*container)[static_cast<int64_t>(i)]->type_name();
           desc += ")";
         }
         text << "  " << where << ": " << desc << "\n";

@@ -19,11 +19,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -46,8 +55,10 @@ bool segment_hits(double ax, double ay, double bx, double by, const Box& b) {
       if (q[i] < 0) return false;
     } else {
       const double t = q[i] / p[i];
-      if (p[i] < 0) t0 = std::max(t0, t);
-      else t1 = std::min(t1, t);
+      if (p[i] < 0)
+        t0 = std::max(t0, t);
+      else
+        t1 = std::min(t1, t);
     }
   }
   return t0 <= t1;
@@ -60,7 +71,8 @@ double text_width(const std::string& text, double font_size) {
   return 0.62 * font_size * static_cast<double>(text.size());
 }
 
-std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::string& title, const std::string& subtitle) {
+std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::string& title,
+                              const std::string& subtitle) {
   constexpr double kFont = 12, kTitleFont = 15;
   const double width = std::max(720.0, std::max(text_width(title, kTitleFont), text_width(subtitle, kFont)) + 40);
   constexpr double kHeight = 460, kLeft = 64, kRight = 20, kTop = 64, kBottom = 56;
@@ -85,7 +97,8 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
   svg += "<text x=\"" + num(width / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">" +
          escape(title) + "</text>\n";
   if (!subtitle.empty())
-    svg += "<text x=\"" + num(width / 2) + "\" y=\"44\" text-anchor=\"middle\" fill=\"#444444\">" + escape(subtitle) + "</text>\n";
+    svg += "<text x=\"" + num(width / 2) + "\" y=\"44\" text-anchor=\"middle\" fill=\"#444444\">" + escape(subtitle) +
+           "</text>\n";
 
   // Grid and ticks: x every 10%, y every whole percent step that gives at most 10 lines.
   const double y_step = std::max(0.01, std::ceil((hi - lo) * 100 / 10) / 100);
@@ -93,22 +106,23 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
     const double x = px(i / 10.0);
     svg += "<line x1=\"" + num(x) + "\" y1=\"" + num(kTop) + "\" x2=\"" + num(x) + "\" y2=\"" + num(kTop + plot_h) +
            "\" stroke=\"#e0e0e0\"/>\n";
-    svg += "<text x=\"" + num(x) + "\" y=\"" + num(kTop + plot_h + 18) + "\" text-anchor=\"middle\">" + fmt("%.0f", i * 10.0) +
-           "</text>\n";
+    svg += "<text x=\"" + num(x) + "\" y=\"" + num(kTop + plot_h + 18) + "\" text-anchor=\"middle\">" +
+           fmt("%.0f", i * 10.0) + "</text>\n";
   }
   for (int i = 0;; ++i) {
     const double y = lo + i * y_step;
     if (y > hi + 1e-9) break;
-    svg += "<line x1=\"" + num(kLeft) + "\" y1=\"" + num(py(y)) + "\" x2=\"" + num(kLeft + plot_w) + "\" y2=\"" + num(py(y)) +
-           "\" stroke=\"#e0e0e0\"/>\n";
-    svg += "<text x=\"" + num(kLeft - 8) + "\" y=\"" + num(py(y) + 4) + "\" text-anchor=\"end\">" + fmt("%.0f", y * 100) +
-           "</text>\n";
+    svg += "<line x1=\"" + num(kLeft) + "\" y1=\"" + num(py(y)) + "\" x2=\"" + num(kLeft + plot_w) + "\" y2=\"" +
+           num(py(y)) + "\" stroke=\"#e0e0e0\"/>\n";
+    svg += "<text x=\"" + num(kLeft - 8) + "\" y=\"" + num(py(y) + 4) + "\" text-anchor=\"end\">" +
+           fmt("%.0f", y * 100) + "</text>\n";
   }
-  svg += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(plot_w) + "\" height=\"" + num(plot_h) +
-         "\" fill=\"none\" stroke=\"black\"/>\n";
+  svg += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(plot_w) + "\" height=\"" +
+         num(plot_h) + "\" fill=\"none\" stroke=\"black\"/>\n";
   svg += "<text x=\"" + num(kLeft + plot_w / 2) + "\" y=\"" + num(kHeight - 14) +
          "\" text-anchor=\"middle\">sparsity of the conv/linear weights (%)</text>\n";
-  svg += "<text transform=\"translate(20 " + num(kTop + plot_h / 2) + ") rotate(-90)\" text-anchor=\"middle\">test accuracy (%)</text>\n";
+  svg += "<text transform=\"translate(20 " + num(kTop + plot_h / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">test accuracy (%)</text>\n";
 
   // What labels and the legend must stay clear of: every segment and every dot.
   struct Segment {
@@ -137,7 +151,8 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
   for (const auto& s : series) {
     std::string pts;
     for (const auto& p : s.points) pts += num(px(p.x)) + "," + num(py(p.y)) + " ";
-    if (s.points.size() > 1) svg += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"/>\n";
+    if (s.points.size() > 1)
+      svg += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"/>\n";
     for (const auto& p : s.points)
       svg += "<circle cx=\"" + num(px(p.x)) + "\" cy=\"" + num(py(p.y)) + "\" r=\"4\" fill=\"" + s.color + "\"/>\n";
   }
@@ -150,8 +165,8 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
       struct Place {
         double dx, dy;  // from the point to the text's left end and baseline
       };
-      const Place places[] = {{8, -8},  {-8 - w, -8}, {8, 16},       {-8 - w, 16},  {-w / 2, -12},
-                              {-w / 2, 22}, {10, 4},  {-10 - w, 4}, {8, -22},     {-8 - w, -22}};
+      const Place places[] = {{8, -8},      {-8 - w, -8}, {8, 16},      {-8 - w, 16}, {-w / 2, -12},
+                              {-w / 2, 22}, {10, 4},      {-10 - w, 4}, {8, -22},     {-8 - w, -22}};
       Box best{};
       bool found = false;
       for (const Place& pl : places) {
@@ -167,8 +182,8 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
         best = {bx, by - 10, bx + w, by + 3};
       }
       taken.push_back(best);
-      labels += "<text x=\"" + num(best.x0) + "\" y=\"" + num(best.y1 - 3) + "\" fill=\"" + s.color + "\">" + escape(p.label) +
-                "</text>\n";
+      labels += "<text x=\"" + num(best.x0) + "\" y=\"" + num(best.y1 - 3) + "\" fill=\"" + s.color + "\">" +
+                escape(p.label) + "</text>\n";
     }
   }
   svg += labels;
@@ -189,12 +204,12 @@ std::string accuracy_plot_svg(const std::vector<PlotSeries>& series, const std::
       break;
     }
   }
-  svg += "<rect x=\"" + num(legend.x0) + "\" y=\"" + num(legend.y0) + "\" width=\"" + num(legend_w) + "\" height=\"" + num(legend_h) +
-         "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#999999\"/>\n";
+  svg += "<rect x=\"" + num(legend.x0) + "\" y=\"" + num(legend.y0) + "\" width=\"" + num(legend_w) + "\" height=\"" +
+         num(legend_h) + "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#999999\"/>\n";
   double ly = legend.y0 + 20;
   for (const auto& s : series) {
-    svg += "<line x1=\"" + num(legend.x0 + 8) + "\" y1=\"" + num(ly - 4) + "\" x2=\"" + num(legend.x0 + 30) + "\" y2=\"" +
-           num(ly - 4) + "\" stroke=\"" + s.color + "\" stroke-width=\"2\"/>\n";
+    svg += "<line x1=\"" + num(legend.x0 + 8) + "\" y1=\"" + num(ly - 4) + "\" x2=\"" + num(legend.x0 + 30) +
+           "\" y2=\"" + num(ly - 4) + "\" stroke=\"" + s.color + "\" stroke-width=\"2\"/>\n";
     svg += "<circle cx=\"" + num(legend.x0 + 19) + "\" cy=\"" + num(ly - 4) + "\" r=\"4\" fill=\"" + s.color + "\"/>\n";
     svg += "<text x=\"" + num(legend.x0 + 36) + "\" y=\"" + num(ly) + "\">" + escape(s.name) + "</text>\n";
     ly += 20;

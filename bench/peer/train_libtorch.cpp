@@ -31,7 +31,9 @@ std::vector<uint8_t> read_gz(const std::string& path) {
   return data;
 }
 
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 
 std::pair<torch::Tensor, torch::Tensor> load(const std::string& dir, const std::string& split) {
   auto img = read_gz(dir + "/" + split + "-images-idx3-ubyte.gz");

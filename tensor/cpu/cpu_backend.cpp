@@ -6,8 +6,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <new>
+#include <unordered_map>
 
 #include "twig/tensor/cpu/loops.h"
 #include "twig/tensor/random.h"
@@ -180,7 +180,8 @@ To convert(From v) {
 }  // namespace
 
 void CpuBackend::copy(const Tensor& dst, const Tensor& src) {
-  TWIG_CHECK(src.device().is_cpu(), RuntimeError, "CPU copy from ", src.device(), " is served by that device's backend");
+  TWIG_CHECK(src.device().is_cpu(), RuntimeError, "CPU copy from ", src.device(),
+             " is served by that device's backend");
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
     if (dst.raw_data_ptr() != src.raw_data_ptr() && dst.numel() > 0) {
       std::memmove(dst.raw_data_ptr(), src.raw_data_ptr(), dst.nbytes());

@@ -31,8 +31,7 @@ class CpuBackend final : public Backend {
   void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
   void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
   void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) override;
-  void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
-                 bool accumulate) override;
+  void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, bool accumulate) override;
   Tensor nonzero(const Tensor& in) override;
   void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) override;
   void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) override;

@@ -134,9 +134,8 @@ void CpuBackend::gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in,
   constexpr int64_t kIntMax = 2147483647;
   TWIG_CHECK(M <= kIntMax && N <= kIntMax && K <= kIntMax && la.ld <= kIntMax && lb.ld <= kIntMax, RuntimeError,
              "matmul: dimensions (M=", M, ", N=", N, ", K=", K, ") exceed the 32-bit range of BLAS");
-  TWIG_DISPATCH_NUMERIC(out.dtype(), "matmul", [&] {
-    gemm_batched<scalar_t>(out, a, b, la, lb, a_bs, b_bs, alpha, beta, B, M, N, K);
-  });
+  TWIG_DISPATCH_NUMERIC(out.dtype(), "matmul",
+                        [&] { gemm_batched<scalar_t>(out, a, b, la, lb, a_bs, b_bs, alpha, beta, B, M, N, K); });
 }
 
 void CpuBackend::gemm_sum(const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha, Scalar beta) {

@@ -294,8 +294,10 @@ void max_pool_2x2_row(T* o, int64_t* id, const T* src, int64_t W, int64_t oh, in
     for (; ow + 4 <= OW; ow += 4) {
       const __m128 x0 = _mm_loadu_ps(r0 + 2 * ow), x1 = _mm_loadu_ps(r0 + 2 * ow + 4);
       const __m128 y0 = _mm_loadu_ps(r1 + 2 * ow), y1 = _mm_loadu_ps(r1 + 2 * ow + 4);
-      const __m128 a = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1));
-      const __m128 c = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 a = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)),
+                   b = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 c = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(2, 0, 2, 0)),
+                   d = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(3, 1, 3, 1));
       const __m128 nan = _mm_or_ps(_mm_cmpunord_ps(a, b), _mm_cmpunord_ps(c, d));
       if (_mm_movemask_ps(nan) != 0) {
         max_pool_2x2_scalar(o, id, src, W, oh, ow, ow + 4);
@@ -314,7 +316,8 @@ void max_pool_2x2_row(T* o, int64_t* id, const T* src, int64_t W, int64_t oh, in
       k = _mm_or_si128(_mm_and_si128(_mm_castps_si128(gt), w1), _mm_andnot_si128(_mm_castps_si128(gt), k));
       _mm_storeu_ps(o + ow, m);
       // Plane index of the winner: 2*oh*W + 2*ow + 2*lane + k, widened to int64 (all >= 0).
-      const __m128i idx32 = _mm_add_epi32(_mm_add_epi32(k, step), _mm_set1_epi32(static_cast<int>(2 * oh * W + 2 * ow)));
+      const __m128i idx32 =
+          _mm_add_epi32(_mm_add_epi32(k, step), _mm_set1_epi32(static_cast<int>(2 * oh * W + 2 * ow)));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(id + ow), _mm_unpacklo_epi32(idx32, _mm_setzero_si128()));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(id + ow + 2), _mm_unpackhi_epi32(idx32, _mm_setzero_si128()));
     }
@@ -569,7 +572,8 @@ bool CpuBackend::conv2d_direct(const Tensor& out, const Tensor& in, const Tensor
   std::vector<int64_t> koff(CK);
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t ky = 0; ky < kh; ++ky) {
-      for (int64_t kx = 0; kx < kw; ++kx) koff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
+      for (int64_t kx = 0; kx < kw; ++kx)
+        koff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
     }
   }
   SmallGemm row;  // one output row of every channel: (O, OW) = w (O, CK) @ window rows (CK, OW)

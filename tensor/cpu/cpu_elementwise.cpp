@@ -58,33 +58,59 @@ T int_pow(T base, T exp) {
 template <typename T>
 void unary_float(UnaryOp op, const Tensor& out, const Tensor& in) {
   switch (op) {
-    case UnaryOp::Neg: return map1<T, T>(out, in, [](T v) { return -v; });
-    case UnaryOp::Abs: return map1<T, T>(out, in, [](T v) { return std::abs(v); });
-    case UnaryOp::Sign: return map1<T, T>(out, in, [](T v) { return sign_of(v); });
-    case UnaryOp::Exp: return map1<T, T>(out, in, [](T v) { return std::exp(v); });
-    case UnaryOp::Log: return map1<T, T>(out, in, [](T v) { return std::log(v); });
-    case UnaryOp::Log1p: return map1<T, T>(out, in, [](T v) { return std::log1p(v); });
-    case UnaryOp::Expm1: return map1<T, T>(out, in, [](T v) { return std::expm1(v); });
-    case UnaryOp::Sqrt: return map1<T, T>(out, in, [](T v) { return std::sqrt(v); });
-    case UnaryOp::Rsqrt: return map1<T, T>(out, in, [](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::Reciprocal: return map1<T, T>(out, in, [](T v) { return T(1) / v; });
-    case UnaryOp::Square: return map1<T, T>(out, in, [](T v) { return v * v; });
-    case UnaryOp::Sin: return map1<T, T>(out, in, [](T v) { return std::sin(v); });
-    case UnaryOp::Cos: return map1<T, T>(out, in, [](T v) { return std::cos(v); });
-    case UnaryOp::Tanh: return map1<T, T>(out, in, [](T v) { return std::tanh(v); });
-    case UnaryOp::Sigmoid: return map1<T, T>(out, in, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    case UnaryOp::Neg:
+      return map1<T, T>(out, in, [](T v) { return -v; });
+    case UnaryOp::Abs:
+      return map1<T, T>(out, in, [](T v) { return std::abs(v); });
+    case UnaryOp::Sign:
+      return map1<T, T>(out, in, [](T v) { return sign_of(v); });
+    case UnaryOp::Exp:
+      return map1<T, T>(out, in, [](T v) { return std::exp(v); });
+    case UnaryOp::Log:
+      return map1<T, T>(out, in, [](T v) { return std::log(v); });
+    case UnaryOp::Log1p:
+      return map1<T, T>(out, in, [](T v) { return std::log1p(v); });
+    case UnaryOp::Expm1:
+      return map1<T, T>(out, in, [](T v) { return std::expm1(v); });
+    case UnaryOp::Sqrt:
+      return map1<T, T>(out, in, [](T v) { return std::sqrt(v); });
+    case UnaryOp::Rsqrt:
+      return map1<T, T>(out, in, [](T v) { return T(1) / std::sqrt(v); });
+    case UnaryOp::Reciprocal:
+      return map1<T, T>(out, in, [](T v) { return T(1) / v; });
+    case UnaryOp::Square:
+      return map1<T, T>(out, in, [](T v) { return v * v; });
+    case UnaryOp::Sin:
+      return map1<T, T>(out, in, [](T v) { return std::sin(v); });
+    case UnaryOp::Cos:
+      return map1<T, T>(out, in, [](T v) { return std::cos(v); });
+    case UnaryOp::Tanh:
+      return map1<T, T>(out, in, [](T v) { return std::tanh(v); });
+    case UnaryOp::Sigmoid:
+      return map1<T, T>(out, in, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
     // NaN propagates (torch.relu(nan) is nan): only values below zero are replaced.
-    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v < T(0) ? T(0) : v; });
-    case UnaryOp::Floor: return map1<T, T>(out, in, [](T v) { return std::floor(v); });
-    case UnaryOp::Ceil: return map1<T, T>(out, in, [](T v) { return std::ceil(v); });
-    case UnaryOp::Round: return map1<T, T>(out, in, [](T v) { return std::nearbyint(v); });
-    case UnaryOp::Trunc: return map1<T, T>(out, in, [](T v) { return std::trunc(v); });
-    case UnaryOp::Erf: return map1<T, T>(out, in, [](T v) { return std::erf(v); });
-    case UnaryOp::IsNan: return map1<bool, T>(out, in, [](T v) { return std::isnan(v); });
-    case UnaryOp::IsInf: return map1<bool, T>(out, in, [](T v) { return std::isinf(v); });
-    case UnaryOp::IsFinite: return map1<bool, T>(out, in, [](T v) { return std::isfinite(v); });
-    case UnaryOp::LogicalNot: return map1<bool, T>(out, in, [](T v) { return v == T(0); });
-    case UnaryOp::BitwiseNot: break;
+    case UnaryOp::Relu:
+      return map1<T, T>(out, in, [](T v) { return v < T(0) ? T(0) : v; });
+    case UnaryOp::Floor:
+      return map1<T, T>(out, in, [](T v) { return std::floor(v); });
+    case UnaryOp::Ceil:
+      return map1<T, T>(out, in, [](T v) { return std::ceil(v); });
+    case UnaryOp::Round:
+      return map1<T, T>(out, in, [](T v) { return std::nearbyint(v); });
+    case UnaryOp::Trunc:
+      return map1<T, T>(out, in, [](T v) { return std::trunc(v); });
+    case UnaryOp::Erf:
+      return map1<T, T>(out, in, [](T v) { return std::erf(v); });
+    case UnaryOp::IsNan:
+      return map1<bool, T>(out, in, [](T v) { return std::isnan(v); });
+    case UnaryOp::IsInf:
+      return map1<bool, T>(out, in, [](T v) { return std::isinf(v); });
+    case UnaryOp::IsFinite:
+      return map1<bool, T>(out, in, [](T v) { return std::isfinite(v); });
+    case UnaryOp::LogicalNot:
+      return map1<bool, T>(out, in, [](T v) { return v == T(0); });
+    case UnaryOp::BitwiseNot:
+      break;
   }
   TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for floating tensors");
 }
@@ -92,25 +118,37 @@ void unary_float(UnaryOp op, const Tensor& out, const Tensor& in) {
 template <typename T>
 void unary_integral(UnaryOp op, const Tensor& out, const Tensor& in) {
   switch (op) {
-    case UnaryOp::Neg: return map1<T, T>(out, in, [](T v) { return static_cast<T>(-v); });
+    case UnaryOp::Neg:
+      return map1<T, T>(out, in, [](T v) { return static_cast<T>(-v); });
     case UnaryOp::Abs:
       return map1<T, T>(out, in, [](T v) {
-        if constexpr (std::is_unsigned_v<T>) return v;
-        else return static_cast<T>(v < 0 ? -v : v);
+        if constexpr (std::is_unsigned_v<T>)
+          return v;
+        else
+          return static_cast<T>(v < 0 ? -v : v);
       });
-    case UnaryOp::Sign: return map1<T, T>(out, in, [](T v) { return sign_of(v); });
-    case UnaryOp::Square: return map1<T, T>(out, in, [](T v) { return static_cast<T>(v * v); });
-    case UnaryOp::Relu: return map1<T, T>(out, in, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::Sign:
+      return map1<T, T>(out, in, [](T v) { return sign_of(v); });
+    case UnaryOp::Square:
+      return map1<T, T>(out, in, [](T v) { return static_cast<T>(v * v); });
+    case UnaryOp::Relu:
+      return map1<T, T>(out, in, [](T v) { return v > T(0) ? v : T(0); });
     case UnaryOp::Floor:
     case UnaryOp::Ceil:
     case UnaryOp::Round:
-    case UnaryOp::Trunc: return map1<T, T>(out, in, [](T v) { return v; });
+    case UnaryOp::Trunc:
+      return map1<T, T>(out, in, [](T v) { return v; });
     case UnaryOp::IsNan:
-    case UnaryOp::IsInf: return map1<bool, T>(out, in, [](T) { return false; });
-    case UnaryOp::IsFinite: return map1<bool, T>(out, in, [](T) { return true; });
-    case UnaryOp::LogicalNot: return map1<bool, T>(out, in, [](T v) { return v == T(0); });
-    case UnaryOp::BitwiseNot: return map1<T, T>(out, in, [](T v) { return static_cast<T>(~v); });
-    default: break;
+    case UnaryOp::IsInf:
+      return map1<bool, T>(out, in, [](T) { return false; });
+    case UnaryOp::IsFinite:
+      return map1<bool, T>(out, in, [](T) { return true; });
+    case UnaryOp::LogicalNot:
+      return map1<bool, T>(out, in, [](T v) { return v == T(0); });
+    case UnaryOp::BitwiseNot:
+      return map1<T, T>(out, in, [](T v) { return static_cast<T>(~v); });
+    default:
+      break;
   }
   TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for integer tensors");
 }
@@ -118,15 +156,20 @@ void unary_integral(UnaryOp op, const Tensor& out, const Tensor& in) {
 void unary_bool(UnaryOp op, const Tensor& out, const Tensor& in) {
   switch (op) {
     case UnaryOp::LogicalNot:
-    case UnaryOp::BitwiseNot: return map1<bool, bool>(out, in, [](bool v) { return !v; });
+    case UnaryOp::BitwiseNot:
+      return map1<bool, bool>(out, in, [](bool v) { return !v; });
     case UnaryOp::Abs:
     case UnaryOp::Sign:
     case UnaryOp::Relu:
-    case UnaryOp::Square: return map1<bool, bool>(out, in, [](bool v) { return v; });
+    case UnaryOp::Square:
+      return map1<bool, bool>(out, in, [](bool v) { return v; });
     case UnaryOp::IsNan:
-    case UnaryOp::IsInf: return map1<bool, bool>(out, in, [](bool) { return false; });
-    case UnaryOp::IsFinite: return map1<bool, bool>(out, in, [](bool) { return true; });
-    default: break;
+    case UnaryOp::IsInf:
+      return map1<bool, bool>(out, in, [](bool) { return false; });
+    case UnaryOp::IsFinite:
+      return map1<bool, bool>(out, in, [](bool) { return true; });
+    default:
+      break;
   }
   TWIG_THROW(TypeError, "unary op ", static_cast<int>(op), " is not defined for bool tensors");
 }
@@ -136,15 +179,22 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
   using B = bool;
   switch (op) {
     case BinaryOp::Add:
-      if constexpr (std::is_same_v<T, bool>) return map2<T, T>(out, a, b, [](T x, T y) { return x || y; });
-      else return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
-    case BinaryOp::Sub: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
+      if constexpr (std::is_same_v<T, bool>)
+        return map2<T, T>(out, a, b, [](T x, T y) { return x || y; });
+      else
+        return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
+    case BinaryOp::Sub:
+      return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
     case BinaryOp::Mul:
-      if constexpr (std::is_same_v<T, bool>) return map2<T, T>(out, a, b, [](T x, T y) { return x && y; });
-      else return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+      if constexpr (std::is_same_v<T, bool>)
+        return map2<T, T>(out, a, b, [](T x, T y) { return x && y; });
+      else
+        return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
     case BinaryOp::Div:
-      if constexpr (std::is_floating_point_v<T>) return map2<T, T>(out, a, b, [](T x, T y) { return x / y; });
-      else break;
+      if constexpr (std::is_floating_point_v<T>)
+        return map2<T, T>(out, a, b, [](T x, T y) { return x / y; });
+      else
+        break;
     case BinaryOp::Pow:
       if constexpr (std::is_floating_point_v<T>) {
         return map2<T, T>(out, a, b, [](T x, T y) { return y == T(2) ? x * x : std::pow(x, y); });
@@ -165,16 +215,26 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
         }
         return x < y ? x : y;
       });
-    case BinaryOp::Remainder: return map2<T, T>(out, a, b, [](T x, T y) { return py_remainder(x, y); });
-    case BinaryOp::Eq: return map2<B, T>(out, a, b, [](T x, T y) { return x == y; });
-    case BinaryOp::Ne: return map2<B, T>(out, a, b, [](T x, T y) { return x != y; });
-    case BinaryOp::Lt: return map2<B, T>(out, a, b, [](T x, T y) { return x < y; });
-    case BinaryOp::Le: return map2<B, T>(out, a, b, [](T x, T y) { return x <= y; });
-    case BinaryOp::Gt: return map2<B, T>(out, a, b, [](T x, T y) { return x > y; });
-    case BinaryOp::Ge: return map2<B, T>(out, a, b, [](T x, T y) { return x >= y; });
-    case BinaryOp::LogicalAnd: return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) && y != T(0); });
-    case BinaryOp::LogicalOr: return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) || y != T(0); });
-    case BinaryOp::LogicalXor: return map2<B, T>(out, a, b, [](T x, T y) { return (x != T(0)) != (y != T(0)); });
+    case BinaryOp::Remainder:
+      return map2<T, T>(out, a, b, [](T x, T y) { return py_remainder(x, y); });
+    case BinaryOp::Eq:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x == y; });
+    case BinaryOp::Ne:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x != y; });
+    case BinaryOp::Lt:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x < y; });
+    case BinaryOp::Le:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x <= y; });
+    case BinaryOp::Gt:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x > y; });
+    case BinaryOp::Ge:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x >= y; });
+    case BinaryOp::LogicalAnd:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) && y != T(0); });
+    case BinaryOp::LogicalOr:
+      return map2<B, T>(out, a, b, [](T x, T y) { return x != T(0) || y != T(0); });
+    case BinaryOp::LogicalXor:
+      return map2<B, T>(out, a, b, [](T x, T y) { return (x != T(0)) != (y != T(0)); });
     case BinaryOp::BitwiseAnd:
     case BinaryOp::BitwiseOr:
     case BinaryOp::BitwiseXor:
@@ -192,12 +252,18 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 
 void CpuBackend::unary(UnaryOp op, const Tensor& out, const Tensor& in) {
   switch (in.dtype()) {
-    case kFloat32: return unary_float<float>(op, out, in);
-    case kFloat64: return unary_float<double>(op, out, in);
-    case kBool: return unary_bool(op, out, in);
-    case kUInt8: return unary_integral<uint8_t>(op, out, in);
-    case kInt32: return unary_integral<int32_t>(op, out, in);
-    case kInt64: return unary_integral<int64_t>(op, out, in);
+    case kFloat32:
+      return unary_float<float>(op, out, in);
+    case kFloat64:
+      return unary_float<double>(op, out, in);
+    case kBool:
+      return unary_bool(op, out, in);
+    case kUInt8:
+      return unary_integral<uint8_t>(op, out, in);
+    case kInt32:
+      return unary_integral<int32_t>(op, out, in);
+    case kInt64:
+      return unary_integral<int64_t>(op, out, in);
   }
 }
 
@@ -210,8 +276,8 @@ void CpuBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, c
     for_each<4>(out.sizes(), {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
       for (int64_t i = 0; i < n; ++i) {
         bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
-        *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) =
-            c ? *reinterpret_cast<const scalar_t*>(p[2] + i * s[2]) : *reinterpret_cast<const scalar_t*>(p[3] + i * s[3]);
+        *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = c ? *reinterpret_cast<const scalar_t*>(p[2] + i * s[2])
+                                                          : *reinterpret_cast<const scalar_t*>(p[3] + i * s[3]);
       }
     });
   });
@@ -230,30 +296,30 @@ void addcmul_typed(const Tensor& self, const Tensor& t1, const Tensor& t2, T v, 
   if (!t2.defined()) {
     return map2<T, T>(self, self, t1, [v](T s, T a) { return s + v * a; });
   }
-  for_each<3>(self.sizes(), {&self, &t1, &t2}, [v, divide](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
-    T* s = reinterpret_cast<T*>(p[0]);
-    const T* a = reinterpret_cast<const T*>(p[1]);
-    const T* b = reinterpret_cast<const T*>(p[2]);
-    if (st[0] == sizeof(T) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
-      if (divide) {
-        for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] / b[i]);
-      } else {
-        for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] * b[i]);
-      }
-      return;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      T x = *reinterpret_cast<const T*>(p[1] + i * st[1]), y = *reinterpret_cast<const T*>(p[2] + i * st[2]);
-      *reinterpret_cast<T*>(p[0] + i * st[0]) += v * (divide ? x / y : x * y);
-    }
-  });
+  for_each<3>(
+      self.sizes(), {&self, &t1, &t2}, [v, divide](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
+        T* s = reinterpret_cast<T*>(p[0]);
+        const T* a = reinterpret_cast<const T*>(p[1]);
+        const T* b = reinterpret_cast<const T*>(p[2]);
+        if (st[0] == sizeof(T) && st[1] == sizeof(T) && st[2] == sizeof(T)) {
+          if (divide) {
+            for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] / b[i]);
+          } else {
+            for (int64_t i = 0; i < n; ++i) s[i] += v * (a[i] * b[i]);
+          }
+          return;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          T x = *reinterpret_cast<const T*>(p[1] + i * st[1]), y = *reinterpret_cast<const T*>(p[2] + i * st[2]);
+          *reinterpret_cast<T*>(p[0] + i * st[0]) += v * (divide ? x / y : x * y);
+        }
+      });
 }
 }  // namespace
 
 void CpuBackend::addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide) {
-  TWIG_DISPATCH_FLOATING(self.dtype(), "addcmul", [&] {
-    addcmul_typed<scalar_t>(self, t1, t2, value.to<scalar_t>(), divide);
-  });
+  TWIG_DISPATCH_FLOATING(self.dtype(), "addcmul",
+                         [&] { addcmul_typed<scalar_t>(self, t1, t2, value.to<scalar_t>(), divide); });
 }
 
 namespace {
@@ -262,8 +328,9 @@ namespace {
 // The options are template arguments so that each variant is a branch-free loop the compiler
 // vectorizes (sqrt and division included: twig builds with -fno-math-errno).
 template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
-[[gnu::always_inline]] inline void adam_body(T* __restrict p, const T* __restrict g_in, T* __restrict m, T* __restrict v, T* __restrict vmax,
-                const AdamStep& s, int64_t begin, int64_t end) {
+[[gnu::always_inline]] inline void adam_body(T* __restrict p, const T* __restrict g_in, T* __restrict m,
+                                             T* __restrict v, T* __restrict vmax, const AdamStep& s, int64_t begin,
+                                             int64_t end) {
   const T one_minus_lr_wd = T(1.0 - s.lr * s.weight_decay), wd = T(s.weight_decay);
   const T b1 = T(s.beta1), b2 = T(s.beta2), c1 = T(1.0 - s.beta1), c2 = T(1.0 - s.beta2);
   const T bc2 = T(s.bias_correction2_sqrt), eps = T(s.eps), neg_step = T(-s.step_size);
@@ -297,7 +364,7 @@ void adam_baseline(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int
 #if TWIG_SIMD_X86
 template <typename T, bool kMaximize, bool kL2, bool kDecay, bool kAmsgrad>
 [[gnu::target("avx2")]] void adam_avx2(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int64_t begin,
-                                      int64_t end) {
+                                       int64_t end) {
   adam_body<T, kMaximize, kL2, kDecay, kAmsgrad>(p, g, m, v, vmax, s, begin, end);
 }
 #endif
@@ -329,7 +396,7 @@ void adam_dispatch(T* p, const T* g, T* m, T* v, T* vmax, const AdamStep& s, int
       with_flag(decay, [&](auto decay_on) {
         with_flag(s.amsgrad, [&](auto amsgrad) {
           adam_range<T, maximize(), l2_on(), decay_on(), amsgrad()>(p, g, m, v, vmax, s, begin, end,
-                                                                     best_simd_level() >= SimdLevel::kAvx2);
+                                                                    best_simd_level() >= SimdLevel::kAvx2);
         });
       });
     });

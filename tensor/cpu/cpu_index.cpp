@@ -100,7 +100,8 @@ void CpuBackend::index_select(const Tensor& out, const Tensor& in, int64_t dim, 
   Tensor idx = index.contiguous();
   const int64_t* ip = idx.data_ptr<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i) {
-    Tensor dst = detail::make_alias(out, line_starts(out, dim).sizes(), out.strides(), out.storage_offset() + i * out.stride(dim));
+    Tensor dst = detail::make_alias(out, line_starts(out, dim).sizes(), out.strides(),
+                                    out.storage_offset() + i * out.stride(dim));
     Tensor src = detail::make_alias(in, dst.sizes(), in.strides(), in.storage_offset() + ip[i] * in.stride(dim));
     copy(dst, src);
   }
@@ -149,13 +150,16 @@ void CpuBackend::scatter(const Tensor& self, int64_t dim, const Tensor& index, c
   });
 }
 
-void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, bool accumulate) {
+void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                           bool accumulate) {
   Tensor idx = index.contiguous();
   const int64_t* ip = idx.data_ptr<int64_t>();
   Shape slice_shape = line_starts(self, dim).sizes();
   for (int64_t i = 0; i < idx.numel(); ++i) {
-    Tensor dst = detail::make_alias(self, slice_shape, self.strides(), self.storage_offset() + ip[i] * self.stride(dim));
-    Tensor src = detail::make_alias(source, slice_shape, source.strides(), source.storage_offset() + i * source.stride(dim));
+    Tensor dst =
+        detail::make_alias(self, slice_shape, self.strides(), self.storage_offset() + ip[i] * self.stride(dim));
+    Tensor src =
+        detail::make_alias(source, slice_shape, source.strides(), source.storage_offset() + i * source.stride(dim));
     if (accumulate) {
       binary(BinaryOp::Add, dst, dst, src);
     } else {

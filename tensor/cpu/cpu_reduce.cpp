@@ -37,14 +37,20 @@ struct ExtremeOp {
   using Acc = T;
   double p = 0;
   Acc init() const {
-    if constexpr (std::is_same_v<T, bool>) return !IsMax;
-    else if constexpr (std::is_floating_point_v<T>) return IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-    else return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+    if constexpr (std::is_same_v<T, bool>)
+      return !IsMax;
+    else if constexpr (std::is_floating_point_v<T>)
+      return IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    else
+      return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
   }
   void step(Acc& a, T v) const {
     if constexpr (std::is_floating_point_v<T>) {
       if (std::isnan(a)) return;
-      if (std::isnan(v)) { a = v; return; }
+      if (std::isnan(v)) {
+        a = v;
+        return;
+      }
     }
     if (IsMax ? v > a : v < a) a = v;
   }
@@ -94,7 +100,10 @@ struct NormExtremeOp {
   void step(Acc& a, T v) const {
     double x = std::abs(static_cast<double>(v));
     if (std::isnan(a)) return;
-    if (std::isnan(x)) { a = x; return; }
+    if (std::isnan(x)) {
+      a = x;
+      return;
+    }
     if (IsMax ? x > a : x < a) a = x;
   }
   Acc combine(Acc a, Acc b) const {
@@ -116,8 +125,10 @@ struct Norm0Op {
 
 template <typename Out, typename Acc>
 Out cast_out(Acc a) {
-  if constexpr (std::is_same_v<Out, bool>) return a != Acc(0);
-  else return static_cast<Out>(a);
+  if constexpr (std::is_same_v<Out, bool>)
+    return a != Acc(0);
+  else
+    return static_cast<Out>(a);
 }
 
 // Floating sums of a contiguous input whose dims group as (R1, K, R2) with R1 and R2 reduced
@@ -316,10 +327,14 @@ void reduce_norm(ReduceOp op, const Tensor& out, const Tensor& in, const std::ve
         n.p = p;
         return reduce_typed<T>(out, in, reduced, n);
       }
-      case ReduceOp::NormInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, true>{});
-      case ReduceOp::NormNegInf: return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, false>{});
-      case ReduceOp::Norm0: return reduce_typed<T>(out, in, reduced, Norm0Op<T>{});
-      default: break;
+      case ReduceOp::NormInf:
+        return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, true>{});
+      case ReduceOp::NormNegInf:
+        return reduce_typed<T>(out, in, reduced, NormExtremeOp<T, false>{});
+      case ReduceOp::Norm0:
+        return reduce_typed<T>(out, in, reduced, Norm0Op<T>{});
+      default:
+        break;
     }
   }
   TWIG_THROW(TypeError, "norm: expected a floating input dtype, got ", dtype_name(in.dtype()));
@@ -331,17 +346,25 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& out, const Tensor& in, const 
   TWIG_DISPATCH_ALL(in.dtype(), "reduce", [&] {
     using T = scalar_t;
     switch (op) {
-      case ReduceOp::Sum: return reduce_typed<T>(out, in, reduced, SumOp<T>{});
-      case ReduceOp::Prod: return reduce_typed<T>(out, in, reduced, ProdOp<T>{});
-      case ReduceOp::Max: return reduce_typed<T>(out, in, reduced, ExtremeOp<T, true>{});
-      case ReduceOp::Min: return reduce_typed<T>(out, in, reduced, ExtremeOp<T, false>{});
-      case ReduceOp::Any: return reduce_typed<T>(out, in, reduced, LogicOp<T, false>{});
-      case ReduceOp::All: return reduce_typed<T>(out, in, reduced, LogicOp<T, true>{});
-      case ReduceOp::CountNonzero: return reduce_typed<T>(out, in, reduced, CountOp<T>{});
+      case ReduceOp::Sum:
+        return reduce_typed<T>(out, in, reduced, SumOp<T>{});
+      case ReduceOp::Prod:
+        return reduce_typed<T>(out, in, reduced, ProdOp<T>{});
+      case ReduceOp::Max:
+        return reduce_typed<T>(out, in, reduced, ExtremeOp<T, true>{});
+      case ReduceOp::Min:
+        return reduce_typed<T>(out, in, reduced, ExtremeOp<T, false>{});
+      case ReduceOp::Any:
+        return reduce_typed<T>(out, in, reduced, LogicOp<T, false>{});
+      case ReduceOp::All:
+        return reduce_typed<T>(out, in, reduced, LogicOp<T, true>{});
+      case ReduceOp::CountNonzero:
+        return reduce_typed<T>(out, in, reduced, CountOp<T>{});
       case ReduceOp::NormP:
       case ReduceOp::NormInf:
       case ReduceOp::NormNegInf:
-      case ReduceOp::Norm0: return reduce_norm<T>(op, out, in, reduced, p);
+      case ReduceOp::Norm0:
+        return reduce_norm<T>(op, out, in, reduced, p);
     }
   });
 }
@@ -410,10 +433,9 @@ void CpuBackend::arg_reduce(ReduceOp op, const Tensor& values, const Tensor& ind
   const ArgRunFn run = TWIG_DISPATCH_ALL(in.dtype(), "max/min", [] { return &arg_run<scalar_t>; });
   // Iterate over every position of `values` (dim has size 1 there); walk dim in the input.
   Tensor in_first = detail::make_alias(in, values.sizes(), in.strides(), in.storage_offset());
-  for_each<3>(values.sizes(), {&values, &indices, &in_first},
-              [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
-                run(p, s, n, len, in_stride, is_max);
-              });
+  for_each<3>(
+      values.sizes(), {&values, &indices, &in_first},
+      [=](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) { run(p, s, n, len, in_stride, is_max); });
 }
 
 void CpuBackend::cumsum(const Tensor& out, const Tensor& in, int64_t dim) {

@@ -18,8 +18,8 @@ constexpr int64_t kParallelGrain = 32768;
 
 template <size_t N>
 struct StridedGeometry {
-  std::vector<int64_t> sizes;                     // coalesced, innermost last
-  std::vector<std::array<int64_t, N>> strides;    // bytes, per dim per operand
+  std::vector<int64_t> sizes;                   // coalesced, innermost last
+  std::vector<std::array<int64_t, N>> strides;  // bytes, per dim per operand
   std::array<char*, N> base{};
   int64_t numel = 1;
 };

@@ -70,11 +70,11 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
 
 const Tensor& Tensor::fill_(Scalar value) const {
   return detail::inplace(
-      *this, "fill_", {},
-      [&](const Tensor& s) { return where(ones_like(s, kBool), full_like(s, value), s); },
+      *this, "fill_", {}, [&](const Tensor& s) { return where(ones_like(s, kBool), full_like(s, value), s); },
       [&] {
-        TWIG_CHECK(!(value.is_floating() && !is_floating(dtype()) && value.to_double() != static_cast<double>(value.to_int())),
-                   TypeError, "fill_: value ", value, " cannot be converted to ", dtype_name(dtype()), " without overflow");
+        TWIG_CHECK(
+            !(value.is_floating() && !is_floating(dtype()) && value.to_double() != static_cast<double>(value.to_int())),
+            TypeError, "fill_: value ", value, " cannot be converted to ", dtype_name(dtype()), " without overflow");
         backend_for(device()).fill(*this, value);
       });
 }

@@ -48,8 +48,8 @@ Tensor broadcast_raw(const Tensor& t, const Shape& shape) {
   for (int64_t i = 0; i < t.dim(); ++i) {
     int64_t s = t.size(i);
     TWIG_CHECK(s == shape[lead + i] || s == 1, RuntimeError, "The expanded size of the tensor (", shape[lead + i],
-               ") must match the existing size (", s, ") at non-singleton dimension ", lead + i, ".  Target sizes: ",
-               shape, ".  Tensor sizes: ", t.sizes());
+               ") must match the existing size (", s, ") at non-singleton dimension ", lead + i,
+               ".  Target sizes: ", shape, ".  Tensor sizes: ", t.sizes());
     strides[lead + i] = s == 1 ? 0 : t.stride(i);
   }
   return make_alias(t, shape, strides, t.storage_offset());
@@ -91,8 +91,7 @@ void binary_direct(BinaryOp op, const Tensor& self, const Tensor& other, const c
              " doesn't match the broadcast shape ", shape);
   detail::check_same_device(self, other, name);
   if (compute == self.dtype()) {
-    backend_for(self.device())
-        .binary(op, self, self, detail::broadcast_raw(detail::converted(other, compute), shape));
+    backend_for(self.device()).binary(op, self, self, detail::broadcast_raw(detail::converted(other, compute), shape));
   } else {
     backend_for(self.device()).copy(self, binary_raw(op, self, other, compute));
   }
@@ -125,9 +124,9 @@ Tensor Tensor::add(const Tensor& other, Scalar alpha) const {
   TWIG_CHECK(!(alpha.is_floating() && !is_floating(compute)), TypeError,
              "add: for integral input tensors, argument alpha must not be a floating point number (got ", alpha, ")");
   bool unit = alpha.to_double() == 1.0;
-  Tensor out = unit ? binary_raw(BinaryOp::Add, *this, other, compute)
-                    : binary_raw(BinaryOp::Add, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), compute),
-                                 compute);
+  Tensor out =
+      unit ? binary_raw(BinaryOp::Add, *this, other, compute)
+           : binary_raw(BinaryOp::Add, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), compute), compute);
   autograd::record("AddBackward0", {*this, other}, {out},
                    [sa = sizes(), sb = other.sizes(), alpha, unit](const TensorList& g, const Node& n) {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0], sa) : Tensor(),
@@ -143,9 +142,9 @@ Tensor Tensor::sub(const Tensor& other, Scalar alpha) const {
   detail::check_defined(other, "sub");
   Dtype compute = result_type(*this, other);
   bool unit = alpha.to_double() == 1.0;
-  Tensor out = unit ? binary_raw(BinaryOp::Sub, *this, other, compute)
-                    : binary_raw(BinaryOp::Sub, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), compute),
-                                 compute);
+  Tensor out =
+      unit ? binary_raw(BinaryOp::Sub, *this, other, compute)
+           : binary_raw(BinaryOp::Sub, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), compute), compute);
   autograd::record("SubBackward0", {*this, other}, {out},
                    [sa = sizes(), sb = other.sizes(), alpha](const TensorList& g, const Node& n) {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0], sa) : Tensor(),
@@ -207,11 +206,12 @@ Tensor Tensor::pow(Scalar exponent) const {
   TWIG_CHECK(!(is_integral(compute, true) && exponent.is_integral() && exponent.to_int() < 0), RuntimeError,
              "Integers to negative integer powers are not allowed (exponent ", exponent, ")");
   Tensor out = binary_raw(BinaryOp::Pow, *this, detail::scalar_to_tensor(exponent, compute, device()), compute);
-  autograd::record("PowBackward0", {*this}, {out}, [sa = SavedTensor(*this), exponent](const TensorList& g, const Node&) {
-    double e = exponent.to_double();
-    if (e == 0.0) return TensorList{zeros_like(g[0])};
-    return TensorList{g[0] * e * sa.get().pow(e - 1.0)};
-  });
+  autograd::record("PowBackward0", {*this}, {out},
+                   [sa = SavedTensor(*this), exponent](const TensorList& g, const Node&) {
+                     double e = exponent.to_double();
+                     if (e == 0.0) return TensorList{zeros_like(g[0])};
+                     return TensorList{g[0] * e * sa.get().pow(e - 1.0)};
+                   });
   return out;
 }
 
@@ -219,7 +219,8 @@ Tensor Tensor::remainder(Scalar other) const {
   Dtype compute = result_type(*this, other);
   TWIG_CHECK(is_floating(compute) || other.to_int() != 0, RuntimeError, "ZeroDivisionError: remainder by zero");
   Tensor out = binary_raw(BinaryOp::Remainder, *this, detail::scalar_to_tensor(other, compute, device()), compute);
-  autograd::record("RemainderBackward0", {*this}, {out}, [](const TensorList& g, const Node&) { return TensorList{g[0]}; });
+  autograd::record("RemainderBackward0", {*this}, {out},
+                   [](const TensorList& g, const Node&) { return TensorList{g[0]}; });
   return out;
 }
 
@@ -243,8 +244,12 @@ Tensor minmax(const Tensor& a, const Tensor& b, BinaryOp op, const char* name) {
 }
 }  // namespace
 
-Tensor Tensor::maximum(const Tensor& other) const { return minmax(*this, other, BinaryOp::Maximum, "MaximumBackward0"); }
-Tensor Tensor::minimum(const Tensor& other) const { return minmax(*this, other, BinaryOp::Minimum, "MinimumBackward0"); }
+Tensor Tensor::maximum(const Tensor& other) const {
+  return minmax(*this, other, BinaryOp::Maximum, "MaximumBackward0");
+}
+Tensor Tensor::minimum(const Tensor& other) const {
+  return minmax(*this, other, BinaryOp::Minimum, "MinimumBackward0");
+}
 Tensor maximum(const Tensor& a, const Tensor& b) { return a.maximum(b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return a.minimum(b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return a.pow(b); }
@@ -268,8 +273,8 @@ const Tensor& Tensor::add_(const Tensor& other, Scalar alpha) const {
         } else if (fusable(*this, {other})) {
           backend_for(device()).addcmul(*this, detail::broadcast_raw(other, sizes()), Tensor(), alpha, false);
         } else {
-          binary_direct(BinaryOp::Add, *this, binary_raw(BinaryOp::Mul, other, wrap(alpha, other), result_type(other, alpha)),
-                        "add_");
+          binary_direct(BinaryOp::Add, *this,
+                        binary_raw(BinaryOp::Mul, other, wrap(alpha, other), result_type(other, alpha)), "add_");
         }
       });
 }
@@ -287,8 +292,8 @@ const Tensor& Tensor::div_(const Tensor& other) const {
   return detail::inplace(
       *this, "div_", {other}, [&](const Tensor& s) { return s.div(other); },
       [&] {
-        TWIG_CHECK(is_floating(dtype()), RuntimeError, "div_: result type Float can't be cast to the desired output type ",
-                   dtype_tensor_name(dtype()));
+        TWIG_CHECK(is_floating(dtype()), RuntimeError,
+                   "div_: result type Float can't be cast to the desired output type ", dtype_tensor_name(dtype()));
         binary_direct(BinaryOp::Div, *this, other, "div_");
       });
 }
@@ -339,9 +344,10 @@ Tensor unary_float_op(const Tensor& a, UnaryOp op, const char* name, Deriv deriv
   detail::check_defined(a, name);
   Dtype compute = float_compute(a);
   Tensor out = unary_raw(op, a, compute, compute);
-  autograd::record(name, {a}, {out}, [sa = SavedTensor(a), so = SavedTensor(out), deriv](const TensorList& g, const Node&) {
-    return TensorList{deriv(g[0], sa.get(), so.get())};
-  });
+  autograd::record(name, {a}, {out},
+                   [sa = SavedTensor(a), so = SavedTensor(out), deriv](const TensorList& g, const Node&) {
+                     return TensorList{deriv(g[0], sa.get(), so.get())};
+                   });
   return out;
 }
 
@@ -387,7 +393,8 @@ Tensor Tensor::relu() const {
 }
 
 Tensor Tensor::square() const {
-  Tensor out = unary_raw(UnaryOp::Square, *this, dtype() == kBool ? kInt64 : dtype(), dtype() == kBool ? kInt64 : dtype());
+  Tensor out =
+      unary_raw(UnaryOp::Square, *this, dtype() == kBool ? kInt64 : dtype(), dtype() == kBool ? kInt64 : dtype());
   autograd::record("PowBackward0", {*this}, {out}, [sa = SavedTensor(*this)](const TensorList& g, const Node&) {
     return TensorList{g[0] * sa.get() * 2.0};
   });
@@ -451,19 +458,21 @@ Tensor Tensor::erf() const {
 }
 
 Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
-  TWIG_CHECK(lo.has_value() || hi.has_value(), RuntimeError, "torch.clamp: At least one of 'min' or 'max' must not be None");
+  TWIG_CHECK(lo.has_value() || hi.has_value(), RuntimeError,
+             "torch.clamp: At least one of 'min' or 'max' must not be None");
   TWIG_CHECK(dtype() != kBool, RuntimeError, "clamp is not supported for bool tensors");
   Dtype compute = dtype();
   if ((lo && lo->is_floating()) || (hi && hi->is_floating())) compute = float_compute(*this);
   Tensor out = detail::make_empty(sizes(), compute, device());
   backend_for(device()).clamp(out, detail::converted(*this, compute), lo, hi);
-  autograd::record("ClampBackward1", {*this}, {out}, [sa = SavedTensor(*this), lo, hi](const TensorList& g, const Node&) {
-    Tensor x = sa.get();
-    Tensor keep = ones_like(x, kBool);
-    if (lo) keep = keep & (x >= *lo);
-    if (hi) keep = keep & (x <= *hi);
-    return TensorList{g[0] * keep};
-  });
+  autograd::record("ClampBackward1", {*this}, {out},
+                   [sa = SavedTensor(*this), lo, hi](const TensorList& g, const Node&) {
+                     Tensor x = sa.get();
+                     Tensor keep = ones_like(x, kBool);
+                     if (lo) keep = keep & (x >= *lo);
+                     if (hi) keep = keep & (x <= *hi);
+                     return TensorList{g[0] * keep};
+                   });
   return out;
 }
 
@@ -501,11 +510,11 @@ const Tensor& Tensor::exp_() const { return unary_inplace(*this, UnaryOp::Exp, "
 
 // ---- comparisons and logic (never differentiable) ----------------------------------------------
 
-#define TWIG_COMPARISON(method, OP)                                                                      \
-  Tensor Tensor::method(const Tensor& other) const {                                                     \
-    detail::check_defined(other, #method);                                                               \
-    return binary_raw(BinaryOp::OP, *this, other, result_type(*this, other));                           \
-  }                                                                                                      \
+#define TWIG_COMPARISON(method, OP)                                           \
+  Tensor Tensor::method(const Tensor& other) const {                          \
+    detail::check_defined(other, #method);                                    \
+    return binary_raw(BinaryOp::OP, *this, other, result_type(*this, other)); \
+  }                                                                           \
   Tensor Tensor::method(Scalar other) const { return method(wrap(other, *this)); }
 TWIG_COMPARISON(eq, Eq)
 TWIG_COMPARISON(ne, Ne)
@@ -547,8 +556,8 @@ Tensor bitwise(const Tensor& a, const Tensor& b, BinaryOp op, const char* name) 
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_defined(cond, "where");
-  TWIG_CHECK(cond.dtype() == kBool, TypeError, "where expected condition to be a boolean tensor, but got a tensor with dtype ",
-             dtype_name(cond.dtype()));
+  TWIG_CHECK(cond.dtype() == kBool, TypeError,
+             "where expected condition to be a boolean tensor, but got a tensor with dtype ", dtype_name(cond.dtype()));
   Dtype compute = result_type(a, b);
   Shape shape = broadcast_shape(cond.sizes(), broadcast_shape(a.sizes(), b.sizes()));
   Tensor out = detail::make_empty(shape, compute, a.device());

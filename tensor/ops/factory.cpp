@@ -155,8 +155,8 @@ void infer_shape(const NestedList& v, size_t depth, Shape& shape, bool& any_floa
     shape.resize(depth + 1);
     shape[depth] = n;
   } else {
-    TWIG_CHECK(shape[depth] == n, ValueError, "tensor(): expected sequence of length ", shape[depth], " at dim ",
-               depth, " (got ", n, ")");
+    TWIG_CHECK(shape[depth] == n, ValueError, "tensor(): expected sequence of length ", shape[depth], " at dim ", depth,
+               " (got ", n, ")");
   }
   for (const NestedList& item : v.items()) infer_shape(item, depth + 1, shape, any_float, all_bool);
 }

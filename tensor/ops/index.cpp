@@ -162,8 +162,8 @@ Tensor apply_advanced(const Tensor& view_in, const std::vector<Advanced>& advanc
       continue;
     }
     for (int64_t j = 0; j < mask.dim(); ++j) {
-      TWIG_CHECK(mask.size(j) == view.size(d + j), IndexError, "The shape of the mask ", mask.sizes(), " at index ",
-                 j, " does not match the shape of the indexed tensor ", view.sizes(), " at index ", d + j);
+      TWIG_CHECK(mask.size(j) == view.size(d + j), IndexError, "The shape of the mask ", mask.sizes(), " at index ", j,
+                 " does not match the shape of the indexed tensor ", view.sizes(), " at index ", d + j);
     }
     Tensor coords = mask.nonzero();  // (true entries, mask.dim())
     for (int64_t j = 0; j < mask.dim(); ++j) {

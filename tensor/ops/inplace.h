@@ -28,9 +28,8 @@ const Tensor& inplace(const Tensor& self, const char* name, const TensorList& ot
     Tensor r = out_of_place(self.clone());
     TWIG_CHECK(r.sizes() == self.sizes(), RuntimeError, name, ": output with shape ", self.sizes(),
                " doesn't match the broadcast shape ", r.sizes());
-    TWIG_CHECK(can_cast(r.dtype(), self.dtype()), RuntimeError, name, ": result type ",
-               dtype_tensor_name(r.dtype()), " can't be cast to the desired output type ",
-               dtype_tensor_name(self.dtype()));
+    TWIG_CHECK(can_cast(r.dtype(), self.dtype()), RuntimeError, name, ": result type ", dtype_tensor_name(r.dtype()),
+               " can't be cast to the desired output type ", dtype_tensor_name(self.dtype()));
     backend_for(self.device()).copy(self, r);
     self.bump_version();
     autograd::rebase_history(self, r.grad_fn(), r.output_nr());

@@ -109,8 +109,9 @@ TensorList Tensor::split_with_sizes(const Shape& split_sizes, int64_t dim) const
   int64_t d = wrap_dim(dim, this->dim());
   int64_t total = 0;
   for (int64_t s : split_sizes) {
-    TWIG_CHECK(s >= 0, RuntimeError, "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=",
-               split_sizes);
+    TWIG_CHECK(
+        s >= 0, RuntimeError,
+        "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=", split_sizes);
     total += s;
   }
   TWIG_CHECK(total == size(d), RuntimeError, "split_with_sizes expects split_sizes to sum exactly to ", size(d),
@@ -127,7 +128,8 @@ TensorList Tensor::split_with_sizes(const Shape& split_sizes, int64_t dim) const
 TensorList Tensor::split(int64_t split_size, int64_t dim) const {
   detail::check_defined(*this, "split");
   TWIG_CHECK(this->dim() > 0, RuntimeError, "split expects at least a 1-dimensional tensor");
-  TWIG_CHECK(split_size >= 0, RuntimeError, "split expects split_size be non-negative, but got split_size=", split_size);
+  TWIG_CHECK(split_size >= 0, RuntimeError,
+             "split expects split_size be non-negative, but got split_size=", split_size);
   int64_t d = wrap_dim(dim, this->dim());
   int64_t n = size(d);
   TWIG_CHECK(split_size > 0 || n == 0, RuntimeError,

@@ -35,12 +35,18 @@ std::string dims_str(const Tensor& t) {
 // PyTorch's C++ scalar names in dtype messages ("float != double").
 const char* scalar_type_name(Dtype d) {
   switch (d) {
-    case kBool: return "bool";
-    case kUInt8: return "unsigned char";
-    case kInt32: return "int";
-    case kInt64: return "long int";
-    case kFloat32: return "float";
-    case kFloat64: return "double";
+    case kBool:
+      return "bool";
+    case kUInt8:
+      return "unsigned char";
+    case kInt32:
+      return "int";
+    case kInt64:
+      return "long int";
+    case kFloat32:
+      return "float";
+    case kFloat64:
+      return "double";
   }
   return "unknown";
 }
@@ -49,8 +55,9 @@ void check_operands(const Tensor& a, const Tensor& b, const char* op) {
   detail::check_defined(a, op);
   detail::check_defined(b, op);
   detail::check_same_device(a, b, op);
-  TWIG_CHECK(a.dtype() == b.dtype(), RuntimeError, "expected m1 and m2 to have the same dtype, but got: ",
-             scalar_type_name(a.dtype()), " != ", scalar_type_name(b.dtype()));
+  TWIG_CHECK(a.dtype() == b.dtype(), RuntimeError,
+             "expected m1 and m2 to have the same dtype, but got: ", scalar_type_name(a.dtype()),
+             " != ", scalar_type_name(b.dtype()));
   TWIG_CHECK(a.dtype() != kBool, RuntimeError, op, ": not implemented for 'Bool' (shapes ", a.sizes(), " and ",
              b.sizes(), ")");
 }
@@ -151,7 +158,9 @@ void gemm_into(const Tensor& out, Tensor a, Tensor b, Scalar alpha, Scalar beta)
 }
 
 // t viewed as a (1, K) row (for a 1-D left operand) or (K, 1) column (1-D right operand); no autograd.
-Tensor as_row(const Tensor& t) { return detail::make_alias(t, {1, t.size(0)}, {t.size(0) * t.stride(0), t.stride(0)}, t.storage_offset()); }
+Tensor as_row(const Tensor& t) {
+  return detail::make_alias(t, {1, t.size(0)}, {t.size(0) * t.stride(0), t.stride(0)}, t.storage_offset());
+}
 Tensor as_col(const Tensor& t) { return detail::make_alias(t, {t.size(0), 1}, {t.stride(0), 1}, t.storage_offset()); }
 
 // RuntimeError naming both shapes when the contracted dims differ, worded as PyTorch does for
@@ -250,36 +259,37 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = matmul_raw(a, b);
   // Checked here so that the no-grad hot path builds no backward closure at all.
   if (!a.requires_grad() && !b.requires_grad()) return out;
-  autograd::record("MatmulBackward0", {a, b}, {out},
-                   [sa = SavedTensor(a), sb = SavedTensor(b)](const TensorList& g, const Node& n) -> TensorList {
-                     const Tensor a = sa.get(), b = sb.get();
-                     if (a.dim() == 1 && b.dim() == 1) {
-                       return {n.needs_input_grad(0) ? g[0] * b : Tensor(), n.needs_input_grad(1) ? g[0] * a : Tensor()};
-                     }
-                     // Work with matrices: a 1-D operand as a (1, K) row / (K, 1) column, and the
-                     // gradient given back its squeezed dims.
-                     const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
-                     const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
-                     Tensor g2 = g[0];
-                     if (a.dim() == 1) g2 = g2.unsqueeze(g2.dim() - 1);
-                     if (b.dim() == 1) g2 = g2.unsqueeze(g2.dim());
-                     Tensor ga, gb;
-                     if (n.needs_input_grad(0)) {
-                       ga = sum_to(matmul(g2, transpose_last(b2)), a2.sizes()).reshape(a.sizes());
-                     }
-                     if (n.needs_input_grad(1)) {
-                       if (a2.dim() > 2 && b2.dim() == 2) {
-                         // Sum over the batch inside one gemm: (K, B*M) @ (B*M, N).
-                         const int64_t K = a2.size(a2.dim() - 1), N = g2.size(g2.dim() - 1);
-                         int64_t rows = 1;  // B * M, spelled out: reshape cannot infer -1 when K or N is 0
-                         for (int64_t d = 0; d + 1 < a2.dim(); ++d) rows *= a2.size(d);
-                         gb = matmul(a2.reshape({rows, K}).t(), g2.reshape({rows, N})).reshape(b.sizes());
-                       } else {
-                         gb = sum_to(matmul(transpose_last(a2), g2), b2.sizes()).reshape(b.sizes());
-                       }
-                     }
-                     return {ga, gb};
-                   });
+  autograd::record(
+      "MatmulBackward0", {a, b}, {out},
+      [sa = SavedTensor(a), sb = SavedTensor(b)](const TensorList& g, const Node& n) -> TensorList {
+        const Tensor a = sa.get(), b = sb.get();
+        if (a.dim() == 1 && b.dim() == 1) {
+          return {n.needs_input_grad(0) ? g[0] * b : Tensor(), n.needs_input_grad(1) ? g[0] * a : Tensor()};
+        }
+        // Work with matrices: a 1-D operand as a (1, K) row / (K, 1) column, and the
+        // gradient given back its squeezed dims.
+        const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
+        const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
+        Tensor g2 = g[0];
+        if (a.dim() == 1) g2 = g2.unsqueeze(g2.dim() - 1);
+        if (b.dim() == 1) g2 = g2.unsqueeze(g2.dim());
+        Tensor ga, gb;
+        if (n.needs_input_grad(0)) {
+          ga = sum_to(matmul(g2, transpose_last(b2)), a2.sizes()).reshape(a.sizes());
+        }
+        if (n.needs_input_grad(1)) {
+          if (a2.dim() > 2 && b2.dim() == 2) {
+            // Sum over the batch inside one gemm: (K, B*M) @ (B*M, N).
+            const int64_t K = a2.size(a2.dim() - 1), N = g2.size(g2.dim() - 1);
+            int64_t rows = 1;  // B * M, spelled out: reshape cannot infer -1 when K or N is 0
+            for (int64_t d = 0; d + 1 < a2.dim(); ++d) rows *= a2.size(d);
+            gb = matmul(a2.reshape({rows, K}).t(), g2.reshape({rows, N})).reshape(b.sizes());
+          } else {
+            gb = sum_to(matmul(transpose_last(a2), g2), b2.sizes()).reshape(b.sizes());
+          }
+        }
+        return {ga, gb};
+      });
   return out;
 }
 
@@ -332,8 +342,9 @@ Tensor addmm(const Tensor& self, const Tensor& m1, const Tensor& m2, Scalar beta
   TWIG_CHECK(m2.dim() == 2, RuntimeError, "mat2 must be a matrix, got shape ", m2.sizes());
   TWIG_CHECK(m1.size(1) == m2.size(0), RuntimeError, "mat1 and mat2 shapes cannot be multiplied (", dims_str(m1),
              " and ", dims_str(m2), ")");
-  TWIG_CHECK(self.dtype() == m1.dtype(), RuntimeError, "expected self and mat1 to have the same dtype, but got: ",
-             scalar_type_name(self.dtype()), " != ", scalar_type_name(m1.dtype()));
+  TWIG_CHECK(self.dtype() == m1.dtype(), RuntimeError,
+             "expected self and mat1 to have the same dtype, but got: ", scalar_type_name(self.dtype()),
+             " != ", scalar_type_name(m1.dtype()));
   detail::check_same_device(self, m1, "addmm");
   TWIG_CHECK(is_floating(m1.dtype()) || (!alpha.is_floating() && !beta.is_floating()), RuntimeError,
              "For integral input tensors, argument alpha and beta must not be floating point numbers (got alpha=",

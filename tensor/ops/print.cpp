@@ -119,9 +119,15 @@ class Formatter {
   std::string format(const Data& data, int64_t offset) const {
     std::string s;
     switch (kind_) {
-      case Kind::Integer: s = std::to_string(data.as_int(offset)); break;
-      case Kind::Boolean: s = data.as_bool(offset) ? "True" : "False"; break;
-      case Kind::Floating: s = format_float(data.as_double(offset)); break;
+      case Kind::Integer:
+        s = std::to_string(data.as_int(offset));
+        break;
+      case Kind::Boolean:
+        s = data.as_bool(offset) ? "True" : "False";
+        break;
+      case Kind::Floating:
+        s = format_float(data.as_double(offset));
+        break;
     }
     if (static_cast<int>(s.size()) < width_) s.insert(0, static_cast<size_t>(width_) - s.size(), ' ');
     return s;
@@ -199,7 +205,8 @@ std::string add_suffixes(const std::string& body, const std::vector<std::string>
   std::string out = body;
   size_t nl = body.rfind('\n');
   // Python: len(s) - s.rfind('\n') + 1, with rfind giving -1 when there is no newline.
-  int64_t last_line_len = static_cast<int64_t>(body.size()) - (nl == std::string::npos ? -1 : static_cast<int64_t>(nl)) + 1;
+  int64_t last_line_len =
+      static_cast<int64_t>(body.size()) - (nl == std::string::npos ? -1 : static_cast<int64_t>(nl)) + 1;
   for (const std::string& suffix : suffixes) {
     int64_t len = static_cast<int64_t>(suffix.size());
     if (last_line_len + len + 2 > kLineWidth) {

@@ -71,15 +71,15 @@ Tensor Tensor::sum(std::optional<Dtype> dtype_opt) const { return sum(Dims{}, fa
 
 Tensor Tensor::mean(const Dims& dims, bool keepdim) const {
   detail::check_defined(*this, "mean");
-  TWIG_CHECK(is_floating(dtype()), RuntimeError,
-             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
-             dtype_tensor_name(dtype()));
+  TWIG_CHECK(
+      is_floating(dtype()), RuntimeError,
+      "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
+      dtype_tensor_name(dtype()));
   detail::ReduceDims rd = detail::reduce_dims(*this, dims, keepdim);
   return sum(dims, keepdim) / static_cast<double>(rd.count);
 }
 
 Tensor Tensor::mean() const { return mean(Dims{}, false); }
-
 
 namespace {
 
@@ -260,15 +260,16 @@ Tensor Tensor::std(const Dims& dims, bool unbiased, bool keepdim) const { return
 
 Tensor Tensor::norm(NormP p, const Dims& dims, bool keepdim) const {
   detail::check_defined(*this, "norm");
-  TWIG_CHECK(is_floating(dtype()), RuntimeError,
-             "norm(): input dtype should be either floating point or complex. Got ", dtype_tensor_name(dtype()),
-             " instead.");
+  TWIG_CHECK(is_floating(dtype()), RuntimeError, "norm(): input dtype should be either floating point or complex. Got ",
+             dtype_tensor_name(dtype()), " instead.");
   detail::ReduceDims rd = detail::reduce_dims(*this, dims, keepdim);
   const double pv = p.p;
   TWIG_CHECK(rd.count > 0 || shape_numel(rd.out_shape) == 0 || !(pv < 0 || pv == INFINITY), RuntimeError,
-             "norm(): cannot compute the ", p.str(), " norm on an empty tensor because the operation does not have an "
-             "identity (input shape ", sizes(), ")");
-  ReduceOp op = pv == 0.0        ? ReduceOp::Norm0
+             "norm(): cannot compute the ", p.str(),
+             " norm on an empty tensor because the operation does not have an "
+             "identity (input shape ",
+             sizes(), ")");
+  ReduceOp op = pv == 0.0         ? ReduceOp::Norm0
                 : pv == INFINITY  ? ReduceOp::NormInf
                 : pv == -INFINITY ? ReduceOp::NormNegInf
                                   : ReduceOp::NormP;
@@ -324,9 +325,13 @@ Tensor logical_reduce(const Tensor& self, const Dims& dims, bool keepdim, Reduce
 }  // namespace
 
 Tensor Tensor::all() const { return logical_reduce(*this, {}, false, ReduceOp::All, "all"); }
-Tensor Tensor::all(int64_t dim, bool keepdim) const { return logical_reduce(*this, {dim}, keepdim, ReduceOp::All, "all"); }
+Tensor Tensor::all(int64_t dim, bool keepdim) const {
+  return logical_reduce(*this, {dim}, keepdim, ReduceOp::All, "all");
+}
 Tensor Tensor::any() const { return logical_reduce(*this, {}, false, ReduceOp::Any, "any"); }
-Tensor Tensor::any(int64_t dim, bool keepdim) const { return logical_reduce(*this, {dim}, keepdim, ReduceOp::Any, "any"); }
+Tensor Tensor::any(int64_t dim, bool keepdim) const {
+  return logical_reduce(*this, {dim}, keepdim, ReduceOp::Any, "any");
+}
 
 // ---- cumsum -------------------------------------------------------------------------------------
 
@@ -361,8 +366,9 @@ Tensor softmax_impl(const Tensor& self, int64_t dim, bool log) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    TWIG_CHECK(is_floating(self.dtype()), RuntimeError, "\"", log ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl",
-               "\" not implemented for '", dtype_tensor_name(self.dtype()), "'");
+    TWIG_CHECK(is_floating(self.dtype()), RuntimeError, "\"",
+               log ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl", "\" not implemented for '",
+               dtype_tensor_name(self.dtype()), "'");
     const Tensor& x = self;
     if (x.numel() == 0) {
       out = x.clone();

@@ -25,8 +25,8 @@ Tensor checked_index(const Tensor& index, int64_t size, const char* op) {
   const int64_t* p = cpu.data_ptr<int64_t>();
   bool negative = false;
   for (int64_t i = 0; i < cpu.numel(); ++i) {
-    TWIG_CHECK(p[i] >= -size && p[i] < size, IndexError, op, "(): index ", p[i], " is out of bounds for dimension with size ",
-               size);
+    TWIG_CHECK(p[i] >= -size && p[i] < size, IndexError, op, "(): index ", p[i],
+               " is out of bounds for dimension with size ", size);
     negative = negative || p[i] < 0;
   }
   if (!negative) return idx;
@@ -39,8 +39,8 @@ void check_gather_index(const Tensor& self, int64_t dim, const Tensor& index, co
   TWIG_CHECK(index.dtype() == kInt64, RuntimeError, op, "(): Expected dtype int64 for index, got ",
              dtype_name(index.dtype()));
   TWIG_CHECK(index.dim() == self.dim() || (self.dim() == 0 && index.dim() <= 1), RuntimeError, op,
-             "(): Index tensor must have the same number of dimensions as input tensor (", index.dim(), " vs ", self.dim(),
-             ")");
+             "(): Index tensor must have the same number of dimensions as input tensor (", index.dim(), " vs ",
+             self.dim(), ")");
   for (int64_t d = 0; d < index.dim(); ++d) {
     if (d == dim) continue;
     TWIG_CHECK(index.size(d) <= self.size(d), RuntimeError, op, "(): Size does not match at dimension ", d,
@@ -86,9 +86,10 @@ Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
   check_gather_index(*this, d, index, "gather");
   Tensor out = detail::make_empty(index.sizes(), dtype(), device());
   if (index.numel() > 0) backend_for(device()).gather(out, *this, d, index);
-  autograd::record("GatherBackward0", {*this}, {out}, [s = sizes(), d, si = SavedTensor(index)](const TensorList& g, const Node&) {
-    return TensorList{zeros(s, g[0].options()).scatter_add(d, si.get(), g[0])};
-  });
+  autograd::record("GatherBackward0", {*this}, {out},
+                   [s = sizes(), d, si = SavedTensor(index)](const TensorList& g, const Node&) {
+                     return TensorList{zeros(s, g[0].options()).scatter_add(d, si.get(), g[0])};
+                   });
   return out;
 }
 
@@ -108,9 +109,10 @@ Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) 
     NoGradGuard no_grad;
     if (index.numel() > 0) backend_for(device()).scatter(out, d, index, src, /*accumulate=*/true);
   }
-  autograd::record("ScatterAddBackward0", {*this, src}, {out}, [d, si = SavedTensor(index)](const TensorList& g, const Node& n) {
-    return TensorList{g[0], n.needs_input_grad(1) ? g[0].gather(d, si.get()) : Tensor()};
-  });
+  autograd::record("ScatterAddBackward0", {*this, src}, {out},
+                   [d, si = SavedTensor(index)](const TensorList& g, const Node& n) {
+                     return TensorList{g[0], n.needs_input_grad(1) ? g[0].gather(d, si.get()) : Tensor()};
+                   });
   return out;
 }
 
@@ -156,8 +158,8 @@ const Tensor& Tensor::index_add_(int64_t dim, const Tensor& index, const Tensor&
   Tensor idx = checked_index(index, this->dim() == 0 ? 1 : size(d), "index_add_");
   check_index_source(*this, d, idx, source, "index_add_");
   return detail::inplace(
-      *this, "index_add_", {source},
-      [&](const Tensor& s) { return index_add(s, d, idx, source); }, [&] { index_add_raw(*this, d, idx, source); });
+      *this, "index_add_", {source}, [&](const Tensor& s) { return index_add(s, d, idx, source); },
+      [&] { index_add_raw(*this, d, idx, source); });
 }
 
 namespace {
@@ -213,8 +215,8 @@ const Tensor& Tensor::index_copy_(int64_t dim, const Tensor& index, const Tensor
   Tensor idx = checked_index(index, this->dim() == 0 ? 1 : size(d), "index_copy_");
   check_index_source(*this, d, idx, source, "index_copy_");
   return detail::inplace(
-      *this, "index_copy_", {source},
-      [&](const Tensor& s) { return index_copy(s, d, idx, source); }, [&] { index_copy_raw(*this, d, idx, source); });
+      *this, "index_copy_", {source}, [&](const Tensor& s) { return index_copy(s, d, idx, source); },
+      [&] { index_copy_raw(*this, d, idx, source); });
 }
 
 const Tensor& Tensor::index_fill_(int64_t dim, const Tensor& index, Scalar value) const {
@@ -255,7 +257,8 @@ const Tensor& Tensor::masked_fill_(const Tensor& mask, Scalar value) const {
       *this, "masked_fill_", {}, [&](const Tensor& s) { return s.masked_fill(mask, value); },
       [&] {
         Tensor v = detail::scalar_to_tensor(value, dtype(), device());
-        backend_for(device()).where(*this, detail::broadcast_raw(mask, sizes()), detail::broadcast_raw(v, sizes()), *this);
+        backend_for(device()).where(*this, detail::broadcast_raw(mask, sizes()), detail::broadcast_raw(v, sizes()),
+                                    *this);
       });
 }
 

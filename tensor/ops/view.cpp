@@ -154,7 +154,9 @@ Tensor Tensor::t() const {
 Tensor Tensor::permute(const Dims& dims) const {
   detail::check_defined(*this, "permute");
   int64_t n = dim();
-  TWIG_CHECK(static_cast<int64_t>(dims.size()) == n, RuntimeError, "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ",
+  TWIG_CHECK(static_cast<int64_t>(dims.size()) == n, RuntimeError,
+             "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired "
+             "ordering of dimensions i.e. input.dim() = ",
              n, " is not equal to len(dims) = ", dims.size());
   Shape sizes(n), strides(n);
   Dims inverse(n, -1);

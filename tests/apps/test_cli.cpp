@@ -40,8 +40,9 @@ TEST_F(CliTest, CorruptModelFileIsAOneLineError) {
     std::ofstream f(file("bad.twig"), std::ios::binary);
     f << "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all";
   }
-  for (const std::string& cmd : {"eval --in " + file("bad.twig"), "info " + file("bad.twig"),
-                                 "prune --in " + file("bad.twig") + " --method l1_unstructured --amount 0.5 --out " + file("o.twig")}) {
+  for (const std::string& cmd :
+       {"eval --in " + file("bad.twig"), "info " + file("bad.twig"),
+        "prune --in " + file("bad.twig") + " --method l1_unstructured --amount 0.5 --out " + file("o.twig")}) {
     SCOPED_TRACE(cmd);
     RunResult r = run(cmd);
     EXPECT_EQ(r.status, 1);
@@ -77,8 +78,9 @@ TEST_F(CliTest, TrainPruneEvalInfoEndToEnd) {
   EXPECT_EQ(r.status, 2);
   EXPECT_FALSE(fs::exists(file("p.twig")));
 
-  r = run("prune --in " + file("mlp.twig") + " --method l1_unstructured --global --amount 0.8 --finetune-epochs 1 --batch-size 32 --data " +
-          data() + " --out " + file("p.twig") + " --json");
+  r = run("prune --in " + file("mlp.twig") +
+          " --method l1_unstructured --global --amount 0.8 --finetune-epochs 1 --batch-size 32 --data " + data() +
+          " --out " + file("p.twig") + " --json");
   ASSERT_EQ(r.status, 0) << r.err;
   json pruned = json::parse(r.out);
   EXPECT_NEAR(pruned["sparsity"].get<double>(), 0.8, 1e-4);
@@ -102,8 +104,8 @@ TEST_F(CliTest, TrainPruneEvalInfoEndToEnd) {
   EXPECT_EQ(info["tensors"].size(), 6u);  // three Linear layers, weight and bias each
 
   // --remove makes the masks permanent: plain weights, same sparsity, same accuracy.
-  r = run("prune --in " + file("p.twig") + " --method l1_unstructured --amount 0 --remove --data " + data() + " --out " +
-          file("r.twig") + " --json");
+  r = run("prune --in " + file("p.twig") + " --method l1_unstructured --amount 0 --remove --data " + data() +
+          " --out " + file("r.twig") + " --json");
   ASSERT_EQ(r.status, 0) << r.err;
   json removed = json::parse(r.out);
   EXPECT_NEAR(removed["sparsity"].get<double>(), 0.8, 1e-4);

@@ -2,12 +2,12 @@
 // mask gradients), grad mode, in-place and version-counter errors, autograd::grad, deep graphs.
 #include <functional>
 
-#include "twig/autograd/node.h"
 #include "testing.h"
+#include "twig/autograd/node.h"
 
 using namespace twig;
-using twig::testing::leaf;
 using twig::testing::expect_error;
+using twig::testing::leaf;
 
 namespace {
 std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
@@ -217,7 +217,8 @@ TEST(AutogradGradMode, NoGradGuard) {
 
 TEST(AutogradInplace, LeafRequiringGradRejectsInplace) {
   Tensor x = tensor({1., 2.}).requires_grad_();
-  expect_error<RuntimeError>([&] { x.add_(1); }, "a leaf Variable that requires grad is being used in an in-place operation");
+  expect_error<RuntimeError>([&] { x.add_(1); },
+                             "a leaf Variable that requires grad is being used in an in-place operation");
   expect_error<RuntimeError>([&] { x.mul_(tensor({2.})); }, "leaf Variable");
   expect_error<RuntimeError>([&] { x.zero_(); }, "leaf Variable");
   expect_error<RuntimeError>([&] { x.relu_(); }, "leaf Variable");

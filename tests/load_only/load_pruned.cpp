@@ -55,7 +55,8 @@ int main() {
     // Saved again: the hook is stored, the recomputed weight is not.
     const std::string saved = serialize::module_to_bytes(*m);
     auto again = serialize::from_safetensors_bytes(saved.data(), saved.size());
-    check(!again.tensors.contains("weight") && again.metadata.at(serialize::kModuleTreeKey).find("L1Unstructured") != std::string::npos,
+    check(!again.tensors.contains("weight") &&
+              again.metadata.at(serialize::kModuleTreeKey).find("L1Unstructured") != std::string::npos,
           "saved again with its hook");
   } catch (const std::exception& e) {
     std::cerr << "FAILED with an exception: " << e.what() << "\n";

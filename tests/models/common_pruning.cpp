@@ -28,7 +28,9 @@ SimpleLinear::SimpleLinear() : UnaryModule("SimpleLinear") {
   register_module("linear1", lin(4, 4, false));
   register_module("linear2", lin(4, 10, false));
 }
-Tensor SimpleLinear::forward(const Tensor& x) { return run(*this, "linear2", run(*this, "linear1", run(*this, "seq", x))); }
+Tensor SimpleLinear::forward(const Tensor& x) {
+  return run(*this, "linear2", run(*this, "linear1", run(*this, "seq", x)));
+}
 
 LinearBias::LinearBias() : UnaryModule("LinearBias") {
   register_module("seq", std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
@@ -68,8 +70,8 @@ Tensor LinearActivationFunctional::forward(const Tensor& x) {
 }
 
 SimpleConv2d::SimpleConv2d() : UnaryModule("SimpleConv2d") {
-  register_module("seq", std::make_shared<Sequential>(
-                             std::initializer_list<ModulePtr>{conv(1, 32, false), conv(32, 64, false)}));
+  register_module(
+      "seq", std::make_shared<Sequential>(std::initializer_list<ModulePtr>{conv(1, 32, false), conv(32, 64, false)}));
   register_module("conv2d1", conv(64, 48, false));
   register_module("conv2d2", conv(48, 52, false));
 }
@@ -83,7 +85,9 @@ Conv2dBias::Conv2dBias() : UnaryModule("Conv2dBias") {
   register_module("conv2d1", conv(64, 48, true));
   register_module("conv2d2", conv(48, 52, false));
 }
-Tensor Conv2dBias::forward(const Tensor& x) { return run(*this, "conv2d2", run(*this, "conv2d1", run(*this, "seq", x))); }
+Tensor Conv2dBias::forward(const Tensor& x) {
+  return run(*this, "conv2d2", run(*this, "conv2d1", run(*this, "seq", x)));
+}
 
 Conv2dActivation::Conv2dActivation() : UnaryModule("Conv2dActivation") {
   register_module("seq", std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
@@ -98,11 +102,11 @@ Tensor Conv2dActivation::forward(const Tensor& x) {
 }
 
 Conv2dPadBias::Conv2dPadBias() : UnaryModule("Conv2dPadBias") {
-  register_module("seq", std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
-                             conv(1, 32, true, 1), std::make_shared<ReLU>(), conv(32, 32, false),
-                             std::make_shared<ReLU>(), conv(32, 32, true, 1), std::make_shared<ReLU>(),
-                             conv(32, 32, true, 1), std::make_shared<ReLU>(), conv(32, 64, true),
-                             std::make_shared<Tanh>()}));
+  register_module("seq",
+                  std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+                      conv(1, 32, true, 1), std::make_shared<ReLU>(), conv(32, 32, false), std::make_shared<ReLU>(),
+                      conv(32, 32, true, 1), std::make_shared<ReLU>(), conv(32, 32, true, 1), std::make_shared<ReLU>(),
+                      conv(32, 64, true), std::make_shared<Tanh>()}));
   register_module("conv2d1", conv(64, 48, true, 1));
   register_module("act1", std::make_shared<ReLU>());
   register_module("conv2d2", conv(48, 52, true, 1));
@@ -175,7 +179,8 @@ std::pair<Tensor, Tensor> LSTMLinearModel::forward(const Tensor& x) {
   return {run(*this, "linear", output), output};
 }
 Value LSTMLinearModel::forward_values(const Values& inputs) {
-  TWIG_CHECK(inputs.size() == 1, TypeError, "LSTMLinearModel.forward() takes 1 input but ", inputs.size(), " were given");
+  TWIG_CHECK(inputs.size() == 1, TypeError, "LSTMLinearModel.forward() takes 1 input but ", inputs.size(),
+             " were given");
   auto [decoded, output] = forward(inputs[0].tensor());
   return Value::tuple({decoded, output});
 }

@@ -3,10 +3,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "fixture_file.h"
 #include <string>
 
+#include "fixture_file.h"
 #include "twig/core.h"
 
 namespace twig::testing {

@@ -3,12 +3,11 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "fixture_file.h"
 #include <string>
 
-#include "twig/nn/module.h"
+#include "fixture_file.h"
 #include "testing.h"
+#include "twig/nn/module.h"
 
 namespace twig::testing {
 

@@ -5,10 +5,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "fixture_file.h"
 #include <string>
 
+#include "fixture_file.h"
 #include "testing.h"
 
 namespace twig::testing {

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "nn_conv_fixture.h"
+#include "testing.h"
 #include "twig/autograd/node.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/functional.h"
-#include "nn_conv_fixture.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;
@@ -123,11 +123,11 @@ TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
     IntPair stride, padding, dilation;
   };
   const std::vector<Case> cases = {
-      {{5, 1, 28, 28}, {6, 1, 5, 5}, {1}, {2}, {1}},       // LeNet-5 conv1
-      {{5, 6, 14, 14}, {16, 6, 5, 5}, {1}, {0}, {1}},      // LeNet-5 conv2
-      {{1, 3, 9, 40}, {4, 3, 3, 3}, {1}, {1}, {1}},        // one sample, wide rows
+      {{5, 1, 28, 28}, {6, 1, 5, 5}, {1}, {2}, {1}},   // LeNet-5 conv1
+      {{5, 6, 14, 14}, {16, 6, 5, 5}, {1}, {0}, {1}},  // LeNet-5 conv2
+      {{1, 3, 9, 40}, {4, 3, 3, 3}, {1}, {1}, {1}},    // one sample, wide rows
       {{5, 2, 11, 13}, {3, 2, 3, 3}, {2, 1}, {1, 2}, {1, 2}},
-      {{5, 2, 6, 3}, {3, 2, 2, 2}, {1}, {1}, {1}},         // rows shorter than one vector
+      {{5, 2, 6, 3}, {3, 2, 2, 2}, {1}, {1}, {1}},  // rows shorter than one vector
       {{5, 2, 9, 21}, {3, 2, 3, 4}, {1, 3}, {0, 3}, {2, 1}},
       {{5, 2, 11, 40}, {3, 2, 3, 3}, {2, 1}, {1, 0}, {2, 1}},  // direct kernel: rows 38 wide
   };

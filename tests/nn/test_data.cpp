@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -7,8 +6,8 @@
 #include <fstream>
 #include <set>
 
-#include "twig/nn/data.h"
 #include "testing.h"
+#include "twig/nn/data.h"
 
 using namespace twig;
 using namespace twig::data;
@@ -19,9 +18,8 @@ namespace {
 class TempDir {
  public:
   TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("twig_data_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = std::filesystem::temp_directory_path() / ("twig_data_" + std::to_string(::getpid()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(path_);
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
@@ -53,8 +51,9 @@ void expect_error_containing(const std::function<void()>& fn, const std::string&
 TEST(DataIdx, RoundTripPlainAndGzip) {
   TempDir dir;
   Generator g(1);
-  TensorList samples = {randint(0, 256, {5, 4, 3}, kInt64, &g).to(kUInt8), randint(-1000, 1000, {7}, kInt64, &g).to(kInt32),
-                        randn({2, 3}, kFloat32, &g), randn({4}, kFloat64, &g)};
+  TensorList samples = {randint(0, 256, {5, 4, 3}, kInt64, &g).to(kUInt8),
+                        randint(-1000, 1000, {7}, kInt64, &g).to(kInt32), randn({2, 3}, kFloat32, &g),
+                        randn({4}, kFloat64, &g)};
   for (const Tensor& t : samples) {
     for (bool gz : {false, true}) {
       std::string path = dir.file(std::string("x.idx") + (gz ? ".gz" : ""));
@@ -83,7 +82,8 @@ TEST(DataIdx, HandWrittenBigEndianFile) {
 
 TEST(DataIdx, MalformedFilesRaiseTypedErrors) {
   TempDir dir;
-  expect_error_containing<RuntimeError>([&] { read_idx(dir.file("missing.gz")); }, "apt-get install dataset-fashion-mnist");
+  expect_error_containing<RuntimeError>([&] { read_idx(dir.file("missing.gz")); },
+                                        "apt-get install dataset-fashion-mnist");
   expect_error_containing<RuntimeError>([&] { read_idx(dir.file("missing.gz")); }, dir.file("missing.gz"));
   for (bool gz : {false, true}) {
     SCOPED_TRACE(gz ? "gzip" : "plain");
@@ -197,7 +197,8 @@ TEST(DataLoader, GenericDatasetStacks) {
 
 TEST(DataFashionMNIST, RealFiles) {
   const std::string root = FashionMNIST::kDefaultRoot;
-  if (!std::filesystem::is_directory(root)) GTEST_SKIP() << root << " is absent (apt-get install dataset-fashion-mnist)";
+  if (!std::filesystem::is_directory(root))
+    GTEST_SKIP() << root << " is absent (apt-get install dataset-fashion-mnist)";
   FashionMNIST train(root, true);
   EXPECT_EQ(train.inputs().sizes(), (Shape{60000, 1, 28, 28}));
   EXPECT_EQ(train.inputs().dtype(), kFloat32);

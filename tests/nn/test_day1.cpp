@@ -6,14 +6,14 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "twig/autograd/gradcheck.h"
 #include "fixture_file.h"
+#include "testing.h"
+#include "twig/autograd/gradcheck.h"
 #include "twig/nn/clip_grad.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/lr_scheduler.h"
 #include "twig/nn/pooling.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;
@@ -39,7 +39,8 @@ SpatialInts spatial(const json& j) {
 
 template <size_t D>
 std::shared_ptr<ConvNd<D>> make_conv(const json& c) {
-  ConvOptions<D> o(c.at("in_channels").get<int64_t>(), c.at("out_channels").get<int64_t>(), spatial(c.at("kernel_size")));
+  ConvOptions<D> o(c.at("in_channels").get<int64_t>(), c.at("out_channels").get<int64_t>(),
+                   spatial(c.at("kernel_size")));
   o.stride(spatial(c.at("stride"))).dilation(spatial(c.at("dilation"))).groups(c.at("groups").get<int64_t>());
   o.bias(c.at("bias").get<bool>()).padding_mode(c.at("padding_mode").get<std::string>());
   if (c.at("padding").is_string()) {
@@ -130,7 +131,8 @@ TEST(ConvPadding, Gradcheck) {
     auto functional = [pads, pad_mode](const TensorList& in) {
       return TensorList{F::conv2d(F::pad(in[0], pads, pad_mode), in[1])};
     };
-    EXPECT_GRADCHECK(functional, (TensorList{twig::testing::leaf({1, 2, 4, 5}, 8), twig::testing::leaf({2, 2, 2, 3}, 9)}));
+    EXPECT_GRADCHECK(functional,
+                     (TensorList{twig::testing::leaf({1, 2, 4, 5}, 8), twig::testing::leaf({2, 2, 2, 3}, 9)}));
   }
   for (const char* mode : {"constant", "reflect", "replicate", "circular"}) {
     SCOPED_TRACE(mode);
@@ -140,7 +142,8 @@ TEST(ConvPadding, Gradcheck) {
   auto same_dilated = [](const TensorList& in) {
     return TensorList{F::conv2d(in[0], in[1], Tensor(), {1}, "same", {2})};
   };
-  EXPECT_GRADCHECK(same_dilated, (TensorList{twig::testing::leaf({1, 1, 5, 4}, 1), twig::testing::leaf({2, 1, 2, 3}, 2)}));
+  EXPECT_GRADCHECK(same_dilated,
+                   (TensorList{twig::testing::leaf({1, 1, 5, 4}, 1), twig::testing::leaf({2, 1, 2, 3}, 2)}));
 }
 
 TEST(Pad, ModesValuesAndErrors) {
@@ -205,8 +208,7 @@ TEST(ClipGradNormFixture, TotalNormAndClippedGradientsMatchPyTorch) {
       p.set_grad(as_tensor(g, kFloat32));
       params.push_back(p);
     }
-    const double norm_type =
-        c.at("norm_type").is_string() ? utils::kInf : c.at("norm_type").get<double>();
+    const double norm_type = c.at("norm_type").is_string() ? utils::kInf : c.at("norm_type").get<double>();
     Tensor total = utils::clip_grad_norm_(params, c.at("max_norm").get<double>(), norm_type);
     EXPECT_EQ(c.at("total_dtype").get<std::string>(), "torch.float32");
     EXPECT_EQ(total.dtype(), kFloat32);

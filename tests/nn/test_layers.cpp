@@ -1,13 +1,13 @@
 #include <gtest/gtest.h>
 
-#include "twig/autograd/node.h"
 #include "layer_fixtures.h"
+#include "testing.h"
+#include "twig/autograd/node.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/dropout.h"
 #include "twig/nn/embedding.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/normalization.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;

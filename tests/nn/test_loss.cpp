@@ -2,11 +2,11 @@
 
 #include <cmath>
 
-#include "twig/autograd/node.h"
 #include "fixture_file.h"
 #include "nn/fixtures_json.h"
-#include "twig/nn/loss.h"
 #include "testing.h"
+#include "twig/autograd/node.h"
+#include "twig/nn/loss.h"
 
 using namespace twig;
 using namespace twig::nn;
@@ -43,9 +43,10 @@ TEST(LossGolden, MatchesPyTorch) {
   ASSERT_GE(cases.size(), 60u);
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    SCOPED_TRACE(::testing::Message() << "case " << i << ": " << c.at("fn").get<std::string>() << " reduction="
-                                      << c.at("reduction").get<std::string>() << " smoothing=" << c.at("label_smoothing")
-                                      << " weight=" << c.contains("weight") << " ignore=" << c.at("ignore_index"));
+    SCOPED_TRACE(::testing::Message() << "case " << i << ": " << c.at("fn").get<std::string>()
+                                      << " reduction=" << c.at("reduction").get<std::string>()
+                                      << " smoothing=" << c.at("label_smoothing") << " weight=" << c.contains("weight")
+                                      << " ignore=" << c.at("ignore_index"));
     Tensor x = json_tensor(c.at("input")).requires_grad_();
     Tensor target = c.at("fn") == "mse_loss" ? json_tensor(c.at("target")) : json_tensor<int64_t>(c.at("target"));
     Tensor out = run_loss(c, x, target);
@@ -78,8 +79,9 @@ TEST(LossGradcheck, CrossEntropyAllOptions) {
 TEST(LossGradcheck, SpatialAndUnbatched) {
   Tensor x4 = leaf({2, 3, 2, 2}, 2);
   Tensor t4 = tensor({{{0, 2}, {1, 1}}, {{2, 0}, {-100, 1}}});
-  EXPECT_GRADCHECK([&](const TensorList& in) { return TensorList{F::cross_entropy(in[0], t4, Tensor(), "mean", -100, 0.1)}; },
-                   TensorList{x4});
+  EXPECT_GRADCHECK(
+      [&](const TensorList& in) { return TensorList{F::cross_entropy(in[0], t4, Tensor(), "mean", -100, 0.1)}; },
+      TensorList{x4});
   EXPECT_GRADCHECK([&](const TensorList& in) { return TensorList{F::nll_loss(in[0], t4, Tensor(), "none")}; },
                    TensorList{x4});
   Tensor x1 = leaf({4}, 3);
@@ -95,7 +97,8 @@ TEST(LossGradcheck, NllAndMse) {
     EXPECT_GRADCHECK([&](const TensorList& in) { return TensorList{F::nll_loss(in[0], target, w, red, 0)}; },
                      TensorList{x});
     Tensor a = leaf({3, 2}, 5), b = leaf({3, 2}, 6);
-    EXPECT_GRADCHECK([&](const TensorList& in) { return TensorList{F::mse_loss(in[0], in[1], red)}; }, (TensorList{a, b}));
+    EXPECT_GRADCHECK([&](const TensorList& in) { return TensorList{F::mse_loss(in[0], in[1], red)}; },
+                     (TensorList{a, b}));
   }
 }
 

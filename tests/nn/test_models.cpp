@@ -143,7 +143,7 @@ TEST(TestModels, OutputsMatchPyTorch) {
 TEST(TestModels, RowsAreSubset) {
   Tensor sup = tensor({{1, 2}, {3, 4}, {5, 6}});
   EXPECT_TRUE(rows_are_subset(tensor({{1, 2}, {5, 6}}), sup));
-  EXPECT_TRUE(rows_are_subset(tensor({{3, 4}, {3, 4}}), sup));  // a matched row may match again
+  EXPECT_TRUE(rows_are_subset(tensor({{3, 4}, {3, 4}}), sup));   // a matched row may match again
   EXPECT_FALSE(rows_are_subset(tensor({{5, 6}, {1, 2}}), sup));  // order matters
   EXPECT_FALSE(rows_are_subset(tensor({{7, 8}}), sup));
   EXPECT_TRUE(rows_are_subset(tensor({2, 3}), tensor({1, 2, 3})));

@@ -2,10 +2,10 @@
 
 #include <cmath>
 
+#include "testing.h"
 #include "twig/nn/container.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;
@@ -256,8 +256,7 @@ TEST(Parametrize, RegisterEvaluateRemove) {
   EXPECT_TRUE(is_parametrized(m, "weight"));
   EXPECT_FALSE(is_parametrized(m, "bias"));
   EXPECT_TRUE(parametrizations_of(m, "weight")->original().is_same(w));
-  EXPECT_EQ(names_of(m.named_parameters()),
-            (std::vector<std::string>{"bias", "parametrizations.weight.original"}));
+  EXPECT_EQ(names_of(m.named_parameters()), (std::vector<std::string>{"bias", "parametrizations.weight.original"}));
   // Fresh value on each access; the mask buffer aliases the caller's tensor.
   EXPECT_TENSOR_EQ(m.get("weight"), w * mask);
   mask.index_put_({0, 2}, 0.0f);

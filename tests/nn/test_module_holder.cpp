@@ -4,9 +4,9 @@
 
 #include <cmath>
 
+#include "testing.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;
@@ -98,7 +98,7 @@ TEST(DefaultDtype, FactoriesAndLayersFollowIt) {
     EXPECT_EQ(tensor({1, 2}).dtype(), kInt64);  // integers stay int64
     EXPECT_EQ(arange(0.0, 1.0, 0.25).dtype(), kFloat64);
     EXPECT_EQ(linspace(0, 1, 3).dtype(), kFloat64);
-    EXPECT_EQ((tensor({1, 2}) * 1.5).dtype(), kFloat64);  // int tensor meets a Python float
+    EXPECT_EQ((tensor({1, 2}) * 1.5).dtype(), kFloat64);             // int tensor meets a Python float
     EXPECT_EQ((tensor({1, 2}) / tensor({2, 2})).dtype(), kFloat64);  // true division
     // A float64 value is not rounded through float32.
     EXPECT_EQ(tensor({0.1}).item<double>(), 0.1);

@@ -3,10 +3,10 @@
 #include <memory>
 
 #include "nn/fixtures_json.h"
+#include "testing.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/loss.h"
 #include "twig/nn/optim.h"
-#include "testing.h"
 
 using namespace twig;
 using twig::testing::json_tensor;

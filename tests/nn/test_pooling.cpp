@@ -4,11 +4,11 @@
 
 #include <limits>
 
+#include "nn_conv_fixture.h"
+#include "testing.h"
 #include "twig/autograd/node.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/pooling.h"
-#include "nn_conv_fixture.h"
-#include "testing.h"
 
 using namespace twig;
 using namespace twig::nn;

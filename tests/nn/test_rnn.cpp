@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "layer_fixtures.h"
-#include "twig/nn/rnn.h"
 #include "testing.h"
+#include "twig/nn/rnn.h"
 
 using namespace twig;
 using namespace twig::nn;

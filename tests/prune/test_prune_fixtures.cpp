@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "twig/nn/module.h"
-#include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
 #include "tests/prune/prune_fixture_helpers.h"
 #include "tests/testing.h"
+#include "twig/nn/module.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
 
 namespace twig {
 namespace {
@@ -29,9 +29,7 @@ const json& fixture() { return testing::load_fixture("prune.json", "gen_prune_fi
 
 Shape shape_of(const json& j) { return j.get<Shape>(); }
 
-Tensor float_tensor(const json& data, const Shape& shape) {
-  return from_vector(data.get<std::vector<float>>(), shape);
-}
+Tensor float_tensor(const json& data, const Shape& shape) { return from_vector(data.get<std::vector<float>>(), shape); }
 
 Tensor mask_tensor(const json& data, const Shape& shape) {
   std::vector<float> v;
@@ -56,8 +54,8 @@ void run_single(const json& c) {
       if (fn == "l1") {
         prune::l1_unstructured(*m, "weight", amount_of(st.at("amount")), importance);
       } else if (fn == "ln") {
-        prune::ln_structured(*m, "weight", amount_of(st.at("amount")), norm_of(st.at("n")),
-                             st.at("dim").get<int64_t>(), importance);
+        prune::ln_structured(*m, "weight", amount_of(st.at("amount")), norm_of(st.at("n")), st.at("dim").get<int64_t>(),
+                             importance);
       } else if (fn == "custom") {
         prune::custom_from_mask(*m, "weight", mask_tensor(st.at("mask"), shape));
       } else {
@@ -95,8 +93,7 @@ void run_global(const json& c) {
     params.emplace_back(m, "weight");
     mods.push_back(m);
   }
-  prune::global_unstructured(params, std::make_shared<prune::L1Unstructured>(amount_of(c.at("amount"))),
-                             scores);
+  prune::global_unstructured(params, std::make_shared<prune::L1Unstructured>(amount_of(c.at("amount"))), scores);
   for (size_t i = 0; i < mods.size(); ++i) {
     SCOPED_TRACE("tensor " + std::to_string(i));
     const json& t = c.at("tensors")[i];

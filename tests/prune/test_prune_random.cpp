@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tests/prune/prune_testing.h"
+#include "tests/testing.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/optim.h"
@@ -16,8 +18,6 @@
 #include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/shape.h"
-#include "tests/prune/prune_testing.h"
-#include "tests/testing.h"
 
 namespace twig {
 namespace {
@@ -178,13 +178,14 @@ TEST(PruneBehaviour, TiesPruneExactlyTheRequestedCount) {
   EXPECT_TENSOR_EQ(mask, tensor({{1, 1, 1, 1}, {0, 0, 0, 1}}, kFloat32));
   // Structured ties: equal norms keep the channels PyTorch keeps.
   prune::LnStructured q(2, 2, 0);
-  EXPECT_TENSOR_EQ(q.compute_mask(ones({4, 3}), ones({4, 3})), tensor({{0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {1, 1, 1}}, kFloat32));
+  EXPECT_TENSOR_EQ(q.compute_mask(ones({4, 3}), ones({4, 3})),
+                   tensor({{0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {1, 1, 1}}, kFloat32));
 }
 
 TEST(PruneBehaviour, ComputeNormMatchesTensorNorm) {
   Tensor t = randn({3, 4, 5});
-  for (NormP n : {NormP(1), NormP(2), NormP(3.5), NormP(0.5), NormP(-1.0), NormP(INFINITY), NormP(-INFINITY),
-                  NormP("fro")}) {
+  for (NormP n :
+       {NormP(1), NormP(2), NormP(3.5), NormP(0.5), NormP(-1.0), NormP(INFINITY), NormP(-INFINITY), NormP("fro")}) {
     for (int64_t dim : {0, 1, 2, -1, -2}) {
       SCOPED_TRACE(n.str() + " dim " + std::to_string(dim));
       Dims others;
@@ -337,8 +338,7 @@ TEST(PruneBehaviour, EveryParameterOfTheLayers) {
   for (const std::string& name : lstm->flat_weight_names()) {
     Tensor g = lstm->get(name + "_orig").grad();
     ASSERT_TRUE(g.defined()) << name;
-    EXPECT_EQ(zeros_in(g.masked_select(lstm->get(name + "_mask") == 0)),
-              zeros_in(lstm->get(name + "_mask")));
+    EXPECT_EQ(zeros_in(g.masked_select(lstm->get(name + "_mask") == 0)), zeros_in(lstm->get(name + "_mask")));
   }
   int params = 0;
   for (const Tensor& w : lstm->flat_weights()) params += testing::is_parameter_object(*lstm, w);

@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/testing.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/prune/prune.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
-#include "tests/testing.h"
 
 #if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")
 #include "twig/serialize/module_io.h"
@@ -29,7 +29,8 @@ namespace {
 using nn::ModulePtr;
 
 ModulePtr round_trip(const nn::Module& m) {
-  std::string path = (std::filesystem::temp_directory_path() / ("twig_prune_ser_" + std::to_string(::getpid()))).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("twig_prune_ser_" + std::to_string(::getpid()))).string();
   serialize::save_module(m, path);
   ModulePtr out = serialize::load_module(path);
   std::remove(path.c_str());
@@ -88,8 +89,8 @@ TEST(PruneSerialize, MethodsAndContainersRoundTrip) {
 }
 
 TEST(PruneSerialize, GlobalPruningSurvivesSaving) {
-  auto model = std::make_shared<nn::Sequential>(std::initializer_list<ModulePtr>{
-      std::make_shared<nn::Linear>(6, 5), std::make_shared<nn::Linear>(5, 2)});
+  auto model = std::make_shared<nn::Sequential>(
+      std::initializer_list<ModulePtr>{std::make_shared<nn::Linear>(6, 5), std::make_shared<nn::Linear>(5, 2)});
   prune::global_unstructured({{(*model)[0], "weight"}, {(*model)[1], "weight"}},
                              std::make_shared<prune::L1Unstructured>(0.5));
   ModulePtr loaded = round_trip(*model);
@@ -121,10 +122,10 @@ int64_t data_bytes(const std::string& path) {
 }
 
 std::shared_ptr<nn::Sequential> lenet() {
-  return std::make_shared<nn::Sequential>(std::initializer_list<ModulePtr>{
-      std::make_shared<nn::Conv2d>(1, 6, 5), std::make_shared<nn::Conv2d>(6, 16, 5),
-      std::make_shared<nn::Linear>(256, 120), std::make_shared<nn::Linear>(120, 84),
-      std::make_shared<nn::Linear>(84, 10)});
+  return std::make_shared<nn::Sequential>(
+      std::initializer_list<ModulePtr>{std::make_shared<nn::Conv2d>(1, 6, 5), std::make_shared<nn::Conv2d>(6, 16, 5),
+                                       std::make_shared<nn::Linear>(256, 120), std::make_shared<nn::Linear>(120, 84),
+                                       std::make_shared<nn::Linear>(84, 10)});
 }
 
 // Same dtype, shape and values.
@@ -193,8 +194,8 @@ TEST(PruneSerialize, APrunedFileIsTheDenseFilePlusOneBitPerWeight) {
 // the last equals the module's mask and is stored once, the earlier two bit-packed.
 TEST(PruneSerialize, MasksOfEveryRoundAreKeptOnceAndBitPacked) {
   manual_seed(5);
-  auto model = std::make_shared<nn::Sequential>(std::initializer_list<ModulePtr>{
-      std::make_shared<nn::Linear>(40, 30), std::make_shared<nn::Linear>(30, 20)});
+  auto model = std::make_shared<nn::Sequential>(
+      std::initializer_list<ModulePtr>{std::make_shared<nn::Linear>(40, 30), std::make_shared<nn::Linear>(30, 20)});
   for (int round = 0; round < 3; ++round) {
     prune::global_unstructured({{(*model)[0], "weight"}, {(*model)[1], "weight"}},
                                std::make_shared<prune::L1Unstructured>(0.3));

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "twig/nn/module.h"
-#include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
 #include "tests/prune/prune_fixture_helpers.h"
 #include "tests/testing.h"
+#include "twig/nn/module.h"
+#include "twig/prune/prune.h"
+#include "twig/tensor/ops.h"
 
 namespace twig {
 namespace {
@@ -58,8 +58,7 @@ void apply_step(nn::Module& m, const json& st) {
   if (fn == "l1") {
     prune::l1_unstructured(m, "weight", amount_of(st.at("amount")));
   } else if (fn == "ln") {
-    prune::ln_structured(m, "weight", amount_of(st.at("amount")), norm_of(st.at("n")),
-                         st.at("dim").get<int64_t>());
+    prune::ln_structured(m, "weight", amount_of(st.at("amount")), norm_of(st.at("n")), st.at("dim").get<int64_t>());
   } else if (fn == "remove") {
     prune::remove(m, "weight");
   } else {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/prune/prune_testing.h"
+#include "tests/testing.h"
 #include "twig/autograd/grad_mode.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
@@ -22,8 +24,6 @@
 #include "twig/prune/prune.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
-#include "tests/prune/prune_testing.h"
-#include "tests/testing.h"
 
 #if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")
 #define TWIG_PRUNE_TEST_SERIALIZE 1
@@ -461,8 +461,8 @@ TEST(TestPruningNN, test_ln_structured_pruning) {
 TEST(TestPruningNN, test_ln_structured_pruning_importance_scores) {
   auto m = std::make_shared<nn::Conv2d>(3, 1, 2);
   m->get("weight").set_data(ln_test_weight());
-  Tensor importance_scores = tensor(
-      {{{{10.0, 1.0}, {10.0, 1.0}}, {{30.0, 3.0}, {30.0, 3.0}}, {{-20.0, -2.0}, {-20.0, -2.0}}}});
+  Tensor importance_scores =
+      tensor({{{{10.0, 1.0}, {10.0, 1.0}}, {{30.0, 3.0}, {30.0, 3.0}}, {{-20.0, -2.0}, {-20.0, -2.0}}}});
   Tensor expected_mask_axis1 = ones_like(m->get("weight"));
   expected_mask_axis1.index_put_({Slice(), 0}, Scalar(0.0));
   prune::ln_structured(*m, "weight", 1, 2, 1, importance_scores);

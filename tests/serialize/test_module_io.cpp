@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/common_pruning.h"
+#include "serialize/serialize_testing.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
@@ -16,7 +17,6 @@
 #include "twig/nn/pooling.h"
 #include "twig/nn/rnn.h"
 #include "twig/serialize/module_io.h"
-#include "serialize/serialize_testing.h"
 
 namespace twig::testing {
 namespace {
@@ -62,9 +62,7 @@ void expect_same_module(const nn::Module& a, const nn::Module& b, const std::str
   for (const auto& [name, c] : a.children_dict()) expect_same_module(*c, *b.child(name), path + "." + name);
 }
 
-void expect_same_output(nn::Module& a, nn::Module& b, const Tensor& x) {
-  EXPECT_TRUE(bitwise_equal(a(x), b(x)));
-}
+void expect_same_output(nn::Module& a, nn::Module& b, const Tensor& x) { EXPECT_TRUE(bitwise_equal(a(x), b(x))); }
 
 // ---- every nn layer ------------------------------------------------------------------------------------
 
@@ -161,10 +159,30 @@ TEST(ModuleRoundTrip, EmbeddingContainersAndLosses) {
 
 TEST(ModuleRoundTrip, EveryBuiltInTypeIsRegistered) {
   auto types = serialize::registered_module_types();
-  for (const char* t : {"Linear", "Conv2d", "Conv3d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-                        "AdaptiveMaxPool2d", "Flatten", "Identity", "Dropout", "LayerNorm", "BatchNorm2d", "Embedding",
-                        "ReLU", "Softmax", "LogSoftmax", "GELU", "PReLU", "Sequential", "ModuleList", "ModuleDict",
-                        "LSTM", "ParametrizationList", "CrossEntropyLoss"}) {
+  for (const char* t : {"Linear",
+                        "Conv2d",
+                        "Conv3d",
+                        "MaxPool2d",
+                        "AvgPool2d",
+                        "AdaptiveAvgPool2d",
+                        "AdaptiveMaxPool2d",
+                        "Flatten",
+                        "Identity",
+                        "Dropout",
+                        "LayerNorm",
+                        "BatchNorm2d",
+                        "Embedding",
+                        "ReLU",
+                        "Softmax",
+                        "LogSoftmax",
+                        "GELU",
+                        "PReLU",
+                        "Sequential",
+                        "ModuleList",
+                        "ModuleDict",
+                        "LSTM",
+                        "ParametrizationList",
+                        "CrossEntropyLoss"}) {
     EXPECT_TRUE(serialize::has_module_type(t)) << t;
     EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << t;
   }
@@ -198,11 +216,16 @@ TEST(ModuleRoundTrip, EveryCommonPruningModel) {
   models::register_test_models();
   using namespace models;
   std::vector<std::pair<ModulePtr, Shape>> cases = {
-      {std::make_shared<SimpleLinear>(), {2, 7}},          {std::make_shared<LinearBias>(), {2, 7}},
-      {std::make_shared<LinearActivation>(), {2, 7}},      {std::make_shared<LinearActivationFunctional>(), {2, 7}},
-      {std::make_shared<SimpleConv2d>(), {1, 1, 28, 28}},  {std::make_shared<Conv2dBias>(), {1, 1, 28, 28}},
-      {std::make_shared<Conv2dActivation>(), {1, 1, 28, 28}}, {std::make_shared<Conv2dPadBias>(), {1, 1, 28, 28}},
-      {std::make_shared<Conv2dPool>(), {1, 1, 28, 28}},    {std::make_shared<Conv2dPoolFlattenFunctional>(), {1, 1, 28, 28}},
+      {std::make_shared<SimpleLinear>(), {2, 7}},
+      {std::make_shared<LinearBias>(), {2, 7}},
+      {std::make_shared<LinearActivation>(), {2, 7}},
+      {std::make_shared<LinearActivationFunctional>(), {2, 7}},
+      {std::make_shared<SimpleConv2d>(), {1, 1, 28, 28}},
+      {std::make_shared<Conv2dBias>(), {1, 1, 28, 28}},
+      {std::make_shared<Conv2dActivation>(), {1, 1, 28, 28}},
+      {std::make_shared<Conv2dPadBias>(), {1, 1, 28, 28}},
+      {std::make_shared<Conv2dPool>(), {1, 1, 28, 28}},
+      {std::make_shared<Conv2dPoolFlattenFunctional>(), {1, 1, 28, 28}},
       {std::make_shared<Conv2dPoolFlatten>(), {1, 1, 28, 28}},
   };
   for (auto& [m, shape] : cases) {
@@ -241,18 +264,17 @@ class MaskHook : public nn::ForwardPreHook {
 
 void register_mask_hook() {
   serialize::register_forward_pre_hook_type(
-      "TestMaskHook",
-      {[](const nn::ForwardPreHook& h, serialize::TensorWriter& w) {
-         const auto& hook = dynamic_cast<const MaskHook&>(h);
-         json state{{"name", hook.name}};
-         if (hook.extra.defined()) state["extra"] = w.put("extra", hook.extra);
-         return state;
-       },
-       [](const json& state, serialize::TensorReader& r) -> std::shared_ptr<nn::ForwardPreHook> {
-         auto hook = std::make_shared<MaskHook>(state.at("name").get<std::string>());
-         if (state.contains("extra")) hook->extra = r.get(state["extra"].get<std::string>());
-         return hook;
-       }});
+      "TestMaskHook", {[](const nn::ForwardPreHook& h, serialize::TensorWriter& w) {
+                         const auto& hook = dynamic_cast<const MaskHook&>(h);
+                         json state{{"name", hook.name}};
+                         if (hook.extra.defined()) state["extra"] = w.put("extra", hook.extra);
+                         return state;
+                       },
+                       [](const json& state, serialize::TensorReader& r) -> std::shared_ptr<nn::ForwardPreHook> {
+                         auto hook = std::make_shared<MaskHook>(state.at("name").get<std::string>());
+                         if (state.contains("extra")) hook->extra = r.get(state["extra"].get<std::string>());
+                         return hook;
+                       }});
 }
 
 void prune_weight(nn::Module& m, const Tensor& mask) {
@@ -430,8 +452,9 @@ TEST(ModuleRegistries, TypedLoadNamesBothTypesOnMismatch) {
   TempDir dir;
   save_module(nn::Linear(2, 2), dir.file("lin"));
   EXPECT_NE(load_module<nn::Linear>(dir.file("lin")), nullptr);
-  expect_error<TypeError>([&] { load_module<nn::LSTM>(dir.file("lin")); },
-                          std::vector<std::string>{"load_module<twig::nn::LSTM>", "holds a Linear", "twig::nn::Linear"});
+  expect_error<TypeError>(
+      [&] { load_module<nn::LSTM>(dir.file("lin")); },
+      std::vector<std::string>{"load_module<twig::nn::LSTM>", "holds a Linear", "twig::nn::Linear"});
 }
 
 TEST(ModuleRegistries, RegisteringTwiceReplaces) {
@@ -531,8 +554,7 @@ TEST(ModuleUnregistered, SavedWithItsTreeAndLoadedAsAHolder) {
   // Its children work; it has no forward, and says how to get the class back.
   Tensor x = input({2, 4});
   EXPECT_TRUE(bitwise_equal((*back->child("fc1"))(x), (*net->fc1)(x)));
-  expect_error<NotImplementedError>([&] { (*back)(x); },
-                                    std::vector<std::string>{"NoCodecNet", "register_module<"});
+  expect_error<NotImplementedError>([&] { (*back)(x); }, std::vector<std::string>{"NoCodecNet", "register_module<"});
   expect_error<TypeError>([&] { serialize::load_module<NoCodecNet>(dir.file("net")); },
                           std::vector<std::string>{"holds a NoCodecNet", "generic holder", "register_module<"});
   // The holder clones and round-trips like any module.
@@ -635,13 +657,18 @@ TEST(ModuleMalformed, UnknownHookType) {
 TEST(ModuleMalformed, Cycle) {
   expect_bad_tree<ValueError>(
       two_linears(),
-      [](nlohmann::json& j, nn::StateDict&) { j["modules"][1]["children"] = {{{"name", "back"}, {"module", 0}}}; },
+      [](nlohmann::json& j, nn::StateDict&) {
+        j["modules"][1]["children"] = {{{"name", "back"}, {"module", 0}}};
+      },
       "cycle");
 }
 
 TEST(ModuleMalformed, SelfLoop) {
   expect_bad_tree<ValueError>(
-      nn::ReLU(), [](nlohmann::json& j, nn::StateDict&) { j["modules"][0]["children"] = {{{"name", "me"}, {"module", 0}}}; },
+      nn::ReLU(),
+      [](nlohmann::json& j, nn::StateDict&) {
+        j["modules"][0]["children"] = {{{"name", "me"}, {"module", 0}}};
+      },
       "cycle");
 }
 

@@ -5,15 +5,15 @@
 #include <functional>
 #include <memory>
 
+#include "serialize_testing.h"
+#include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/linear.h"
-#include "twig/nn/activation.h"
 #include "twig/nn/loss.h"
 #include "twig/nn/lr_scheduler.h"
 #include "twig/nn/optim.h"
 #include "twig/serialize/optim_io.h"
 #include "twig/serialize/safetensors.h"
-#include "serialize_testing.h"
 
 using namespace twig;
 using twig::testing::TempDir;
@@ -92,21 +92,25 @@ void check_resume_is_exact(const MakeOpt& make_opt, bool with_scheduler) {
 }  // namespace
 
 TEST(OptimIO, AdamResumesBitIdentically) {
-  check_resume_is_exact([](nn::Module& m) {
-    return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions().lr(1e-2).amsgrad(true));
-  }, false);
+  check_resume_is_exact(
+      [](nn::Module& m) {
+        return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions().lr(1e-2).amsgrad(true));
+      },
+      false);
 }
 
 TEST(OptimIO, AdamWWithSchedulerResumesBitIdentically) {
-  check_resume_is_exact([](nn::Module& m) {
-    return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamWOptions().lr(3e-3));
-  }, true);
+  check_resume_is_exact(
+      [](nn::Module& m) { return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamWOptions().lr(3e-3)); },
+      true);
 }
 
 TEST(OptimIO, SgdMomentumResumesBitIdentically) {
-  check_resume_is_exact([](nn::Module& m) {
-    return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).momentum(0.9).nesterov(true));
-  }, true);
+  check_resume_is_exact(
+      [](nn::Module& m) {
+        return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).momentum(0.9).nesterov(true));
+      },
+      true);
 }
 
 TEST(OptimIO, FileHoldsNamedStateAndHyperParameters) {
@@ -168,8 +172,8 @@ TEST(OptimIO, BadFilesLeaveTheOptimizerUnchanged) {
   {
     // Same type, different model: the names do not match.
     manual_seed(1);
-    auto other = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-        std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Linear>(8, 3)});
+    auto other = std::make_shared<nn::Sequential>(
+        std::initializer_list<nn::ModulePtr>{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Linear>(8, 3)});
     optim::Adam o(other->parameters());
     serialize::save_optimizer(o, *other, dir.file("other.safetensors"));
   }

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "serialize/serialize_testing.h"
 #include "twig/nn/linear.h"
 #include "twig/serialize/safetensors.h"
-#include "serialize/serialize_testing.h"
 
 namespace twig::testing {
 namespace {
@@ -136,8 +136,8 @@ TEST(SafetensorsLoad, TensorsOutliveTheFile) {
 }
 
 TEST(SafetensorsLayout, HeaderIsPaddedJsonWithContiguousOffsets) {
-  std::string bytes = to_safetensors_bytes(nn::StateDict{{"b", tensor({1, 2, 3}, kUInt8)}, {"a", ones({2}, kFloat64)}},
-                                           {{"k", "v"}});
+  std::string bytes =
+      to_safetensors_bytes(nn::StateDict{{"b", tensor({1, 2, 3}, kUInt8)}, {"a", ones({2}, kFloat64)}}, {{"k", "v"}});
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
   EXPECT_EQ((8 + n) % 8, 0u);
@@ -217,9 +217,13 @@ TEST(SafetensorsMalformed, HeaderNotJson) { expect_bad(safetensors_bytes("{\"a\"
 
 TEST(SafetensorsMalformed, HeaderTrailingGarbage) { expect_bad(safetensors_bytes("{} x"), "not valid JSON"); }
 
-TEST(SafetensorsMalformed, HeaderNotAnObject) { expect_bad(safetensors_bytes("[1, 2]"), "must be a JSON object, got array"); }
+TEST(SafetensorsMalformed, HeaderNotAnObject) {
+  expect_bad(safetensors_bytes("[1, 2]"), "must be a JSON object, got array");
+}
 
-TEST(SafetensorsMalformed, EntryNotAnObject) { expect_bad(safetensors_bytes(R"({"a": 3})"), "tensor 'a' must be an object"); }
+TEST(SafetensorsMalformed, EntryNotAnObject) {
+  expect_bad(safetensors_bytes(R"({"a": 3})"), "tensor 'a' must be an object");
+}
 
 TEST(SafetensorsMalformed, MissingField) {
   expect_bad(safetensors_bytes(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", std::string(8, '\0')),
@@ -257,8 +261,8 @@ TEST(SafetensorsMalformed, NonIntegerShape) {
 }
 
 TEST(SafetensorsMalformed, OverflowingElementCount) {
-  expect_bad(safetensors_bytes(
-                 R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", std::string(8, '\0')),
+  expect_bad(safetensors_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})",
+                               std::string(8, '\0')),
              "overflows");
 }
 
@@ -279,17 +283,17 @@ TEST(SafetensorsMalformed, OffsetsNotAPair) {
 }
 
 TEST(SafetensorsMalformed, OffsetsOverlap) {
-  expect_bad(safetensors_bytes(std::string("{") + kGoodEntry +
-                                   R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                               std::string(12, '\0')),
-             "overlap tensor 'a'");
+  expect_bad(
+      safetensors_bytes(std::string("{") + kGoodEntry + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                        std::string(12, '\0')),
+      "overlap tensor 'a'");
 }
 
 TEST(SafetensorsMalformed, OffsetsWithAHole) {
-  expect_bad(safetensors_bytes(std::string("{") + kGoodEntry +
-                                   R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})",
-                               std::string(16, '\0')),
-             "hole in the data: bytes [8, 12)");
+  expect_bad(
+      safetensors_bytes(std::string("{") + kGoodEntry + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})",
+                        std::string(16, '\0')),
+      "hole in the data: bytes [8, 12)");
 }
 
 TEST(SafetensorsMalformed, OffsetsNotStartingAtZero) {
@@ -298,7 +302,8 @@ TEST(SafetensorsMalformed, OffsetsNotStartingAtZero) {
 }
 
 TEST(SafetensorsMalformed, OffsetsPastTheEnd) {
-  expect_bad(safetensors_bytes(std::string("{") + kGoodEntry + "}", std::string(5, '\0')), "run past the end of the file");
+  expect_bad(safetensors_bytes(std::string("{") + kGoodEntry + "}", std::string(5, '\0')),
+             "run past the end of the file");
 }
 
 TEST(SafetensorsMalformed, OffsetsNotMatchingDtypeTimesShape) {
@@ -325,8 +330,9 @@ TEST(SafetensorsMalformed, MetadataNotAnObject) {
 }
 
 TEST(SafetensorsMalformed, BoolBytesOtherThanZeroOrOne) {
-  expect_bad(safetensors_bytes(R"({"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})", std::string("\x01\x00\x02", 3)),
-             "holds byte 2 at element 2");
+  expect_bad(
+      safetensors_bytes(R"({"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})", std::string("\x01\x00\x02", 3)),
+      "holds byte 2 at element 2");
 }
 
 TEST(SafetensorsMalformed, MissingFileAndFolderAreIoErrors) {

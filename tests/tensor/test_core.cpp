@@ -7,8 +7,8 @@
 #include "testing.h"
 
 using namespace twig;
-using twig::testing::leaf;
 using twig::testing::expect_error;
+using twig::testing::leaf;
 using twig::testing::noncontiguous;
 
 namespace {
@@ -31,11 +31,23 @@ void expect_aliases(const Tensor& base, const Tensor& view) {
 TEST(CoreViews, EveryViewOpAliases) {
   auto fresh = [] { return arange(24.0).reshape({2, 3, 4}); };
   std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> views = {
-      {"view", [](const Tensor& t) { return t.view({6, 4}); }},
-      {"reshape", [](const Tensor& t) { return t.reshape({4, -1}); }},
+      {"view",
+       [](const Tensor& t) {
+         return t.view({6, 4});
+       }},
+      {"reshape",
+       [](const Tensor& t) {
+         return t.reshape({4, -1});
+       }},
       {"transpose", [](const Tensor& t) { return t.transpose(0, 2); }},
-      {"permute", [](const Tensor& t) { return t.permute({2, 0, 1}); }},
-      {"expand", [](const Tensor& t) { return t.select(2, 0).unsqueeze(0).expand({5, 2, 3}); }},
+      {"permute",
+       [](const Tensor& t) {
+         return t.permute({2, 0, 1});
+       }},
+      {"expand",
+       [](const Tensor& t) {
+         return t.select(2, 0).unsqueeze(0).expand({5, 2, 3});
+       }},
       {"squeeze", [](const Tensor& t) { return t.narrow(0, 1, 1).squeeze(); }},
       {"squeeze_dim", [](const Tensor& t) { return t.narrow(0, 1, 1).squeeze(0); }},
       {"unsqueeze", [](const Tensor& t) { return t.unsqueeze(1); }},
@@ -43,7 +55,10 @@ TEST(CoreViews, EveryViewOpAliases) {
       {"narrow", [](const Tensor& t) { return t.narrow(2, 1, 2); }},
       {"select", [](const Tensor& t) { return t.select(1, 2); }},
       {"slice", [](const Tensor& t) { return t.slice(2, 0, std::nullopt, 2); }},
-      {"as_strided", [](const Tensor& t) { return t.as_strided({3, 3}, {1, 1}, 2); }},
+      {"as_strided",
+       [](const Tensor& t) {
+         return t.as_strided({3, 3}, {1, 1}, 2);
+       }},
       {"unfold", [](const Tensor& t) { return t.unfold(2, 2, 1); }},
       {"operator[]", [](const Tensor& t) { return t[1]; }},
       {"detach", [](const Tensor& t) { return t.detach(); }},
@@ -348,9 +363,13 @@ std::vector<UnaryCase> unary_cases() {
       {"erf", [](const Tensor& t) { return t.erf(); }, [](double x) { return std::erf(x); }, -2, 2},
       {"pow_scalar", [](const Tensor& t) { return t.pow(3); }, [](double x) { return x * x * x; }, -2, 2},
       {"pow_half", [](const Tensor& t) { return t.pow(0.5); }, [](double x) { return std::sqrt(x); }, 0.1, 4},
-      {"clamp", [](const Tensor& t) { return t.clamp(-1, 1.5); }, [](double x) { return std::clamp(x, -1.0, 1.5); }, -3, 3},
+      {"clamp", [](const Tensor& t) { return t.clamp(-1, 1.5); }, [](double x) { return std::clamp(x, -1.0, 1.5); }, -3,
+       3},
       {"clamp_min", [](const Tensor& t) { return t.clamp_min(0.5); }, [](double x) { return std::max(x, 0.5); }, -3, 3},
-      {"sign", [](const Tensor& t) { return t.sign(); }, [](double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }, -3, 3},
+      {"sign", [](const Tensor& t) { return t.sign(); }, [](double x) { return x > 0   ? 1.0
+                                                                               : x < 0 ? -1.0
+                                                                                       : 0.0; }, -3,
+       3},
       {"floor", [](const Tensor& t) { return t.floor(); }, [](double x) { return std::floor(x); }, -3, 3},
       {"ceil", [](const Tensor& t) { return t.ceil(); }, [](double x) { return std::ceil(x); }, -3, 3},
       {"trunc", [](const Tensor& t) { return t.trunc(); }, [](double x) { return std::trunc(x); }, -3, 3},
@@ -360,7 +379,11 @@ std::vector<UnaryCase> unary_cases() {
       {"rdiv_scalar", [](const Tensor& t) { return 2 / t; }, [](double x) { return 2 / x; }, 0.5, 3},
       {"mul_scalar", [](const Tensor& t) { return t * -1.5; }, [](double x) { return x * -1.5; }, -3, 3},
       {"remainder", [](const Tensor& t) { return t.remainder(1.5); },
-       [](double x) { double r = std::fmod(x, 1.5); return r < 0 ? r + 1.5 : r; }, -3, 3},
+       [](double x) {
+         double r = std::fmod(x, 1.5);
+         return r < 0 ? r + 1.5 : r;
+       },
+       -3, 3},
   };
 }
 
@@ -475,7 +498,9 @@ std::vector<BinaryCase> binary_cases() {
 
 namespace {
 // b values over the same domain as a but in reverse order, so pairs differ.
-Tensor reversed_sample(double lo, double hi, int64_t n) { return (sample(lo, hi, n, kFloat64) * -1.0 + (lo + hi)) * 0.97; }
+Tensor reversed_sample(double lo, double hi, int64_t n) {
+  return (sample(lo, hi, n, kFloat64) * -1.0 + (lo + hi)) * 0.97;
+}
 }  // namespace
 
 TEST(CoreElementwise, BinaryValuesMatchStdWithBroadcasting) {
@@ -540,10 +565,19 @@ TEST(CoreElementwise, GradcheckWithTestingHelpers) {
 TEST(CoreElementwise, ViewGradcheck) {
   Tensor x = leaf({2, 3, 4}, 11);
   std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
-      {"view", [](const Tensor& t) { return t.view({6, 4}); }},
+      {"view",
+       [](const Tensor& t) {
+         return t.view({6, 4});
+       }},
       {"transpose", [](const Tensor& t) { return t.transpose(0, 2); }},
-      {"permute", [](const Tensor& t) { return t.permute({1, 2, 0}); }},
-      {"expand", [](const Tensor& t) { return t.unsqueeze(0).expand({2, 2, 3, 4}); }},
+      {"permute",
+       [](const Tensor& t) {
+         return t.permute({1, 2, 0});
+       }},
+      {"expand",
+       [](const Tensor& t) {
+         return t.unsqueeze(0).expand({2, 2, 3, 4});
+       }},
       {"squeeze", [](const Tensor& t) { return t.narrow(0, 1, 1).squeeze(); }},
       {"flatten", [](const Tensor& t) { return t.flatten(1); }},
       {"narrow", [](const Tensor& t) { return t.narrow(2, 1, 2); }},
@@ -692,7 +726,7 @@ TEST(CoreInplace, FusedAddcmulAddcdivAndAlphaMatchComposedOps) {
   Generator g(3);
   Tensor base = randn({4, 5}, kFloat64, &g), t1 = randn({4, 5}, kFloat64, &g);
   Tensor t2 = randn({5}, kFloat64, &g).abs() + 0.5;  // broadcast over rows
-  Tensor tt = randn({5, 4}, kFloat64, &g).t();      // non-contiguous operand
+  Tensor tt = randn({5, 4}, kFloat64, &g).t();       // non-contiguous operand
   // Element by element in plain double (independent of twig's ops): (row, col) of a (4, 5) tensor.
   auto expected = [](const std::function<double(int64_t, int64_t)>& f) {
     std::vector<double> v;
@@ -704,19 +738,21 @@ TEST(CoreInplace, FusedAddcmulAddcdivAndAlphaMatchComposedOps) {
   auto at = [](const Tensor& t, int64_t r, int64_t c) { return t.index({r, c}).item<double>(); };
   Tensor a = base.clone();
   a.addcmul_(t1, t2, 0.25);
-  EXPECT_TENSOR_CLOSE(a, expected([&](int64_t r, int64_t c) { return at(base, r, c) + 0.25 * at(t1, r, c) * t2[c].item<double>(); }),
-                      1e-12, 1e-12);
+  EXPECT_TENSOR_CLOSE(
+      a, expected([&](int64_t r, int64_t c) { return at(base, r, c) + 0.25 * at(t1, r, c) * t2[c].item<double>(); }),
+      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(a, base + t1 * t2 * 0.25, 1e-12, 1e-12);
   Tensor b = base.clone();
   b.addcdiv_(tt, t2, -2);
-  EXPECT_TENSOR_CLOSE(b, expected([&](int64_t r, int64_t c) { return at(base, r, c) - 2.0 * at(tt, r, c) / t2[c].item<double>(); }),
-                      1e-12, 1e-12);
+  EXPECT_TENSOR_CLOSE(
+      b, expected([&](int64_t r, int64_t c) { return at(base, r, c) - 2.0 * at(tt, r, c) / t2[c].item<double>(); }),
+      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(b, base + tt / t2 * -2.0, 1e-12, 1e-12);
   Tensor c = base.clone();
   uint32_t v = c.version();
   c.add_(tt, 3.5);
-  EXPECT_TENSOR_CLOSE(c, expected([&](int64_t r, int64_t col) { return at(base, r, col) + 3.5 * at(tt, r, col); }), 1e-12,
-                      1e-12);
+  EXPECT_TENSOR_CLOSE(c, expected([&](int64_t r, int64_t col) { return at(base, r, col) + 3.5 * at(tt, r, col); }),
+                      1e-12, 1e-12);
   EXPECT_TENSOR_CLOSE(c, base + tt * 3.5, 1e-12, 1e-12);
   EXPECT_GT(c.version(), v);
   // Mixed dtypes take the composed path and still agree.

@@ -6,10 +6,10 @@
 
 using namespace twig;
 using namespace twig::indexing;
-using twig::testing::leaf;
-using twig::testing::noncontiguous;
 using twig::testing::expect_error;
 using twig::testing::gradcheck_both;
+using twig::testing::leaf;
+using twig::testing::noncontiguous;
 using TL = TensorList;
 
 namespace {
@@ -78,12 +78,17 @@ TEST(IndexBasic, Errors) {
   expect_error<IndexError>([&] { x.index({Slice(), -5}); }, "index -5 is out of bounds for dimension 1 with size 4");
   expect_error<IndexError>([&] { x.index({0, 0, 0}); }, "too many indices for tensor of dimension 2");
   expect_error<IndexError>([&] { x.index({Ellipsis, 0, Ellipsis}); }, "single ellipsis");
-  expect_error<ValueError>([&] { x.index({Slice(std::nullopt, std::nullopt, 0)}); }, "step must be greater than zero, got 0");
+  expect_error<ValueError>([&] { x.index({Slice(std::nullopt, std::nullopt, 0)}); },
+                           "step must be greater than zero, got 0");
   expect_error<IndexError>([] { scalar_tensor(1.0).index({0}); }, "dimension 0");
 }
 
 TEST(IndexBasic, Gradcheck) {
-  gradcheck_both([](const TL& x) { return TL{x[0].index({Slice(1, std::nullopt), Slice(std::nullopt, std::nullopt, 2)})}; }, {3, 4});
+  gradcheck_both(
+      [](const TL& x) {
+        return TL{x[0].index({Slice(1, std::nullopt), Slice(std::nullopt, std::nullopt, 2)})};
+      },
+      {3, 4});
   gradcheck_both([](const TL& x) { return TL{x[0].index({-1, Ellipsis, None})}; }, {3, 4});
   gradcheck_both([](const TL& x) { return TL{x[0].index({Ellipsis, 1})}; }, {2, 3, 2});
 }
@@ -124,8 +129,11 @@ TEST(IndexMask, PartialMasksAndCombinations) {
 
 TEST(IndexMask, ShapeMismatch) {
   Tensor x = grid();
-  expect_error<IndexError>([&] { x.index({tensor({true, false})}); },
-                           "The shape of the mask [2] at index 0 does not match the shape of the indexed tensor [3, 4] at index 0");
+  expect_error<IndexError>(
+      [&] {
+        x.index({tensor({true, false})});
+      },
+      "The shape of the mask [2] at index 0 does not match the shape of the indexed tensor [3, 4] at index 0");
   expect_error<IndexError>([&] { x.index({Slice(), tensor({true})}); }, "at index 1");
   expect_error<IndexError>([&] { x.index({zeros({3, 4, 1}, kBool)}); }, "too many indices");
 }
@@ -148,17 +156,29 @@ TEST(IndexInt, SelectsAlongOneDim) {
 
 TEST(IndexInt, Errors) {
   Tensor x = grid();
-  expect_error<IndexError>([&] { x.index({Slice(), tensor({1, 4})}); },
-                           "index 4 is out of bounds for dimension 1 with size 4");
+  expect_error<IndexError>(
+      [&] {
+        x.index({Slice(), tensor({1, 4})});
+      },
+      "index 4 is out of bounds for dimension 1 with size 4");
   expect_error<IndexError>([&] { x.index({tensor({-4})}); }, "index -4 is out of bounds for dimension 0 with size 3");
   expect_error<IndexError>([&] { x.index({tensor({1.0})}); }, "must be long, int, byte or bool tensors, got float32");
   // Several tensor indices: PyTorch 1.13's messages.
-  expect_error<IndexError>([&] { x.index({tensor({0, 1}), tensor({1, 2, 0})}); },
-                           "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
-  expect_error<IndexError>([&] { x.index({tensor({0, 1}), tensor({1, 4})}); },
-                           "index 4 is out of bounds for dimension 1 with size 4");
-  expect_error<IndexError>([&] { x.index({tensor({true, false, true}), tensor({0, 1, 2})}); },
-                           "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
+  expect_error<IndexError>(
+      [&] {
+        x.index({tensor({0, 1}), tensor({1, 2, 0})});
+      },
+      "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
+  expect_error<IndexError>(
+      [&] {
+        x.index({tensor({0, 1}), tensor({1, 4})});
+      },
+      "index 4 is out of bounds for dimension 1 with size 4");
+  expect_error<IndexError>(
+      [&] {
+        x.index({tensor({true, false, true}), tensor({0, 1, 2})});
+      },
+      "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
 }
 
 // Two or more tensor indices, by hand on grid() (x[i][j] = 4 * i + j); the PyTorch fixtures
@@ -187,7 +207,7 @@ TEST(IndexInt, SeveralTensors) {
   EXPECT_EQ(front.sizes(), (Shape{2, 3}));
   EXPECT_EQ(front.to_vector<int64_t>(), (L{14, 18, 22, 2, 6, 10}));
   Tensor split = y.index({tensor({1}), None, tensor({0})});  // None separates them too
-  EXPECT_EQ(split.sizes(), (Shape{1, 1, 4}));  // y[1, 0, :]: 12..15
+  EXPECT_EQ(split.sizes(), (Shape{1, 1, 4}));                // y[1, 0, :]: 12..15
   EXPECT_EQ(split.to_vector<int64_t>(), (L{12, 13, 14, 15}));
 }
 
@@ -270,12 +290,18 @@ TEST(IndexPut, WritesThroughNonContiguousViewsAndOverlaps) {
 
 TEST(IndexPut, Errors) {
   Tensor x = zeros({3, 4});
-  expect_error<RuntimeError>([&] { x.index_put_({Slice(), 0}, zeros({2})); },
-                             "shape mismatch: value tensor of shape [2] cannot be broadcast to indexing result of shape [3]");
+  expect_error<RuntimeError>(
+      [&] {
+        x.index_put_({Slice(), 0}, zeros({2}));
+      },
+      "shape mismatch: value tensor of shape [2] cannot be broadcast to indexing result of shape [3]");
   expect_error<IndexError>([&] { x.index_put_({3}, 1.0); }, "index 3 is out of bounds for dimension 0 with size 3");
   expect_error<IndexError>([&] { x.index_put_({tensor({true, true})}, 1.0); }, "The shape of the mask [2]");
-  expect_error<IndexError>([&] { x.index_put_({tensor({0, 1}), tensor({0, 1, 2})}, 1.0); },
-                           "could not be broadcast together with shapes [2], [3]");
+  expect_error<IndexError>(
+      [&] {
+        x.index_put_({tensor({0, 1}), tensor({0, 1, 2})}, 1.0);
+      },
+      "could not be broadcast together with shapes [2], [3]");
   Tensor l = leaf({2});
   expect_error<RuntimeError>([&] { l.index_put_({0}, 1.0); }, "index_put_");
   EXPECT_EQ(x.sum().item<double>(), 0.0);  // nothing written by the failed calls

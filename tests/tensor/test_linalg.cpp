@@ -9,8 +9,8 @@
 #include "testing.h"
 
 using namespace twig;
-using twig::testing::leaf;
 using twig::testing::expect_error;
+using twig::testing::leaf;
 using twig::testing::noncontiguous;
 
 namespace {
@@ -101,13 +101,29 @@ struct ShapePair {
 
 const std::vector<ShapePair>& matmul_shapes() {
   static const std::vector<ShapePair> pairs = {
-      {{3}, {3}},             {{2, 3}, {3}},          {{3}, {3, 4}},        {{2, 3}, {3, 4}},
-      {{1, 1}, {1, 1}},       {{1, 5}, {5, 1}},       {{5, 1}, {1, 4}},     {{4, 2, 3}, {4, 3, 5}},
-      {{2, 1, 3, 4}, {5, 4, 6}}, {{3, 4}, {2, 4, 5}}, {{2, 3, 4}, {4, 5}},  {{2, 3, 4}, {4}},
-      {{4}, {2, 4, 5}},       {{1, 3, 4}, {6, 4, 2}}, {{2, 1, 2, 3}, {1, 3, 3, 2}},
+      {{3}, {3}},
+      {{2, 3}, {3}},
+      {{3}, {3, 4}},
+      {{2, 3}, {3, 4}},
+      {{1, 1}, {1, 1}},
+      {{1, 5}, {5, 1}},
+      {{5, 1}, {1, 4}},
+      {{4, 2, 3}, {4, 3, 5}},
+      {{2, 1, 3, 4}, {5, 4, 6}},
+      {{3, 4}, {2, 4, 5}},
+      {{2, 3, 4}, {4, 5}},
+      {{2, 3, 4}, {4}},
+      {{4}, {2, 4, 5}},
+      {{1, 3, 4}, {6, 4, 2}},
+      {{2, 1, 2, 3}, {1, 3, 3, 2}},
       // K = 0 gives zeros; empty M, N or batch give empty results.
-      {{2, 0}, {0, 3}},       {{0}, {0}},             {{2, 2, 0}, {0, 3}},  {{0, 3}, {3, 4}},
-      {{2, 3}, {3, 0}},       {{0, 2, 3}, {3, 4}},    {{2, 0, 3}, {2, 3, 4}},
+      {{2, 0}, {0, 3}},
+      {{0}, {0}},
+      {{2, 2, 0}, {0, 3}},
+      {{0, 3}, {3, 4}},
+      {{2, 3}, {3, 0}},
+      {{0, 2, 3}, {3, 4}},
+      {{2, 0, 3}, {2, 3, 4}},
   };
   return pairs;
 }
@@ -249,9 +265,12 @@ Ref naive_cdist(const Tensor& x1, const Tensor& x2, double p) {
         double acc = 0;
         for (int64_t k = 0; k < M; ++k) {
           double d = std::abs(a[(bi * P + i) * M + k] - b[(bi * R + j) * M + k]);
-          if (p == 0) acc += d != 0;
-          else if (std::isinf(p)) acc = std::max(acc, d);
-          else acc += std::pow(d, p);
+          if (p == 0)
+            acc += d != 0;
+          else if (std::isinf(p))
+            acc = std::max(acc, d);
+          else
+            acc += std::pow(d, p);
         }
         out.push_back(p == 0 || std::isinf(p) ? acc : std::pow(acc, 1.0 / p));
       }
@@ -295,10 +314,16 @@ TEST(LinalgCdist, NearDuplicatePointsKeepRelativeAccuracy) {
 // ---- errors -------------------------------------------------------------------------------------
 
 TEST(LinalgErrors, ShapeMismatchNamesBothShapes) {
-  expect_error<RuntimeError>([] { mm(ones({2, 3}), ones({4, 5})); },
-                             {"mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"});
-  expect_error<RuntimeError>([] { matmul(ones({2, 3}), ones({4, 5})); },
-                             {"mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"});
+  expect_error<RuntimeError>(
+      [] {
+        mm(ones({2, 3}), ones({4, 5}));
+      },
+      {"mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"});
+  expect_error<RuntimeError>(
+      [] {
+        matmul(ones({2, 3}), ones({4, 5}));
+      },
+      {"mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"});
   expect_error<RuntimeError>([] { matmul(ones({2, 2, 3}), ones({4, 5})); }, {"2x2x3", "4x5"});
   expect_error<RuntimeError>([] { matmul(ones({2, 3, 4}), ones({3, 4, 5})); }, {"[2, 3, 4]", "[3, 4, 5]"});
   expect_error<RuntimeError>([] { matmul(ones({3}), ones({4})); }, {"inconsistent tensor size", "[3]", "[4]"});
@@ -307,12 +332,18 @@ TEST(LinalgErrors, ShapeMismatchNamesBothShapes) {
 }
 
 TEST(LinalgErrors, DtypeMismatch) {
-  expect_error<RuntimeError>([] { matmul(ones({2, 3}), ones({3, 2}, kFloat64)); },
-                             {"expected m1 and m2 to have the same dtype, but got: float != double"});
+  expect_error<RuntimeError>(
+      [] {
+        matmul(ones({2, 3}), ones({3, 2}, kFloat64));
+      },
+      {"expected m1 and m2 to have the same dtype, but got: float != double"});
   expect_error<RuntimeError>([] { mm(ones({2, 3}, kFloat64), ones({3, 2})); }, {"double != float"});
   expect_error<RuntimeError>([] { ones({3}).dot(ones({3}, kInt64)); }, {"same dtype", "Float", "Long"});
-  expect_error<RuntimeError>([] { addmm(ones({2, 2}, kFloat64), ones({2, 3}), ones({3, 2})); },
-                             {"same dtype", "double != float"});
+  expect_error<RuntimeError>(
+      [] {
+        addmm(ones({2, 2}, kFloat64), ones({2, 3}), ones({3, 2}));
+      },
+      {"same dtype", "double != float"});
   expect_error<RuntimeError>([] { matmul(ones({2, 2}, kBool), ones({2, 2}, kBool)); }, {"Bool", "[2, 2]"});
 }
 
@@ -338,7 +369,10 @@ TEST(LinalgErrors, AddmmErrors) {
   expect_error<RuntimeError>([] { addmm(ones({2, 2, 2}), ones({2, 3}), ones({3, 2})); }, {"[2, 2, 2]"});
   expect_error<RuntimeError>([] { addmm(ones({2}), ones({2}), ones({2, 2})); }, {"mat1 must be a matrix"});
   expect_error<RuntimeError>(
-      [] { addmm(ones({2, 2}, kInt64), ones({2, 2}, kInt64), ones({2, 2}, kInt64), 0.5); }, {"integral"});
+      [] {
+        addmm(ones({2, 2}, kInt64), ones({2, 2}, kInt64), ones({2, 2}, kInt64), 0.5);
+      },
+      {"integral"});
 }
 
 TEST(LinalgErrors, CdistErrors) {
@@ -381,11 +415,9 @@ TEST(LinalgGrad, NamedVariants) {
   auto [ba, lba] = noncontiguous({2, 3, 4}, 5);
   EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{bmm(x[0], x[1])}; },
                    (TensorList{ba, leaf({2, 4, 5}, 6)}));
-  EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{x[0].mv(x[1])}; },
-                   (TensorList{a, leaf({4}, 7)}));
+  EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{x[0].mv(x[1])}; }, (TensorList{a, leaf({4}, 7)}));
   Tensor strided = leaf({8}, 8).slice(0, 0, std::nullopt, 2);
-  EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{x[0].dot(x[1])}; },
-                   (TensorList{strided, leaf({4}, 9)}));
+  EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{x[0].dot(x[1])}; }, (TensorList{strided, leaf({4}, 9)}));
   EXPECT_GRADCHECK([](const TensorList& x) { return TensorList{x[0].mv(x[1])}; },
                    (TensorList{leaf({3, 4}, 10), strided}));
 }

@@ -116,8 +116,11 @@ TEST(AdamStep, MismatchesAreTypedErrorsAndChangeNothing) {
   AdamStep s = options(0, 1);
   expect_error<ValueError>([&] { adam_step_(p, ones({3, 4}), m, v, Tensor(), s); }, {"grad", "[3, 4]", "[4, 3]"});
   expect_error<TypeError>([&] { adam_step_(p, ones({4, 3}, kFloat64), m, v, Tensor(), s); }, {"grad", "float64"});
-  expect_error<TypeError>([&] { adam_step_(ones({4, 3}, kInt64), ones({4, 3}, kInt64), m, v, Tensor(), s); },
-                          {"param", "int64"});
+  expect_error<TypeError>(
+      [&] {
+        adam_step_(ones({4, 3}, kInt64), ones({4, 3}, kInt64), m, v, Tensor(), s);
+      },
+      {"param", "int64"});
   s.amsgrad = true;
   expect_error<RuntimeError>([&] { adam_step_(p, ones({4, 3}), m, v, Tensor(), s); }, {"max_exp_avg_sq"});
   s.amsgrad = false;

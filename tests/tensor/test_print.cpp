@@ -34,125 +34,55 @@ TEST(Print, Float2d) {
             "        [3., 4.]])");
 }
 
-TEST(Print, Int1d) {
-  EXPECT_EQ(str(tensor({1, 2, 3})),
-            "tensor([1, 2, 3])");
-}
+TEST(Print, Int1d) { EXPECT_EQ(str(tensor({1, 2, 3})), "tensor([1, 2, 3])"); }
 
-TEST(Print, Bool1d) {
-  EXPECT_EQ(str(tensor({true, false})),
-            "tensor([ True, False])");
-}
+TEST(Print, Bool1d) { EXPECT_EQ(str(tensor({true, false})), "tensor([ True, False])"); }
 
-TEST(Print, ZeroDim) {
-  EXPECT_EQ(str(tensor(3.5)),
-            "tensor(3.5000)");
-}
+TEST(Print, ZeroDim) { EXPECT_EQ(str(tensor(3.5)), "tensor(3.5000)"); }
 
-TEST(Print, ZeroDimInt) {
-  EXPECT_EQ(str(tensor(7)),
-            "tensor(7)");
-}
+TEST(Print, ZeroDimInt) { EXPECT_EQ(str(tensor(7)), "tensor(7)"); }
 
-TEST(Print, ZeroDimBool) {
-  EXPECT_EQ(str(tensor(true)),
-            "tensor(True)");
-}
+TEST(Print, ZeroDimBool) { EXPECT_EQ(str(tensor(true)), "tensor(True)"); }
 
-TEST(Print, ZeroDimFloat64) {
-  EXPECT_EQ(str(tensor(2.0, kFloat64)),
-            "tensor(2., dtype=torch.float64)");
-}
+TEST(Print, ZeroDimFloat64) { EXPECT_EQ(str(tensor(2.0, kFloat64)), "tensor(2., dtype=torch.float64)"); }
 
-TEST(Print, Fractions) {
-  EXPECT_EQ(str(tensor({1.5, -2.25, 100.125})),
-            "tensor([  1.5000,  -2.2500, 100.1250])");
-}
+TEST(Print, Fractions) { EXPECT_EQ(str(tensor({1.5, -2.25, 100.125})), "tensor([  1.5000,  -2.2500, 100.1250])"); }
 
-TEST(Print, Rounding) {
-  EXPECT_EQ(str(tensor({0.1234567, 0.5})),
-            "tensor([0.1235, 0.5000])");
-}
+TEST(Print, Rounding) { EXPECT_EQ(str(tensor({0.1234567, 0.5})), "tensor([0.1235, 0.5000])"); }
 
-TEST(Print, Float32Digits) {
-  EXPECT_EQ(str(tensor({123456.7})),
-            "tensor([123456.7031])");
-}
+TEST(Print, Float32Digits) { EXPECT_EQ(str(tensor({123456.7})), "tensor([123456.7031])"); }
 
-TEST(Print, SciSmall) {
-  EXPECT_EQ(str(tensor({1e-5, 1.0})),
-            "tensor([1.0000e-05, 1.0000e+00])");
-}
+TEST(Print, SciSmall) { EXPECT_EQ(str(tensor({1e-5, 1.0})), "tensor([1.0000e-05, 1.0000e+00])"); }
 
-TEST(Print, SciSmallNegative) {
-  EXPECT_EQ(str(tensor({-1e-5, 1.0})),
-            "tensor([-1.0000e-05,  1.0000e+00])");
-}
+TEST(Print, SciSmallNegative) { EXPECT_EQ(str(tensor({-1e-5, 1.0})), "tensor([-1.0000e-05,  1.0000e+00])"); }
 
-TEST(Print, SciBig) {
-  EXPECT_EQ(str(tensor({1e9, 1.0})),
-            "tensor([1.0000e+09, 1.0000e+00])");
-}
+TEST(Print, SciBig) { EXPECT_EQ(str(tensor({1e9, 1.0})), "tensor([1.0000e+09, 1.0000e+00])"); }
 
-TEST(Print, SciRatio) {
-  EXPECT_EQ(str(tensor({0.001, 2.5})),
-            "tensor([1.0000e-03, 2.5000e+00])");
-}
+TEST(Print, SciRatio) { EXPECT_EQ(str(tensor({0.001, 2.5})), "tensor([1.0000e-03, 2.5000e+00])"); }
 
-TEST(Print, SciRatioIntegers) {
-  EXPECT_EQ(str(tensor({1., 5000.})),
-            "tensor([1.0000e+00, 5.0000e+03])");
-}
+TEST(Print, SciRatioIntegers) { EXPECT_EQ(str(tensor({1., 5000.})), "tensor([1.0000e+00, 5.0000e+03])"); }
 
-TEST(Print, IntegersUnderRatio) {
-  EXPECT_EQ(str(tensor({1., 999.})),
-            "tensor([  1., 999.])");
-}
+TEST(Print, IntegersUnderRatio) { EXPECT_EQ(str(tensor({1., 999.})), "tensor([  1., 999.])"); }
 
 TEST(Print, NanInf) {
-  EXPECT_EQ(str(tensor({NAN, INFINITY, -INFINITY, 1.5})),
-            "tensor([   nan,    inf,   -inf, 1.5000])");
+  EXPECT_EQ(str(tensor({NAN, INFINITY, -INFINITY, 1.5})), "tensor([   nan,    inf,   -inf, 1.5000])");
 }
 
-TEST(Print, NanWithIntegers) {
-  EXPECT_EQ(str(tensor({NAN, 1., 2.})),
-            "tensor([nan, 1., 2.])");
-}
+TEST(Print, NanWithIntegers) { EXPECT_EQ(str(tensor({NAN, 1., 2.})), "tensor([nan, 1., 2.])"); }
 
-TEST(Print, InfWithIntegers) {
-  EXPECT_EQ(str(tensor({INFINITY, 1.})),
-            "tensor([inf, 1.])");
-}
+TEST(Print, InfWithIntegers) { EXPECT_EQ(str(tensor({INFINITY, 1.})), "tensor([inf, 1.])"); }
 
-TEST(Print, NanZeroDim) {
-  EXPECT_EQ(str(tensor(NAN)),
-            "tensor(nan)");
-}
+TEST(Print, NanZeroDim) { EXPECT_EQ(str(tensor(NAN)), "tensor(nan)"); }
 
-TEST(Print, NegativeZero) {
-  EXPECT_EQ(str(tensor({-0.0, 1.0})),
-            "tensor([-0., 1.])");
-}
+TEST(Print, NegativeZero) { EXPECT_EQ(str(tensor({-0.0, 1.0})), "tensor([-0., 1.])"); }
 
-TEST(Print, Zeros) {
-  EXPECT_EQ(str(zeros({3})),
-            "tensor([0., 0., 0.])");
-}
+TEST(Print, Zeros) { EXPECT_EQ(str(zeros({3})), "tensor([0., 0., 0.])"); }
 
-TEST(Print, Float64) {
-  EXPECT_EQ(str(tensor({1.5, 2.0}, kFloat64)),
-            "tensor([1.5000, 2.0000], dtype=torch.float64)");
-}
+TEST(Print, Float64) { EXPECT_EQ(str(tensor({1.5, 2.0}, kFloat64)), "tensor([1.5000, 2.0000], dtype=torch.float64)"); }
 
-TEST(Print, Int32) {
-  EXPECT_EQ(str(tensor({1, -2}, kInt32)),
-            "tensor([ 1, -2], dtype=torch.int32)");
-}
+TEST(Print, Int32) { EXPECT_EQ(str(tensor({1, -2}, kInt32)), "tensor([ 1, -2], dtype=torch.int32)"); }
 
-TEST(Print, UInt8) {
-  EXPECT_EQ(str(tensor({1, 255}, kUInt8)),
-            "tensor([  1, 255], dtype=torch.uint8)");
-}
+TEST(Print, UInt8) { EXPECT_EQ(str(tensor({1, 255}, kUInt8)), "tensor([  1, 255], dtype=torch.uint8)"); }
 
 TEST(Print, IntWidth) {
   EXPECT_EQ(str(tensor({{-1, 20}, {300, 4}})),
@@ -210,15 +140,9 @@ TEST(Print, Transposed) {
             "        [2, 5]])");
 }
 
-TEST(Print, RequiresGrad) {
-  EXPECT_EQ(str(tensor({1., 2.}).requires_grad_()),
-            "tensor([1., 2.], requires_grad=True)");
-}
+TEST(Print, RequiresGrad) { EXPECT_EQ(str(tensor({1., 2.}).requires_grad_()), "tensor([1., 2.], requires_grad=True)"); }
 
-TEST(Print, RequiresGradZeroDim) {
-  EXPECT_EQ(str(tensor(1.5).requires_grad_()),
-            "tensor(1.5000, requires_grad=True)");
-}
+TEST(Print, RequiresGradZeroDim) { EXPECT_EQ(str(tensor(1.5).requires_grad_()), "tensor(1.5000, requires_grad=True)"); }
 
 TEST(Print, Float64RequiresGrad) {
   EXPECT_EQ(str(tensor({1., 2.}, kFloat64).requires_grad_()),
@@ -226,8 +150,7 @@ TEST(Print, Float64RequiresGrad) {
 }
 
 TEST(Print, GradFn) {
-  EXPECT_EQ(str(tensor({1., 2.}).requires_grad_() * 2),
-            "tensor([2., 4.], grad_fn=<MulBackward0>)");
+  EXPECT_EQ(str(tensor({1., 2.}).requires_grad_() * 2), "tensor([2., 4.], grad_fn=<MulBackward0>)");
 }
 
 TEST(Print, GradFnFloat64) {
@@ -242,30 +165,15 @@ TEST(Print, SuffixWraps) {
             "       dtype=torch.float64, requires_grad=True)");
 }
 
-TEST(Print, Empty) {
-  EXPECT_EQ(str(tensor({})),
-            "tensor([])");
-}
+TEST(Print, Empty) { EXPECT_EQ(str(tensor({})), "tensor([])"); }
 
-TEST(Print, Empty2d) {
-  EXPECT_EQ(str(zeros({0, 3})),
-            "tensor([], size=(0, 3))");
-}
+TEST(Print, Empty2d) { EXPECT_EQ(str(zeros({0, 3})), "tensor([], size=(0, 3))"); }
 
-TEST(Print, EmptyInt64) {
-  EXPECT_EQ(str(zeros({0}, kInt64)),
-            "tensor([], dtype=torch.int64)");
-}
+TEST(Print, EmptyInt64) { EXPECT_EQ(str(zeros({0}, kInt64)), "tensor([], dtype=torch.int64)"); }
 
-TEST(Print, EmptyFloat64) {
-  EXPECT_EQ(str(zeros({2, 0}, kFloat64)),
-            "tensor([], size=(2, 0), dtype=torch.float64)");
-}
+TEST(Print, EmptyFloat64) { EXPECT_EQ(str(zeros({2, 0}, kFloat64)), "tensor([], size=(2, 0), dtype=torch.float64)"); }
 
-TEST(Print, EmptyBool) {
-  EXPECT_EQ(str(zeros({1, 0}, kBool)),
-            "tensor([], size=(1, 0), dtype=torch.bool)");
-}
+TEST(Print, EmptyBool) { EXPECT_EQ(str(zeros({1, 0}, kBool)), "tensor([], size=(1, 0), dtype=torch.bool)"); }
 
 TEST(Print, Summarized2d) {
   EXPECT_EQ(str(arange(2000.0).reshape({2, 1000})),
@@ -275,10 +183,7 @@ TEST(Print, Summarized2d) {
             "         1.9990e+03]])");
 }
 
-TEST(Print, Summarized1d) {
-  EXPECT_EQ(str(arange(1001)),
-            "tensor([   0,    1,    2,  ...,  998,  999, 1000])");
-}
+TEST(Print, Summarized1d) { EXPECT_EQ(str(arange(1001)), "tensor([   0,    1,    2,  ...,  998,  999, 1000])"); }
 
 TEST(Print, Summarized3d) {
   EXPECT_EQ(str(arange(2 * 3 * 200).reshape({2, 3, 200})),
@@ -303,8 +208,7 @@ TEST(Print, SummarizedRows) {
 }
 
 TEST(Print, SummarizedBool) {
-  EXPECT_EQ(str(arange(1001).remainder(2).eq(0)),
-            "tensor([ True, False,  True,  ...,  True, False,  True])");
+  EXPECT_EQ(str(arange(1001).remainder(2).eq(0)), "tensor([ True, False,  True,  ...,  True, False,  True])");
 }
 
 TEST(Print, NotSummarizedAt1000) {
@@ -407,4 +311,3 @@ TEST(Print, SummarizedFractions) {
             "        [6.5333e+02, 6.5367e+02, 6.5400e+02,  ..., 6.6567e+02, 6.6600e+02,\n"
             "         6.6633e+02]])");
 }
-

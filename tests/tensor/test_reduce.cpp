@@ -5,14 +5,14 @@
 #include <limits>
 #include <string>
 
-#include "twig/autograd/node.h"
 #include "testing.h"
+#include "twig/autograd/node.h"
 #include "twig/core.h"
 
 using namespace twig;
+using twig::testing::gradcheck_both;
 using twig::testing::leaf;
 using twig::testing::noncontiguous;
-using twig::testing::gradcheck_both;
 
 namespace {
 
@@ -355,7 +355,7 @@ TEST(ReduceAllAny, Values) {
   EXPECT_EQ(x.all(0, true).sizes(), (Shape{1, 2}));
   EXPECT_EQ(x.all(-2).to_vector<bool>(), (std::vector<bool>{true, false}));
   EXPECT_EQ(zeros({2, 2}).any(1).to_vector<bool>(), (std::vector<bool>{false, false}));
-  EXPECT_TRUE(zeros({0}).all().item<bool>());   // empty: identity
+  EXPECT_TRUE(zeros({0}).all().item<bool>());  // empty: identity
   EXPECT_FALSE(zeros({0}).any().item<bool>());
   const double nan = std::numeric_limits<double>::quiet_NaN();
   EXPECT_TRUE(d64({nan}).all().item<bool>());  // NaN is nonzero
@@ -404,8 +404,8 @@ TEST(ReduceSoftmax, Values) {
   double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   expect_near(x.softmax(1), {std::exp(1.0) / z, std::exp(2.0) / z, std::exp(3.0) / z, 1 / 3.0, 1 / 3.0, 1 / 3.0},
               1e-12);
-  expect_near(x.log_softmax(-1), {1 - std::log(z), 2 - std::log(z), 3 - std::log(z), -std::log(3.0),
-                                  -std::log(3.0), -std::log(3.0)},
+  expect_near(x.log_softmax(-1),
+              {1 - std::log(z), 2 - std::log(z), 3 - std::log(z), -std::log(3.0), -std::log(3.0), -std::log(3.0)},
               1e-12);
   expect_near(x.softmax(0).sum({0}), {1, 1, 1}, 1e-12);
   expect_same(x.log_softmax(0), x.softmax(0).log(), 1e-12);

@@ -6,10 +6,10 @@
 #include "twig/core.h"
 
 using namespace twig;
-using twig::testing::leaf;
-using twig::testing::noncontiguous;
 using twig::testing::expect_error;
 using twig::testing::gradcheck_both;
+using twig::testing::leaf;
+using twig::testing::noncontiguous;
 using TL = TensorList;
 
 namespace {
@@ -17,7 +17,6 @@ namespace {
 using D = std::vector<double>;
 using F = std::vector<float>;
 using L = std::vector<int64_t>;
-
 
 // Gradchecks fn on a contiguous leaf and on a non-contiguous view of the same shape.
 }  // namespace
@@ -268,8 +267,11 @@ TEST(JoinCat, LegacySkipsOneDimEmpty) {
 
 TEST(JoinCat, Errors) {
   expect_error<RuntimeError>([] { cat({}); }, "non-empty list");
-  expect_error<RuntimeError>([] { cat({zeros({2, 3}), zeros({2, 4})}); },
-                             "Expected size 3 but got size 4 for tensor number 1 in the list (shapes [2, 3] and [2, 4])");
+  expect_error<RuntimeError>(
+      [] {
+        cat({zeros({2, 3}), zeros({2, 4})});
+      },
+      "Expected size 3 but got size 4 for tensor number 1 in the list (shapes [2, 3] and [2, 4])");
   expect_error<RuntimeError>([] { cat({zeros({2, 3}), zeros({3})}); }, "got 2 and 1");
   expect_error<RuntimeError>([] { cat({zeros({2}), scalar_tensor(1.0)}); }, "zero-dimensional tensor (at position 1)");
   expect_error<IndexError>([] { cat({zeros({2}), zeros({2})}, 1); }, "1");
@@ -295,8 +297,11 @@ TEST(JoinStack, ValuesErrorsGradcheck) {
   EXPECT_EQ(s0.to_vector<int64_t>(), (L{1, 2, 3, 4}));
   Tensor s1 = stack({a, b}, -1);
   EXPECT_EQ(s1.to_vector<int64_t>(), (L{1, 3, 2, 4}));
-  expect_error<RuntimeError>([&] { stack({a, tensor({1, 2, 3})}); },
-                             "stack expects each tensor to be equal size, but got [2] at entry 0 and [3] at entry 1");
+  expect_error<RuntimeError>(
+      [&] {
+        stack({a, tensor({1, 2, 3})});
+      },
+      "stack expects each tensor to be equal size, but got [2] at entry 0 and [3] at entry 1");
   expect_error<RuntimeError>([] { stack({}); }, "non-empty");
   auto fn = [](const TL& x) { return TL{stack({x[0], x[0] * x[0]}, 1)}; };
   gradcheck_both(fn, {2, 3});
@@ -310,8 +315,11 @@ TEST(JoinBroadcastTensors, ShapesViewsGradcheck) {
   EXPECT_EQ(r[0].to_vector<int64_t>(), (L{1, 1, 1, 2, 2, 2}));
   EXPECT_EQ(r[1].to_vector<int64_t>(), (L{10, 20, 30, 10, 20, 30}));
   EXPECT_THROW(broadcast_tensors({zeros({2}), zeros({3})}), RuntimeError);
-  EXPECT_GRADCHECK([](const TL& x) { return broadcast_tensors({x[0], x[1]}); },
-                   (TL{leaf({3, 1}, 1), noncontiguous({2, 1, 4}, 2).first}));
+  EXPECT_GRADCHECK(
+      [](const TL& x) {
+        return broadcast_tensors({x[0], x[1]});
+      },
+      (TL{leaf({3, 1}, 1), noncontiguous({2, 1, 4}, 2).first}));
 }
 
 // ---- split / chunk / unbind -------------------------------------------------------------------
@@ -407,8 +415,11 @@ TEST(JoinRepeatInterleave, TensorRepeats) {
   EXPECT_EQ(r.to_vector<int64_t>(), (L{1, 2, 3, 4, 3, 4}));
   EXPECT_EQ(x.repeat_interleave(tensor({0, 1, 2, 0})).to_vector<int64_t>(), (L{2, 3, 3}));
   EXPECT_EQ(x.repeat_interleave(tensor(2), 1).sizes(), (Shape{2, 4}));
-  expect_error<RuntimeError>([&] { x.repeat_interleave(tensor({1, 2, 3}), 1); },
-                             "repeats.size(0) = 3 and input.size(1) = 2");
+  expect_error<RuntimeError>(
+      [&] {
+        x.repeat_interleave(tensor({1, 2, 3}), 1);
+      },
+      "repeats.size(0) = 3 and input.size(1) = 2");
   expect_error<RuntimeError>([&] { x.repeat_interleave(tensor({1, -2}), 0); }, "got -2 at position 1");
   expect_error<RuntimeError>([&] { x.repeat_interleave(tensor({1.0, 2.0}), 0); }, "got float32");
   Tensor reps = tensor({2, 0, 1});

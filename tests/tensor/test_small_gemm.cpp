@@ -7,14 +7,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "testing.h"
 #include "twig/tensor/backend.h"
 #include "twig/tensor/cpu/cpu_small_gemm.h"
 #include "twig/tensor/ops/internal.h"
-#include "testing.h"
 
 using namespace twig;
 using cpu::SimdLevel;
@@ -87,8 +87,8 @@ void expect_matches_reference(Layout layout, SimdLevel level, int64_t M, int64_t
         ASSERT_EQ(x, y) << "column " << n << " lies outside C (N=" << N << ") and was written";
       } else {
         ASSERT_NEAR(x, y, tol) << "layout " << static_cast<int>(layout) << " level " << static_cast<int>(level)
-                               << " M=" << M << " N=" << N << " K=" << K << " batch=" << batch
-                               << " alpha=" << alpha << " beta=" << beta << " at (" << m << ", " << n << ")";
+                               << " M=" << M << " N=" << N << " K=" << K << " batch=" << batch << " alpha=" << alpha
+                               << " beta=" << beta << " at (" << m << ", " << n << ")";
       }
     }
   }
@@ -205,8 +205,8 @@ TEST(SmallGemm, GemmSumAddsEveryEntryOnce) {
     const Tensor start = randn({1, O, CK}, dt, &gen);
     Tensor out = start.clone();
     be.gemm_sum(out, go, detail::make_alias(cols, {S, L, CK}, {CK * L, 1, L}, 0), 1, 0.5);
-    const Tensor want = go.to(kFloat64).matmul(cols.to(kFloat64).transpose(1, 2)).sum({0}, true) +
-                        start.to(kFloat64) * 0.5;
+    const Tensor want =
+        go.to(kFloat64).matmul(cols.to(kFloat64).transpose(1, 2)).sum({0}, true) + start.to(kFloat64) * 0.5;
     EXPECT_TRUE(allclose(out.to(kFloat64), want, 1e-4, 1e-4)) << dtype_name(dt);
   }
 }

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "twig/tensor/ops.h"
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
+#include "twig/tensor/ops.h"
 
 namespace twig {
 namespace {
