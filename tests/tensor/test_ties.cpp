@@ -77,6 +77,16 @@ std::string describe(const json& c, Dtype dtype) {
 }
 
 // Runs check(case, dtype) for every case of a section and dtype it holds for; returns the count.
+// A (values, indices) pair against the case: dtypes, shapes, PyTorch's indices and values.
+void expect_selection(const Tensor& values, const Tensor& indices, Dtype dtype, const Shape& out_shape, const json& c) {
+  EXPECT_EQ(values.dtype(), dtype);
+  EXPECT_EQ(indices.dtype(), kInt64);
+  EXPECT_EQ(values.sizes(), out_shape);
+  EXPECT_EQ(indices.sizes(), out_shape);
+  EXPECT_EQ(indices.to_vector<int64_t>(), c.at("indices").get<std::vector<int64_t>>());
+  EXPECT_TRUE(same_values(values.to_vector<double>(), decode(c.at("out").get<std::string>()))) << testing::str(values);
+}
+
 template <typename Check>
 int for_each_case(const char* section, Check check) {
   int n = 0;
@@ -100,13 +110,7 @@ TEST(TiesFixture, TopkPicksWhatPyTorchPicks) {
     auto [values, indices] = x.topk(k, dim, c.at("largest").get<bool>(), c.at("sorted").get<bool>());
     Shape out_shape = shape;
     out_shape[dim] = k;
-    EXPECT_EQ(values.dtype(), dtype);
-    EXPECT_EQ(indices.dtype(), kInt64);
-    EXPECT_EQ(values.sizes(), out_shape);
-    EXPECT_EQ(indices.sizes(), out_shape);
-    EXPECT_EQ(indices.to_vector<int64_t>(), c.at("indices").get<std::vector<int64_t>>());
-    EXPECT_TRUE(same_values(values.to_vector<double>(), decode(c.at("out").get<std::string>())))
-        << testing::str(values);
+    expect_selection(values, indices, dtype, out_shape, c);
     if (k > 0) ++(k * 64 <= shape[dim] ? partial : nth);
   });
   EXPECT_GE(n, 200);
@@ -140,13 +144,7 @@ TEST(TiesFixture, KthvaluePicksWhatPyTorchPicks) {
     auto [values, indices] =
         x.kthvalue(c.at("k").get<int64_t>(), c.at("dim").get<int64_t>(), c.at("keepdim").get<bool>());
     const Shape out_shape = c.at("out_shape").get<Shape>();
-    EXPECT_EQ(values.dtype(), dtype);
-    EXPECT_EQ(indices.dtype(), kInt64);
-    EXPECT_EQ(values.sizes(), out_shape);
-    EXPECT_EQ(indices.sizes(), out_shape);
-    EXPECT_EQ(indices.to_vector<int64_t>(), c.at("indices").get<std::vector<int64_t>>());
-    EXPECT_TRUE(same_values(values.to_vector<double>(), decode(c.at("out").get<std::string>())))
-        << testing::str(values);
+    expect_selection(values, indices, dtype, out_shape, c);
   });
   EXPECT_GE(n, 40);
 }
