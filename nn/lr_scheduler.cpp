@@ -15,6 +15,13 @@ Optimizer& check_positive(Optimizer& optimizer, const char* who, const char* wha
   TWIG_CHECK(value >= 1, ValueError, who, ": ", what, " must be a positive integer, got ", value);
   return optimizer;
 }
+
+// A positive integer option from a scheduler's state dict (stored as a double).
+int64_t positive_int_option(const std::map<std::string, double>& options, const char* who, const char* what) {
+  const double v = options.at(what);
+  TWIG_CHECK(v >= 1 && v == std::floor(v), ValueError, who, ": ", what, " must be a positive integer, got ", v);
+  return static_cast<int64_t>(v);
+}
 }  // namespace
 
 // ---- LRScheduler ------------------------------------------------------------------------------
@@ -93,9 +100,7 @@ std::map<std::string, double> StepLR::options() const {
 }
 
 void StepLR::set_options(const std::map<std::string, double>& options) {
-  const double s = options.at("step_size");
-  TWIG_CHECK(s >= 1 && s == std::floor(s), ValueError, "StepLR: step_size must be a positive integer, got ", s);
-  step_size_ = static_cast<int64_t>(s);
+  step_size_ = positive_int_option(options, "StepLR", "step_size");
   gamma_ = options.at("gamma");
 }
 
@@ -137,9 +142,7 @@ std::map<std::string, double> CosineAnnealingLR::options() const {
 }
 
 void CosineAnnealingLR::set_options(const std::map<std::string, double>& options) {
-  const double t = options.at("T_max");
-  TWIG_CHECK(t >= 1 && t == std::floor(t), ValueError, "CosineAnnealingLR: T_max must be a positive integer, got ", t);
-  T_max_ = static_cast<int64_t>(t);
+  T_max_ = positive_int_option(options, "CosineAnnealingLR", "T_max");
   eta_min_ = options.at("eta_min");
 }
 
