@@ -28,13 +28,13 @@ std::pair<int64_t, int64_t> rows_and_length(const Tensor& in) {
 
 int64_t rows_per_task(int64_t len) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(len, 1)); }
 
-}  // namespace
-
-// The selections follow PyTorch's CPU kernels step for step (tensor/cpu/selection.h), so equal
-// values resolve as they do there.
-void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) {
+// Runs `select` (a Ranked<T> line in, the first `out_len` entries chosen in order) over every last-dim
+// line of `in`, writing out_len values and indices per line.
+template <typename Select>
+void select_lines(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t out_len, const char* name,
+                  Select select) {
   const auto [rows, len] = rows_and_length(in);
-  TWIG_DISPATCH_ALL(in.dtype(), "sort", [&] {
+  TWIG_DISPATCH_ALL(in.dtype(), name, [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(in.raw_data_ptr());
     T* v = static_cast<T*>(values.raw_data_ptr());
@@ -43,36 +43,28 @@ void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor&
       std::vector<Ranked<T>> line;
       for (int64_t r = b; r < e; ++r) {
         fill_line(line, x + r * len, len);
-        sort_line(line, descending, stable);
-        for (int64_t q = 0; q < len; ++q) {
-          v[r * len + q] = line[q].value;
-          idx[r * len + q] = line[q].index;
+        select(line);
+        for (int64_t q = 0; q < out_len; ++q) {
+          v[r * out_len + q] = line[q].value;
+          idx[r * out_len + q] = line[q].index;
         }
       }
     });
   });
 }
 
+}  // namespace
+
+// The selections follow PyTorch's CPU kernels step for step (tensor/cpu/selection.h), so equal
+// values resolve as they do there.
+void CpuBackend::sort(const Tensor& values, const Tensor& indices, const Tensor& in, bool descending, bool stable) {
+  select_lines(values, indices, in, rows_and_length(in).second, "sort",
+               [&](auto& line) { sort_line(line, descending, stable); });
+}
+
 void CpuBackend::topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, bool largest,
                       bool sorted) {
-  const auto [rows, len] = rows_and_length(in);
-  TWIG_DISPATCH_ALL(in.dtype(), "topk", [&] {
-    using T = scalar_t;
-    const T* x = static_cast<const T*>(in.raw_data_ptr());
-    T* v = static_cast<T*>(values.raw_data_ptr());
-    int64_t* idx = static_cast<int64_t*>(indices.raw_data_ptr());
-    parallel_for(0, rows, rows_per_task(len), [&](int64_t b, int64_t e) {
-      std::vector<Ranked<T>> line;
-      for (int64_t r = b; r < e; ++r) {
-        fill_line(line, x + r * len, len);
-        topk_line(line, k, largest, sorted);
-        for (int64_t q = 0; q < k; ++q) {
-          v[r * k + q] = line[q].value;
-          idx[r * k + q] = line[q].index;
-        }
-      }
-    });
-  });
+  select_lines(values, indices, in, k, "topk", [&](auto& line) { topk_line(line, k, largest, sorted); });
 }
 
 void CpuBackend::kthvalue(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k) {
