@@ -76,7 +76,7 @@ void Module::check_free_name(const std::string& name, const char* what) const {
   TWIG_CHECK(!name.empty(), KeyError, what, " name can't be empty string \"\"");
   TWIG_CHECK(name.find('.') == std::string::npos, KeyError, what, " name can't contain \".\", got \"", name, "\"");
   TWIG_CHECK(!parameters_.contains(name) && !buffers_.contains(name) && !attributes_.contains(name) &&
-                 !children_.contains(name),
+                 !children_.contains(name) && !objects_.contains(name),
              KeyError, "attribute '", name, "' already exists in ", type_name_);
 }
 
@@ -144,6 +144,21 @@ bool Module::has(const std::string& name) const {
   return false;
 }
 
+void Module::set_object(const std::string& name, Object value) {
+  if (Object* o = objects_.find(name)) {
+    *o = std::move(value);
+    return;
+  }
+  check_free_name(name, "attribute");
+  objects_.insert(name, std::move(value));
+}
+
+const Object& Module::object(const std::string& name) const {
+  const Object* o = objects_.find(name);
+  TWIG_CHECK(o != nullptr, AttributeError, "'", type_name_, "' object has no attribute '", name, "'");
+  return *o;
+}
+
 Tensor Module::remove_parameter(const std::string& name) { return parameters_.pop(name); }
 Tensor Module::remove_attribute(const std::string& name) { return attributes_.pop(name); }
 ModulePtr Module::remove_child(const std::string& name) { return children_.pop(name); }
@@ -164,6 +179,8 @@ void Module::delete_name(const std::string& name) {
     attributes_.pop(name);
   } else if (children_.contains(name)) {
     children_.pop(name);
+  } else if (objects_.contains(name)) {
+    objects_.pop(name);
   } else {
     TWIG_THROW(AttributeError, "'", type_name_, "' object has no attribute '", name, "'");
   }
@@ -513,6 +530,8 @@ void Module::copy_state_into(Module& dst, CloneMemo& memo) const {
   dst.buffers_ = copy_tensors(buffers_);
   dst.non_persistent_buffers_ = non_persistent_buffers_;
   dst.attributes_ = copy_tensors(attributes_);
+  dst.objects_ = OrderedDict<Object>();
+  for (const auto& [name, value] : objects_.items()) dst.objects_.insert(name, value.deepcopy());
   OrderedDict<ModulePtr> children;
   for (const auto& [name, child] : children_.items()) {
     if (!child) {

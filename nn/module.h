@@ -16,6 +16,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "twig/nn/object.h"
 #include "twig/nn/ordered_dict.h"
 #include "twig/nn/value.h"
 #include "twig/tensor/hooks.h"
@@ -113,6 +114,14 @@ class Module : public std::enable_shared_from_this<Module> {
   ModulePtr remove_child(const std::string& name);
   // Python's delattr: removes whichever kind `name` is (AttributeError if none).
   void delete_name(const std::string& name);
+  // Plain (non-tensor) attributes, Python's `module.sparse_params = {...}`: any Object by name.
+  // Setting replaces an existing one; a name held by a tensor or a child is a KeyError.
+  void set_object(const std::string& name, Object value);
+  // AttributeError naming the module type and the name when absent.
+  const Object& object(const std::string& name) const;
+  bool has_object(const std::string& name) const { return objects_.contains(name); }
+  Object remove_object(const std::string& name) { return objects_.pop(name); }
+  const OrderedDict<Object>& objects_dict() const { return objects_; }
 
   // ---- traversal (dotted names, insertion order) ------------------------------------------------
   NamedTensors named_parameters(const std::string& prefix = "", bool recurse = true) const;
@@ -205,6 +214,7 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::string> non_persistent_buffers_;
   OrderedDict<Tensor> attributes_;
   OrderedDict<ModulePtr> children_;
+  OrderedDict<Object> objects_;
   HookDict<std::shared_ptr<ForwardPreHook>> pre_hooks_;
   HookDict<std::shared_ptr<ForwardHook>> hooks_;
 };
