@@ -32,8 +32,8 @@ void NearlyDiagonalSparsifier::update_mask(nn::Module& module, const std::string
   const Tensor tensor = module.get(tensor_name);
   TWIG_CHECK(tensor.dim() <= 2, ValueError, "too many values to unpack (expected 2): ", tensor_name, " has shape ",
              tensor.sizes());
-  TWIG_CHECK(tensor.dim() == 2, ValueError, "not enough values to unpack (expected 2, got ", tensor.dim(), "): ",
-             tensor_name, " has shape ", tensor.sizes());
+  TWIG_CHECK(tensor.dim() == 2, ValueError, "not enough values to unpack (expected 2, got ", tensor.dim(),
+             "): ", tensor_name, " has shape ", tensor.sizes());
   const int64_t height = tensor.size(0), width = tensor.size(1);
   TWIG_CHECK(nearliness % 2 != 0, ValueError, "nearliness can only be an odd number (nearliness=", nearliness, ")");
   TWIG_CHECK(nearliness / 2 < std::min(height, width), ValueError,

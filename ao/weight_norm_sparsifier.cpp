@@ -48,9 +48,7 @@ const Object& required(const Dict& args, const char* key) {
 }
 
 // The float mask factories of 1.13 use the default dtype on the data's device.
-TensorOptions mask_options(const Tensor& scores) {
-  return TensorOptions(default_dtype()).device(scores.device());
-}
+TensorOptions mask_options(const Tensor& scores) { return TensorOptions(default_dtype()).device(scores.device()); }
 
 struct Geometry {
   int64_t h, w;    // the tensor's last two dims
@@ -73,12 +71,11 @@ Geometry unpack(const Tensor& scores, const std::vector<int64_t>& block) {
 // (1, vpb, num_blocks), which holds only when h and w are multiples of the block.
 void check_blocks(const Tensor& scores, const Geometry& g) {
   TWIG_CHECK(scores.dim() == 2, RuntimeError, "the weight norm masks need a 2-D tensor, got shape ", scores.sizes());
-  TWIG_CHECK(g.bh > 0 && g.bw > 0, RuntimeError, "sparse_block_shape must be positive, got (", g.bh, ", ", g.bw,
-             ")");
+  TWIG_CHECK(g.bh > 0 && g.bw > 0, RuntimeError, "sparse_block_shape must be positive, got (", g.bh, ", ", g.bw, ")");
   const int64_t nb = ((g.h + g.bh - 1) / g.bh) * ((g.w + g.bw - 1) / g.bw);
   TWIG_CHECK(g.h % g.bh == 0 && g.w % g.bw == 0, RuntimeError, "shape '[1, ", g.vpb(), ", ", nb,
-             "]' is invalid for input of size ", g.h * g.w, " (a ", g.h, "x", g.w,
-             " tensor is not a whole number of ", g.bh, "x", g.bw, " blocks; PyTorch 1.13 fails the same way)");
+             "]' is invalid for input of size ", g.h * g.w, " (a ", g.h, "x", g.w, " tensor is not a whole number of ",
+             g.bh, "x", g.bw, " blocks; PyTorch 1.13 fails the same way)");
 }
 
 }  // namespace
@@ -91,14 +88,14 @@ Tensor weight_norm_tensor_mask(const Tensor& scores, double sparsity_level, cons
   check_blocks(scores, g);
   // Block scores, row-major over the block grid: the mean of each block (a plain sum in window
   // order divided by the count, as avg_pool2d computes it).
-  Tensor block_scores = g.vpb() > 1 ? F::avg_pool2d(scores.unsqueeze(0).unsqueeze(0), {g.bh, g.bw}, {g.bh, g.bw},
-                                                    {0}, /*ceil_mode=*/true)
-                                    : scores;
+  Tensor block_scores =
+      g.vpb() > 1 ? F::avg_pool2d(scores.unsqueeze(0).unsqueeze(0), {g.bh, g.bw}, {g.bh, g.bw}, {0}, /*ceil_mode=*/true)
+                  : scores;
   block_scores = block_scores.flatten();
   const int64_t nb = block_scores.numel();
   // Python's int(round(level * nb)): half to even (the default rounding mode), then clamped.
-  const auto k = std::clamp(static_cast<int64_t>(std::nearbyint(sparsity_level * static_cast<double>(nb))),
-                            int64_t{0}, nb - 1);
+  const auto k =
+      std::clamp(static_cast<int64_t>(std::nearbyint(sparsity_level * static_cast<double>(nb))), int64_t{0}, nb - 1);
   Tensor keep = ones({nb}, opts);  // (nb)
   if (k > 0) {
     auto [values, lowest] = block_scores.topk(k, 0, /*largest=*/false);
@@ -154,11 +151,12 @@ void WeightNormSparsifier::update_mask(nn::Module& module, const std::string& te
   const std::vector<int64_t> block = required(args, "sparse_block_shape").to_int_vector();
   const int64_t zeros_per_block = required(args, "zeros_per_block").to_int();
   const int64_t values_per_block = block_volume(block);
-  TWIG_CHECK(zeros_per_block <= values_per_block, ValueError,
-             "Number of zeros per block cannot be more than the total number of elements in that block. (zeros_per_block=",
-             zeros_per_block, ", sparse_block_shape=", block_repr(block), " holds ", values_per_block, ")");
-  TWIG_CHECK(zeros_per_block >= 0, ValueError, "Number of zeros per block should be positive. (zeros_per_block=",
-             zeros_per_block, ")");
+  TWIG_CHECK(
+      zeros_per_block <= values_per_block, ValueError,
+      "Number of zeros per block cannot be more than the total number of elements in that block. (zeros_per_block=",
+      zeros_per_block, ", sparse_block_shape=", block_repr(block), " holds ", values_per_block, ")");
+  TWIG_CHECK(zeros_per_block >= 0, ValueError,
+             "Number of zeros per block should be positive. (zeros_per_block=", zeros_per_block, ")");
 
   // The mask of the tensor's first parametrization: the same tensor as state[fqn]["mask"]. Its
   // data is replaced (set_data), never the object.
