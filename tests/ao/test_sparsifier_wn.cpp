@@ -3,9 +3,11 @@
 // PyTorch 1.13 (tools/gen_ao_sparsifier_fixtures.py -> tests/fixtures/ao_weight_norm.json) and the
 // errors of bad input, each leaving the model as it was.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
@@ -15,12 +17,14 @@
 #include "tests/fixture_file.h"
 #include "tests/models/common_pruning.h"
 #include "twig/ao/nearly_diagonal_sparsifier.h"
+#include "twig/ao/sparsifier_io.h"
 #include "twig/ao/utils.h"
 #include "twig/ao/weight_norm_sparsifier.h"
 #include "twig/autograd/grad_mode.h"
 #include "twig/nn/container.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
+#include "twig/serialize/module_io.h"
 #include "twig/tensor/error.h"
 #include "twig/tensor/ops.h"
 
@@ -639,4 +643,101 @@ TEST(TestNearlyDiagonalSparsifierErrors, keeps_the_mask_dtype) {
   sparsifier.step();
   EXPECT_EQ(weight_mask(*linear).dtype(), kFloat64);  // as 1.13
   EXPECT_EQ(weight_mask(*linear).sum().item<double>(), 11.0);
+}
+
+// ---- save / load ------------------------------------------------------------------------------
+
+namespace {
+
+// A fresh directory under the test temp dir, removed at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl = ::testing::TempDir() + "twig_wn_XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    const char* made = ::mkdtemp(buf.data());
+    TWIG_CHECK(made != nullptr, RuntimeError, "mkdtemp failed for ", tmpl);
+    path_ = made;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Sequential(Linear(8, 4), Linear(4, 8)), no biases: weights (4, 8) and (8, 4).
+std::shared_ptr<nn::Sequential> two_linears() {
+  return std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
+      std::make_shared<nn::Linear>(8, 4, /*bias=*/false), std::make_shared<nn::Linear>(4, 8, /*bias=*/false)});
+}
+
+std::vector<Dict> two_linear_config() {
+  return {Dict{{"tensor_fqn", "0.weight"}}, Dict{{"tensor_fqn", "1.weight"}, {"zeros_per_block", 4}}};
+}
+
+}  // namespace
+
+TEST(TestWeightNormSparsifierSaveLoad, bool_and_float_masks_survive_state_files_and_module_files) {
+  auto model = two_linears();
+  ao::WeightNormSparsifier sparsifier(0.5, {1, 4}, 2);  // "0.weight": 2 of 4, a bool mask
+  sparsifier.prepare(model, two_linear_config());       // "1.weight": whole blocks, a float mask
+  sparsifier.step();
+  const Tensor mask0 = weight_mask(*model->child("0")), mask1 = weight_mask(*model->child("1"));
+  ASSERT_EQ(mask0.dtype(), kBool);
+  ASSERT_EQ(mask1.dtype(), kFloat32);
+
+  // The sparsifier's state_dict through a file, into a fresh sparsifier on a fresh model.
+  ScratchDir dir;
+  ao::save_sparsifier_state(sparsifier.state_dict(), dir.file("wn.sparsifier"));
+  auto model2 = two_linears();
+  ao::WeightNormSparsifier sparsifier2;
+  sparsifier2.prepare(model2, two_linear_config());
+  sparsifier2.load_state_dict(ao::load_sparsifier_state(dir.file("wn.sparsifier")));
+  for (const char* name : {"0", "1"}) {
+    SCOPED_TRACE(name);
+    const Tensor a = weight_mask(*model->child(name)), b = weight_mask(*model2->child(name));
+    EXPECT_EQ(b.dtype(), a.dtype());
+    EXPECT_TRUE(equal(a, b));
+  }
+  ASSERT_EQ(sparsifier2.groups.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    for (const char* key : {"sparsity_level", "sparse_block_shape", "zeros_per_block", "tensor_fqn"}) {
+      EXPECT_EQ(sparsifier2.groups[i].at(key), sparsifier.groups[i].at(key)) << key;
+    }
+  }
+  EXPECT_EQ(sparsifier2.groups[0].at("sparse_block_shape").repr(), "(1, 4)");
+
+  // The prepared model as a whole module: masks (bool and float) and forward kept.
+  nn::ModulePtr loaded = [&] {
+    const std::string bytes = serialize::module_to_bytes(*model);
+    return serialize::module_from_bytes(bytes.data(), bytes.size());
+  }();
+  for (const char* name : {"0", "1"}) {
+    SCOPED_TRACE(name);
+    const Tensor a = weight_mask(*model->child(name)), b = weight_mask(*loaded->child(name));
+    EXPECT_EQ(b.dtype(), a.dtype());
+    EXPECT_TRUE(equal(a, b));
+  }
+  const Tensor x = randn({3, 8});
+  EXPECT_TRUE(equal((*loaded)(x), (*model)(x)));
+}
+
+TEST(TestWeightNormSparsifierSaveLoad, bool_mask_trains_with_masked_gradients) {
+  // After a 2:4 step the mask is bool (as 1.13); mask * weight still promotes to float and the
+  // pruned entries get no gradient.
+  auto model = two_linears();
+  ao::WeightNormSparsifier sparsifier(0.5, {1, 4}, 2);
+  sparsifier.prepare(model, std::vector<Dict>{{{"tensor_fqn", "0.weight"}}});
+  sparsifier.step();
+  const Tensor mask = weight_mask(*model->child("0"));
+  ASSERT_EQ(mask.dtype(), kBool);
+  const Tensor original = nn::parametrizations_of(*model->child("0"), "weight")->original();
+  const Tensor out = (*model)(randn({5, 8}));
+  EXPECT_EQ(out.dtype(), kFloat32);
+  out.sum().backward();
+  ASSERT_TRUE(original.grad().defined());
+  EXPECT_TRUE(original.grad().masked_select(mask.logical_not()).eq(0).all().item<bool>());
+  EXPECT_TRUE(original.grad().masked_select(mask).ne(0).any().item<bool>());
 }
