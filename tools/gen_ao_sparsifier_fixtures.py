@@ -98,7 +98,7 @@ def run_case(sparsifier, weight, steps):
     return out
 
 
-def weight_norm_cases(rng):
+def weight_norm_cases(rng, scale=1):
     cases = []
 
     def add(h, w, block, zpb, norm, levels, kind="randn", retrain=False):
@@ -130,7 +130,7 @@ def weight_norm_cases(rng):
             h, w = block[0] * rng.randint(1, 4), block[1] * rng.randint(1, 4)
             add(h, w, block, zpb, norm, [lv], kind=rng.choice(["randn", "int"]))
     # Random shapes (multiples of the block and not), blocks, zeros_per_block and norms.
-    for _ in range(40):
+    for _ in range(40 * scale):
         block = rng.choice([(1, 4), (2, 2), (4, 1), (1, 2), (2, 1), (1, 1), (2, 3), (4, 4)])
         vpb = block[0] * block[1]
         if rng.random() < 0.7:
@@ -141,6 +141,10 @@ def weight_norm_cases(rng):
         norm = rng.choice([None, 1, 2, "x4"])
         levels = [rng.choice([0.0, 1.0, round(rng.random(), 3), 0.5])]
         add(h, w, block, zpb, norm, levels, kind=rng.choice(["randn", "int", "int"]))
+    # Many blocks and a small k: torch.topk's partial_sort regime (k * 64 <= n), under ties.
+    add(64, 64, (1, 1), None, 1, [0.01, 0.012], kind="int")
+    add(32, 128, (1, 4), None, None, [0.01], kind="int")
+    add(32, 128, (2, 2), 3, 2, [0.005, 0.01], kind="int")
     # Sequences: later masks score the masked weight of the earlier steps (zero blocks tie).
     add(8, 8, (1, 4), None, None, [0.25, 0.5, 0.5, 0.75, 0.5])
     add(8, 8, (2, 2), 2, 1, [0.3, 0.6, 0.6, 1.0, 0.0, 0.4])
@@ -209,12 +213,14 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "ao_weight_norm.json"))
+    ap.add_argument("--scale", type=int, default=1,
+                    help="multiplies the random weight_norm cases (a local stress run; the committed file is 1)")
     args = ap.parse_args()
     rng = random.Random(1413)
     torch.manual_seed(1413)
     data = {
         "torch_version": torch.__version__,
-        "weight_norm": weight_norm_cases(rng),
+        "weight_norm": weight_norm_cases(rng, args.scale),
         "nearly_diagonal": nearly_diagonal_cases(rng),
         "ctor_errors": ctor_errors(),
     }
