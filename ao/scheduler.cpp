@@ -44,6 +44,12 @@ void check_tuple(const std::string& key, const Object& value, Check check, const
   }
 }
 
+// Python's '{:.4e}'.format(sl) takes numbers only.
+void check_printable(const Object& sl) {
+  TWIG_CHECK(sl.is_number(), ValueError, "Unknown format code 'e' for object of type '", sl.type_name(),
+             "' (sparsity level ", sl.repr(), ")");
+}
+
 bool is_number_item(const Object& o) { return o.is_number(); }
 
 std::vector<Object> items_of(const Object& tuple) { return std::vector<Object>(tuple.to_tuple()); }
@@ -85,26 +91,30 @@ void BaseScheduler::step(std::optional<int64_t> epoch) {
         "sparsifier.step() BEFORE any calls to the scheduler.step().",
         "UserWarning");
   }
+  auto& groups = sparsifier_->groups;
   std::vector<Object> values;
+  std::vector<Object> last_sl;  // the levels after the update
   ++step_count_;
   ++last_epoch;
-  get_sl_called_within_step_ = true;
   try {
+    get_sl_called_within_step_ = true;
     values = get_sl();
+    get_sl_called_within_step_ = false;
+    // Everything that can fail comes before the first write: a group without a level (KeyError)
+    // and, when verbose, a level that cannot be printed.
+    for (size_t i = 0; i < groups.size(); ++i) {
+      last_sl.push_back(i < values.size() ? values[i] : groups[i].at("sparsity_level"));
+    }
+    if (verbose) {
+      for (size_t i = 0; i < zip_size(groups, values); ++i) check_printable(values[i]);
+    }
   } catch (...) {
     get_sl_called_within_step_ = false;
     --last_epoch;
     --step_count_;
     throw;
   }
-  get_sl_called_within_step_ = false;
-
-  auto& groups = sparsifier_->groups;
   const size_t n = zip_size(groups, values);
-  // The levels after the update, read before anything is written (a group without a level is a
-  // KeyError that must leave the groups as they were).
-  std::vector<Object> last_sl;
-  for (size_t i = 0; i < groups.size(); ++i) last_sl.push_back(i < n ? values[i] : groups[i].at("sparsity_level"));
   for (size_t i = 0; i < n; ++i) {
     groups[i].set("sparsity_level", values[i]);
     print_sl(verbose, static_cast<int64_t>(i), values[i], epoch);
@@ -119,7 +129,7 @@ void BaseScheduler::warn_if_get_sl_outside_step() const {
 
 void BaseScheduler::print_sl(bool is_verbose, int64_t group, const Object& sl, std::optional<int64_t> epoch) const {
   if (!is_verbose) return;
-  check_number(sl, "a sparsity level");
+  check_printable(sl);
   char level[64];
   std::snprintf(level, sizeof(level), "%.4e", sl.to_double());
   if (epoch) {

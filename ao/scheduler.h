@@ -9,6 +9,14 @@
 // before the sparsifier's first step() warns (twig::warn, UserWarning). Levels are nn::Objects,
 // as Python holds them: CubicSL gives the int 0 before init_t with initially_zero, and an int
 // base level times an int factor stays an int.
+//
+// PyTorch 1.13 (torch.ao.sparsity.scheduler) and the newest torch.ao.pruning.scheduler compute the
+// same levels; they differ in words only: 1.13's step-order warning says "scheduer.step()", later
+// versions (and twig) "scheduler.step()"; the newest names BasePruner in the TypeError for a
+// sparsifier of the wrong type (a compile error here); and its CubicSL.get_sl passes an undefined
+// `stacklevel=TO_BE_DETERMINED` to warnings.warn (so that warning raises NameError there), where
+// twig warns as 1.13 does. PyTorch's other step() warning, for a sparsifier.step replaced after
+// the scheduler wrapped it, has no C++ counterpart (step() is a member function).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +39,9 @@ class BaseScheduler {
   // last_epoch += 1, then group i's "sparsity_level" = get_sl()[i] (over as many groups as both
   // have, Python's zip), printed when verbose (`epoch` is only printed), then last_sl = every
   // group's level and sparsifier.enable_mask_update = true. The second step() of a scheduler
-  // warns when the sparsifier has not stepped since the scheduler was attached. When get_sl()
-  // throws, nothing changes (the scheduler's counters included).
+  // warns when the sparsifier has not stepped since the scheduler was attached. A step that
+  // fails (get_sl() throws; a verbose level that is not a number: ValueError, as Python's
+  // '{:.4e}') changes nothing, the scheduler's counters included.
   void step(std::optional<int64_t> epoch = std::nullopt);
   // The new level of each group for the current last_epoch. Abstract: a scheduler type that
   // does not implement it cannot be instantiated. LambdaSL and CubicSL warn when it is called

@@ -618,5 +618,30 @@ TEST_F(SchedulerErrors, FailedStepChangesNothing) {
   EXPECT_FALSE(scheduler.get_sl_called_within_step());
 }
 
+// A scheduler that gives a level of another type. Python sets it; printed ('{:.4e}'), it is a
+// ValueError, which here comes before any group is written.
+class StringLevelScheduler : public ao::BaseScheduler {
+ public:
+  explicit StringLevelScheduler(ao::BaseSparsifier& sparsifier) : BaseScheduler(sparsifier) { initial_step(); }
+  std::vector<Object> get_sl() override {
+    if (last_epoch == 0) return base_sl;
+    return {Object(0.25), Object("dense")};
+  }
+};
+
+TEST_F(SchedulerErrors, VerboseNonNumberLevelChangesNothing) {
+  StringLevelScheduler scheduler(sparsifier);
+  scheduler.verbose = true;
+  const std::vector<double> before = levels(sparsifier);
+  ::testing::internal::CaptureStdout();
+  EXPECT_ERROR(scheduler.step(), ValueError, "Unknown format code 'e' for object of type 'str'");
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(levels(sparsifier), before);
+  EXPECT_EQ(scheduler.last_epoch, 0);
+  scheduler.verbose = false;  // not printed, the str is set as Python sets it
+  scheduler.step();
+  EXPECT_EQ(sparsifier.groups[1].at("sparsity_level"), Object("dense"));
+}
+
 }  // namespace
 }  // namespace twig
