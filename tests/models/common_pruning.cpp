@@ -1,6 +1,7 @@
 #include "models/common_pruning.h"
 
 #include "twig/nn/functional.h"
+#include "twig/nn/parametrize.h"
 #include "twig/tensor/ops.h"
 
 namespace twig::testing::models {
@@ -264,6 +265,21 @@ void register_test_models() {
   serialize::register_module_type("LSTMLinearModel", lstm_model_codec<LSTMLinearModel>("LSTMLinearModel"));
   serialize::register_module_type("LSTMLayerNormLinearModel",
                                   lstm_model_codec<LSTMLayerNormLinearModel>("LSTMLayerNormLinearModel"));
+}
+
+void ImplementedSparsifier::update_mask(nn::Module& module, const std::string& tensor_name, const ao::Dict&) {
+  // module.parametrizations.weight[0].mask[0] = 0
+  auto p = std::dynamic_pointer_cast<ao::FakeSparsity>(nn::parametrizations_of(module, tensor_name)->at(0));
+  TWIG_CHECK(p != nullptr, TypeError, "ImplementedSparsifier: the first parametrization of ", tensor_name,
+             " is not a FakeSparsity");
+  p->mask().select(0, 0).fill_(0);
+  ao::Dict linear_state = state_for("linear1.weight");
+  linear_state.set("step_count", linear_state.get("step_count", 0).to_int() + 1);
+}
+
+nn::ModulePtr MockSparseLinear::from_dense(const nn::Module& mod) {
+  const auto& linear = dynamic_cast<const nn::Linear&>(mod);
+  return std::make_shared<MockSparseLinear>(linear.options.in_features_, linear.options.out_features_);
 }
 
 }  // namespace twig::testing::models

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "twig/ao/base_sparsifier.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
@@ -150,6 +151,26 @@ class LSTMLayerNormLinearModel : public nn::Module {
 
  protected:
   TWIG_TEST_MODEL_CLONE(LSTMLayerNormLinearModel)
+};
+
+// common_pruning.ImplementedSparsifier(**kwargs): defaults = kwargs; update_mask zeroes row 0 of
+// the tensor's first parametrization's mask and counts state["linear1.weight"]["step_count"].
+class ImplementedSparsifier : public ao::BaseSparsifier {
+ public:
+  explicit ImplementedSparsifier(ao::Dict defaults = {}) : BaseSparsifier(std::move(defaults)) {}
+  void update_mask(nn::Module& module, const std::string& tensor_name, const ao::Dict& args) override;
+  std::string type_name() const override { return "ImplementedSparsifier"; }
+};
+
+// common_pruning.MockSparseLinear: a Linear subclass whose from_dense builds a fresh one of the
+// same in/out features (the weights are not copied).
+class MockSparseLinear : public nn::Linear {
+ public:
+  using nn::Linear::Linear;
+  static nn::ModulePtr from_dense(const nn::Module& mod);
+
+ protected:
+  TWIG_TEST_MODEL_CLONE(MockSparseLinear)
 };
 
 // common_pruning.rows_are_subset: every row of sub appears in sup, in order (a matched row of
