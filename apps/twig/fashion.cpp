@@ -7,6 +7,7 @@
 #include "apps/twig/progress.h"
 #include "twig/autograd/grad_mode.h"
 #include "twig/nn/loss.h"
+#include "twig/nn/parametrize.h"
 
 namespace twig::cli {
 
@@ -58,7 +59,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainO
   TWIG_THROW(ValueError, "unknown optimizer '", options.optimizer, "' (expected adam or sgd)");
 }
 
-EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt, const std::string& label) {
+EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt, const std::string& label,
+                        const std::function<void()>& before_batch) {
   nn::CrossEntropyLoss criterion;
   model.train();
   auto start = std::chrono::steady_clock::now();
@@ -66,6 +68,7 @@ EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Opti
   double total = 0;
   int64_t batches = 0;
   for (const data::Batch& b : loader) {
+    if (before_batch) before_batch();
     opt.zero_grad();
     Tensor loss = criterion(model(b.input), b.target);
     loss.backward();
@@ -110,6 +113,9 @@ Sparsity measure_sparsity(nn::Module& model) {
   Sparsity s;
   for (auto& [prefix, m] : model.named_modules()) {
     (void)prefix;
+    // A parametrized tensor's original is counted through its owner, as the value it computes.
+    if (dynamic_cast<const nn::ParametrizationList*>(m.get())) continue;
+    std::vector<std::pair<std::string, Tensor>> values;
     for (const auto& [pname, p] : m->parameters_dict()) {
       if (!p.defined()) continue;
       // A pruned tensor's effective value is the attribute the pruning hook computes.
@@ -123,6 +129,16 @@ Sparsity measure_sparsity(nn::Module& model) {
           name = base;
         }
       }
+      values.emplace_back(name, value);
+    }
+    // A parametrized parameter (a sparsifier's mask: FakeSparsity) counts as the value it computes.
+    if (nn::is_parametrized(*m)) {
+      for (const auto& [cname, child] : m->child("parametrizations")->children_dict()) {
+        auto list = std::dynamic_pointer_cast<nn::ParametrizationList>(child);
+        if (list && !list->original_is_buffer()) values.emplace_back(cname, m->get(cname));
+      }
+    }
+    for (const auto& [name, value] : values) {
       int64_t nonzero = value.count_nonzero().item<int64_t>();
       s.nonzero_params += nonzero;
       if (name == "weight" && is_prunable(*m)) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,8 +49,10 @@ struct EvalResult {
 // pruned entries get zero gradients, so the mask stays fixed).
 std::unique_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& options);
 
-// One pass over `loader`; label names the epoch on the progress bar.
-EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt, const std::string& label);
+// One pass over `loader`; label names the epoch on the progress bar. before_batch (when set) runs
+// before each batch's forward (a sparsifier's scheduled step).
+EpochResult train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt, const std::string& label,
+                        const std::function<void()>& before_batch = {});
 EvalResult evaluate(nn::Module& model, const data::Dataset& test);
 
 // What the weights of conv and linear layers look like after pruning: the tensors the forward

@@ -4,6 +4,7 @@
 //   twig train --model {mlp,lenet} --out MODEL.twig [--epochs N] [--batch-size B] [--optimizer {sgd,adam}]
 //              [--lr X] [--momentum M] [--seed S] [--data DIR] [--state-dict FILE.safetensors]
 //   twig prune --in MODEL.twig --out MODEL.twig [--method M --amount A] [--global] [--n N] [--dim D]
+//              [--block HxW] [--zeros-per-block Z] [--schedule cubic --steps N]
 //              [--finetune-epochs E] [--remove] [--lr X] [--seed S] [--data DIR]
 //   twig eval  --in MODEL.twig [--data DIR]
 //   twig info  FILE
@@ -16,12 +17,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -29,7 +33,9 @@
 #include "apps/twig/fashion.h"
 #include "apps/twig/model_ops.h"
 #include "apps/twig/outputs.h"
+#include "apps/twig/sparsify.h"
 #include "apps/twig/svg_plot.h"
+#include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
@@ -71,7 +77,9 @@ const std::map<std::string, std::string> kCommandHelp = {
      "From that model it prunes with global L1 unstructured to 50, 80 and 90% sparsity and with L2\n"
      "structured pruning (dim 0) of 50% of the channels of every conv/linear layer but the last, and\n"
      "fine-tunes each one epoch with the masks fixed; the dense row gets the same extra epoch, so every\n"
-     "row has trained N+1 epochs. Prints a table and writes DIR (default twig-demo): the models (.twig),\n"
+     "row has trained N+1 epochs. A last row sparsifies during that epoch instead: WeightNormSparsifier\n"
+     "with 1x4 blocks on the Linear layers, rising to 80% on the cubic schedule (AGP, CubicSL) in 10\n"
+     "steps spread over the epoch. Prints a table and writes DIR (default twig-demo): the models (.twig),\n"
      "state dicts (.safetensors), results.json and accuracy_vs_sparsity.svg.\n"
      "DIR's parent must exist. A new DIR appears only at the end, whole. In a DIR that exists already\n"
      "only the files named above are replaced (each atomically, all at the end); other files stay.\n"
@@ -85,15 +93,28 @@ const std::map<std::string, std::string> kCommandHelp = {
      "before training starts (a file, in a folder that exists and can be written).\n"},
     {"prune",
      "usage: twig prune --in MODEL.twig --out MODEL.twig [--method M --amount A] [--global] [--n N]\n"
-     "                  [--dim D] [--finetune-epochs E] [--remove] [--lr X] [--seed S] [--data DIR]\n"
+     "                  [--dim D] [--block HxW] [--zeros-per-block Z] [--schedule cubic --steps N]\n"
+     "                  [--finetune-epochs E] [--remove] [--lr X] [--seed S] [--data DIR]\n"
      "--method     l1_unstructured, random_unstructured (every conv/linear weight; --global: all\n"
-     "             together), ln_structured, random_structured (every conv/linear weight but the last)\n"
-     "--amount A   a count of units per tensor (2) or a fraction of them (0.5, 2.0), as in Python\n"
+     "             together), ln_structured, random_structured (every conv/linear weight but the last),\n"
+     "             weight_norm (torch.ao.pruning's WeightNormSparsifier on every Linear weight, the layers\n"
+     "             PyTorch's make_config_from_model picks; conv weights stay dense: PyTorch 1.13's\n"
+     "             WeightNormSparsifier fails on 4-D weights). The masks are saved as parametrizations\n"
+     "--amount A   a count of units per tensor (2) or a fraction of them (0.5, 2.0), as in Python;\n"
+     "             for weight_norm the sparsity_level, a fraction of the blocks in [0, 1]\n"
+     "--block HxW  weight_norm's sparse_block_shape (default 1x4: 1 output x 4 input features)\n"
+     "--zeros-per-block Z  weight_norm's zeros in each sparse block (default H*W: whole blocks)\n"
+     "--schedule cubic --steps N  weight_norm during fine-tuning with Zhu & Gupta's cubic schedule\n"
+     "             (AGP, CubicSL): N sparsifier steps spread evenly over the fine-tuning batches, step k\n"
+     "             at level A*(1-(1-k/N)^3), so the last one reaches A; masks fixed in between; needs\n"
+     "             --finetune-epochs >= 1 and N <= the fine-tuning batches. Without it: one step at A\n"
+     "             before fine-tuning (one-shot)\n"
      "--n N        ln_structured's norm: a number, inf, -inf or fro (default 2)\n"
      "--dim D      the structured methods' dim (default 0: output channels)\n"
      "--seed S     seeds the random methods and the fine-tuning (default 0)\n"
      "--finetune-epochs E  trains E epochs with the masks fixed (Adam, --lr, default 1e-3)\n"
-     "--remove     makes the pruning permanent (prune.remove); alone, without --method, it only does that\n"
+     "--remove     makes the pruning permanent (prune.remove; squash_mask for weight_norm's masks); alone,\n"
+     "             without --method, it only does that\n"
      "--data DIR   with it (or with fine-tuning) the test accuracy is measured\n"
      "--out may be the same file as --in: it is replaced only when everything has succeeded.\n"},
     {"eval",
@@ -315,6 +336,11 @@ NormP parse_norm(const std::string& text) {
 void check_request(nn::Module& model, const PruneRequest& req, const std::string& amount_text) {
   auto targets = pruning_targets(model, req);
   if (targets.empty()) TWIG_THROW(ValueError, "the model has no conv or linear layer that ", req.method, " prunes");
+  for (const auto& [name, layer] : prunable_layers(model))
+    if (nn::is_parametrized(*layer, "weight"))
+      throw UsageError(name +
+                       ".weight has a weight_norm mask (a parametrization); make it permanent first: twig prune "
+                       "--in MODEL --out MODEL --remove");
   const bool structured = req.method.find("_structured") != std::string::npos;
   int64_t total = 0;
   for (const auto& [name, w] : targets) {
@@ -335,11 +361,46 @@ void check_request(nn::Module& model, const PruneRequest& req, const std::string
                      " weights pruned together");
 }
 
+// "HxW" with positive H and W.
+std::pair<int64_t, int64_t> parse_block(const std::string& text) {
+  auto x = text.find('x');
+  std::optional<int64_t> h, w;
+  if (x != std::string::npos) {
+    h = parse_int(text.substr(0, x));
+    w = parse_int(text.substr(x + 1));
+  }
+  if (!h || !w || *h < 1 || *w < 1)
+    throw UsageError("--block expects HxW with positive integers H and W (e.g. 1x4), got '" + text + "'");
+  return {*h, *w};
+}
+
+// weight_norm's flags, checked before any work; the schedule's step count against the batches
+// comes later, once the data set is read.
+WeightNormRequest weight_norm_request(const Args& args, const std::string& amount_text) {
+  WeightNormRequest r;
+  auto level = parse_double(amount_text);
+  if (!level || !(*level >= 0.0 && *level <= 1.0))
+    throw UsageError("--amount for weight_norm is the sparsity level, a fraction in [0, 1], got '" + amount_text + "'");
+  r.level = *level;
+  std::tie(r.block_h, r.block_w) = parse_block(args.get("block", "1x4"));
+  if (args.has("zeros-per-block")) r.zeros_per_block = args.get_int("zeros-per-block", 0);
+  if (auto schedule = args.get("schedule")) {
+    if (*schedule != "cubic") throw UsageError("--schedule must be cubic (CubicSL, AGP), got '" + *schedule + "'");
+    if (!args.has("steps")) throw UsageError("--schedule cubic needs --steps N (the sparsifier steps)");
+    r.steps = args.get_int("steps", 0, 1, 1 << 30);
+    if (args.get_int("finetune-epochs", 0, 0, 1000) < 1)
+      throw UsageError("--schedule cubic sparsifies during fine-tuning: it needs --finetune-epochs 1 or more");
+  } else if (args.has("steps")) {
+    throw UsageError("--steps needs --schedule cubic");
+  }
+  return r;
+}
+
 int cmd_prune(const std::vector<std::string>& argv) {
-  Args args(
-      argv,
-      with_common({"in", "out", "method", "amount", "n", "dim", "finetune-epochs", "lr", "seed", "data", "batch-size"}),
-      with_common_switches({"global", "remove"}));
+  Args args(argv,
+            with_common({"in", "out", "method", "amount", "n", "dim", "block", "zeros-per-block", "schedule", "steps",
+                         "finetune-epochs", "lr", "seed", "data", "batch-size"}),
+            with_common_switches({"global", "remove"}));
   Output out = common_setup(args);
   std::string in = args.require("in"), out_path = args.require("out");
   const bool remove_only = args.has("remove") && !args.has("method") && !args.has("amount");
@@ -348,16 +409,26 @@ int cmd_prune(const std::vector<std::string>& argv) {
   if (!remove_only) {
     req.method = args.require("method");
     static const std::set<std::string> kMethods = {"l1_unstructured", "random_unstructured", "ln_structured",
-                                                   "random_structured"};
+                                                   "random_structured", "weight_norm"};
     if (!kMethods.contains(req.method))
       throw UsageError(
-          "--method must be one of l1_unstructured, random_unstructured, ln_structured, random_structured; got '" +
+          "--method must be one of l1_unstructured, random_unstructured, ln_structured, random_structured, "
+          "weight_norm; got '" +
           req.method + "'");
     amount_text = args.require("amount");
-    req.amount = parse_amount(amount_text);
+    if (req.method != "weight_norm") req.amount = parse_amount(amount_text);
   } else {
-    for (const char* opt : {"global", "n", "dim"})
+    for (const char* opt : {"global", "n", "dim", "block", "zeros-per-block", "schedule", "steps"})
       if (args.has(opt)) throw UsageError(std::string("--") + opt + " needs --method");
+  }
+  const bool weight_norm = req.method == "weight_norm";
+  std::optional<WeightNormRequest> wn;
+  if (weight_norm) {
+    wn = weight_norm_request(args, amount_text);
+    if (args.has("global")) throw UsageError("--global is for the unstructured methods, not weight_norm");
+  } else {
+    for (const char* opt : {"block", "zeros-per-block", "schedule", "steps"})
+      if (args.has(opt)) throw UsageError(std::string("--") + opt + " is for --method weight_norm");
   }
   const bool structured = req.method.find("_structured") != std::string::npos;
   req.global = args.has("global");
@@ -377,14 +448,46 @@ int cmd_prune(const std::vector<std::string>& argv) {
 
   // Before any work: the input, the request against it, the output, the dataset.
   nn::ModulePtr model = load_model(in);
-  if (!remove_only) check_request(*model, req, amount_text);
+  if (weight_norm) {
+    if (std::string problem = check_weight_norm(*model, *wn); !problem.empty()) throw UsageError(problem);
+  } else if (!remove_only) {
+    check_request(*model, req, amount_text);
+  }
   Outputs outputs;
   std::string out_tmp = outputs.file(out_path, "--out");
   if (need_data) check_fashion_files(data_dir, finetune > 0);
+  std::optional<FashionData> data;
+  std::optional<data::DataLoader> loader;
+  if (need_data) data.emplace(data_dir, /*with_train=*/finetune > 0);
+  if (finetune > 0) loader.emplace(*data->train, topt.batch_size, true, false, topt.seed);
+  const int64_t finetune_batches = loader ? finetune * static_cast<int64_t>(loader->size()) : 0;
+  if (wn && wn->steps > finetune_batches)
+    throw UsageError("--steps " + std::to_string(wn->steps) + " is more than the " + std::to_string(finetune_batches) +
+                     " fine-tuning batches (" + std::to_string(finetune) + " epochs of " +
+                     std::to_string(loader->size()) + ")");
 
   Sparsity before = measure_sparsity(*model);
   json result = {{"command", "prune"}, {"threads", get_num_threads()}};
-  if (!remove_only) {
+  std::unique_ptr<WeightNormRun> wn_run;
+  if (weight_norm) {
+    wn_run = std::make_unique<WeightNormRun>(model, *wn, finetune_batches);
+    result["method"] = req.method;
+    result["layers"] = wn_run->layers();
+    result["block"] = format("%lldx%lld", (long long)wn->block_h, (long long)wn->block_w);
+    result["zeros_per_block"] = wn->zeros_per_block.value_or(wn->block_h * wn->block_w);
+    result["sparsity_level"] = wn->level;
+    result["schedule"] = wn->steps > 0 ? json("cubic") : json(nullptr);
+    if (wn->steps == 0) {
+      wn_run->step_once();
+      Sparsity after = measure_sparsity(*model);
+      out.line(format("sparsified weight_norm (one-shot): sparsity %.2f%% -> %.2f%%", 100 * before.fraction(),
+                      100 * after.fraction()));
+    } else {
+      result["steps"] = wn->steps;
+      out.line(format("weight_norm with the cubic schedule: %lld steps over %lld fine-tuning batches",
+                      (long long)wn->steps, (long long)finetune_batches));
+    }
+  } else if (!remove_only) {
     manual_seed(topt.seed);  // the random methods draw from the default generator
     std::vector<std::string> layers = apply_pruning(*model, req);
     Sparsity after = measure_sparsity(*model);
@@ -394,25 +497,29 @@ int cmd_prune(const std::vector<std::string>& argv) {
     result["layers"] = layers;
   }
   if (need_data) {
-    FashionData data(data_dir, /*with_train=*/finetune > 0);
     if (finetune > 0) {
       manual_seed(topt.seed);
-      data::DataLoader loader(*data.train, topt.batch_size, true, false, topt.seed);
       auto opt = make_optimizer(*model, topt);
+      std::function<void()> before_batch;
+      if (wn_run) before_batch = [&] { wn_run->before_batch(); };
       for (int64_t e = 1; e <= finetune; ++e) {
-        EpochResult r =
-            train_epoch(*model, loader, *opt, format("fine-tune %lld/%lld", (long long)e, (long long)finetune));
+        EpochResult r = train_epoch(*model, *loader, *opt,
+                                    format("fine-tune %lld/%lld", (long long)e, (long long)finetune), before_batch);
         out.line(format("fine-tune epoch %lld  loss %.4f  %.2f s", (long long)e, r.loss, r.seconds));
         result["epoch_s"] = r.seconds;
       }
     }
-    EvalResult ev = evaluate(*model, data.test);
+    EvalResult ev = evaluate(*model, data->test);
     out.line(format("test accuracy %.2f%%  inference %.3f s", 100 * ev.accuracy, ev.seconds));
     result["accuracy"] = ev.accuracy;
     result["inference_s"] = ev.seconds;
   }
+  if (wn_run) result["levels"] = wn_run->levels();
   if (args.has("remove")) {
-    remove_pruning(*model);
+    if (wn_run)
+      wn_run->squash();
+    else
+      remove_pruning(*model);
     out.line("made the pruning permanent");
   }
   Sparsity after = measure_sparsity(*model);
@@ -440,14 +547,19 @@ int cmd_info(const std::vector<std::string>& argv) {
 
 struct DemoRow {
   std::string label;                // method and target, as the table shows it
-  std::string method;               // dense, global_l1_unstructured, ln_structured
+  std::string method;               // dense, global_l1_unstructured, ln_structured, weight_norm
   std::optional<double> target;     // target sparsity (of the pruned weights)
   std::vector<std::string> layers;  // the layers it pruned
   std::string stem;                 // file names: STEM.twig, STEM.safetensors
   int64_t epochs = 0;               // epochs trained in all
   double sparsity = 0, accuracy = 0, inference_s = 0;
   int64_t nonzero = 0;
+  int64_t steps = 0;  // weight_norm: the cubic schedule's sparsifier steps
 };
+
+// The demo's AGP row: weight_norm 1x4 at 80% with the cubic schedule over the fine-tune epoch, in
+// this many sparsifier steps (fewer when the epoch has fewer batches).
+constexpr int64_t kDemoAgpSteps = 10;
 
 const char* kInferenceNote =
     "inference runs the dense kernels on the masked weights (twig has no sparse kernels yet), so pruning does not make "
@@ -461,8 +573,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
   TrainOptions topt;
   topt.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0));
   std::string data_dir = args.get("data", data::FashionMNIST::kDefaultRoot);
-  const std::vector<std::string> stems = {"lenet_dense", "lenet_global_l1_50", "lenet_global_l1_80",
-                                          "lenet_global_l1_90", "lenet_ln_structured_50"};
+  const std::vector<std::string> stems = {"lenet_dense",        "lenet_global_l1_50",     "lenet_global_l1_80",
+                                          "lenet_global_l1_90", "lenet_ln_structured_50", "lenet_weight_norm_agp_80"};
   std::vector<std::string> names = {"results.json", "accuracy_vs_sparsity.svg"};
   for (const std::string& stem : stems) names.insert(names.end(), {stem + ".twig", stem + ".safetensors"});
 
@@ -494,12 +606,21 @@ int cmd_demo(const std::vector<std::string>& argv) {
   // Every row starts from the dense model and trains one more epoch (a fresh Adam, the same batch
   // order for every row), the pruned ones with their masks fixed: all rows trained epochs + 1.
   std::vector<DemoRow> rows;
-  auto run_row = [&](DemoRow row, const std::optional<PruneRequest>& req) {
+  auto run_row = [&](DemoRow row, const std::optional<PruneRequest>& req,
+                     const std::optional<WeightNormRequest>& agp = std::nullopt) {
     nn::ModulePtr m = copy_model(*dense);
     if (req) row.layers = apply_pruning(*m, *req);
     data::DataLoader loader(*data.train, topt.batch_size, true, false, topt.seed + 1);
+    std::unique_ptr<WeightNormRun> wn_run;
+    std::function<void()> before_batch;
+    if (agp) {
+      wn_run = std::make_unique<WeightNormRun>(m, *agp, static_cast<int64_t>(loader.size()));
+      row.layers = wn_run->layers();
+      row.steps = agp->steps;
+      before_batch = [&] { wn_run->before_batch(); };
+    }
     auto opt = make_optimizer(*m, topt);
-    EpochResult r = train_epoch(*m, loader, *opt, "fine-tune " + row.stem);
+    EpochResult r = train_epoch(*m, loader, *opt, "fine-tune " + row.stem, before_batch);
     row.epochs = epochs + 1;
     EvalResult ev = evaluate(*m, data.test);
     Sparsity s = measure_sparsity(*m);
@@ -536,11 +657,25 @@ int cmd_demo(const std::vector<std::string>& argv) {
     for (const auto& [name, w] : pruning_targets(*dense, req)) layers += (layers.empty() ? "" : " ") + name;
     run_row({"L2 structured 50% (" + layers + ")", "ln_structured", 0.5, {}, "lenet_ln_structured_50"}, req);
   }
+  {
+    // AGP: the sparsity rises during the fine-tune epoch, the other rows start it pruned.
+    WeightNormRequest agp;
+    agp.level = 0.8;
+    agp.block_h = 1;
+    agp.block_w = 4;
+    agp.steps = std::min<int64_t>(kDemoAgpSteps, (data.train->size() + topt.batch_size - 1) / topt.batch_size);
+    std::string layers;
+    for (const auto& [name, w] : weight_norm_targets(*dense)) layers += (layers.empty() ? "" : " ") + name;
+    run_row({"weight_norm 1x4 80% AGP (" + layers + ")", "weight_norm", 0.8, {}, "lenet_weight_norm_agp_80"},
+            std::nullopt, agp);
+  }
 
   // The table, the plot, the JSON.
   out.line("");
-  out.line(format("every row trained %lld epochs: %lld dense + 1 fine-tune (pruned rows with their masks fixed)",
-                  (long long)epochs + 1, (long long)epochs));
+  out.line(
+      format("every row trained %lld epochs: %lld dense + 1 fine-tune (pruned rows with their masks fixed; the "
+             "AGP row sparsifying during it)",
+             (long long)epochs + 1, (long long)epochs));
   int label_w = 30;
   for (const DemoRow& r : rows) label_w = std::max(label_w, static_cast<int>(r.label.size()));
   out.line(format("%-*s %6s %9s %9s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity",
@@ -561,23 +696,36 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     {"inference_s", r.inference_s},
                     {"model", r.stem + ".twig"},
                     {"state_dict", r.stem + ".safetensors"}});
+    if (r.method == "weight_norm") {
+      runs.back()["block"] = "1x4";
+      runs.back()["schedule"] = "cubic";
+      runs.back()["steps"] = r.steps;
+    }
   }
   out.line(std::string("* ") + kInferenceNote + ".");
 
+  auto layer_list = [&](const std::string& method) {
+    std::string out;
+    for (const DemoRow& r : rows)
+      if (r.method == method)
+        for (const std::string& layer : r.layers) out += (out.empty() ? "" : " ") + layer;
+    return out;
+  };
   PlotSeries l1{"global L1 unstructured", "#1f77b4", {}};
-  std::string ln_layers;
-  for (const std::string& layer : rows.back().layers) ln_layers += (ln_layers.empty() ? "" : " ") + layer;
-  PlotSeries ln{"L2 structured, dim 0 (" + ln_layers + ")", "#d62728", {}};
+  PlotSeries ln{"L2 structured, dim 0 (" + layer_list("ln_structured") + ")", "#d62728", {}};
+  PlotSeries wn{"weight_norm 1x4, AGP cubic (" + layer_list("weight_norm") + ")", "#2ca02c", {}};
   l1.points.push_back({rows[0].sparsity, rows[0].accuracy, format("dense %.1f%%", 100 * rows[0].accuracy)});
   ln.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
+  wn.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
   for (size_t i = 1; i < rows.size(); ++i) {
     PlotPoint p{rows[i].sparsity, rows[i].accuracy, format("%.1f%%", 100 * rows[i].accuracy)};
-    (rows[i].method == "ln_structured" ? ln : l1).points.push_back(p);
+    (rows[i].method == "ln_structured" ? ln : rows[i].method == "weight_norm" ? wn : l1).points.push_back(p);
   }
-  write_text_file(tmp + "/accuracy_vs_sparsity.svg",
-                  accuracy_plot_svg({l1, ln}, "LeNet-5 on Fashion-MNIST: test accuracy after pruning",
-                                    format("every model trained %lld epochs (%lld + 1 fine-tune with the masks fixed)",
-                                           (long long)epochs + 1, (long long)epochs)));
+  write_text_file(
+      tmp + "/accuracy_vs_sparsity.svg",
+      accuracy_plot_svg({l1, ln, wn}, "LeNet-5 on Fashion-MNIST: test accuracy after pruning",
+                        format("every model trained %lld epochs (%lld + 1 fine-tune: masks fixed, or rising with AGP)",
+                               (long long)epochs + 1, (long long)epochs)));
   json result = {{"command", "demo"},
                  {"epochs", epochs},
                  {"finetune_epochs", 1},

@@ -9,6 +9,7 @@
 
 #include "fashion.h"
 #include "fashion_models.h"
+#include "sparsify.h"
 #include "twig/prune/prune.h"
 #include "twig/serialize/module_io.h"
 #include "twig/serialize/safetensors.h"
@@ -115,6 +116,7 @@ void remove_pruning(nn::Module& model) {
     }
     for (const std::string& base : pruned) prune::remove(*m, base);
   }
+  squash_fake_sparsity(model);
 }
 
 namespace {

@@ -38,7 +38,8 @@ struct PruneRequest {
 std::vector<std::string> apply_pruning(nn::Module& model, const PruneRequest& request);
 // The layers apply_pruning prunes for `request`, with the weight each one prunes.
 std::vector<std::pair<std::string, Tensor>> pruning_targets(nn::Module& model, const PruneRequest& request);
-// prune.remove on every pruned tensor: the masks are made permanent.
+// prune.remove on every pruned tensor, and squash_mask for every weight_norm mask (FakeSparsity
+// parametrization): the masks are made permanent.
 void remove_pruning(nn::Module& model);
 
 // Every tensor of a safetensors file (name, dtype, shape, sparsity) and, for a whole-module
