@@ -200,7 +200,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
   EXPECT_EQ(res["epochs_per_row"], 2);
   EXPECT_EQ(res["inference_kernels"], "dense");
   EXPECT_NE(res["inference_note"].get<std::string>().find("dense"), std::string::npos);
-  ASSERT_EQ(res["runs"].size(), 5u);
+  ASSERT_EQ(res["runs"].size(), 6u);
   std::vector<std::string> labels;
   for (const json& run : res["runs"]) {
     EXPECT_EQ(run["epochs"], 2) << run.dump();  // every row, the dense one included
@@ -217,8 +217,23 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
   // The structured row says which layers it pruned: all but the classifier.
   EXPECT_EQ(labels[4], "L2 structured 50% (conv1 conv2 fc1 fc2)");
   EXPECT_EQ(res["runs"][4]["layers"], json({"conv1", "conv2", "fc1", "fc2"}));
+  // The AGP row: weight_norm 1x4 on the Linear layers, rising to 80% during the fine-tune epoch (4
+  // batches here, so 4 steps), the conv weights left dense: 80% of each Linear's 1x4 blocks.
+  const json& agp = res["runs"][5];
+  EXPECT_EQ(labels[5], "weight_norm 1x4 80% AGP (fc1 fc2 fc3)");
+  EXPECT_EQ(agp["method"], "weight_norm");
+  EXPECT_EQ(agp["layers"], json({"fc1", "fc2", "fc3"}));
+  EXPECT_EQ(agp["target_sparsity"], 0.8);
+  EXPECT_EQ(agp["block"], "1x4");
+  EXPECT_EQ(agp["schedule"], "cubic");
+  EXPECT_EQ(agp["steps"], 4);
+  EXPECT_EQ(agp["model"], "lenet_weight_norm_agp_80.twig");
+  // Zeroed: 9600 of fc1's 12000 blocks, 2016 of fc2's 2520, 168 of fc3's 210, 4 weights each;
+  // LeNet-5 has 61470 conv/linear weights.
+  EXPECT_NEAR(agp["sparsity"].get<double>(), (9600 + 2016 + 168) * 4 / 61470.0, 1e-12);
   // The table says the same, with the footnote on inference.
   EXPECT_NE(r.err.find("every row trained 2 epochs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("weight_norm 1x4 80% AGP (fc1 fc2 fc3)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("inference s*"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("* inference runs the dense kernels"), std::string::npos) << r.err;
 
@@ -236,7 +251,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
     EXPECT_LE(t.y1, height) << t.text;
     if (!t.fill.empty() && t.fill[0] == '#' && t.fill != "#444444") point_labels.push_back(t);
   }
-  EXPECT_EQ(point_labels.size(), 5u);  // one per row
+  EXPECT_EQ(point_labels.size(), 6u);  // one per row
   std::vector<std::vector<std::pair<double, double>>> lines;
   std::regex poly("<polyline points=\"([^\"]+)\"");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), poly); it != std::sregex_iterator(); ++it) {
@@ -247,7 +262,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
       pts.emplace_back(std::stod((*jt)[1]), std::stod((*jt)[2]));
     lines.push_back(pts);
   }
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 3u);
   for (size_t i = 0; i < point_labels.size(); ++i) {
     const TextBox& t = point_labels[i];
     for (const auto& pts : lines)
@@ -259,6 +274,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
     }
   }
   EXPECT_NE(svg.find("global L1 unstructured"), std::string::npos);  // the legend
+  EXPECT_NE(svg.find("weight_norm 1x4, AGP cubic (fc1 fc2 fc3)"), std::string::npos);
 }
 
 }  // namespace
