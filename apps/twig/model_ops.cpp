@@ -10,6 +10,7 @@
 #include "fashion.h"
 #include "fashion_models.h"
 #include "sparsify.h"
+#include "twig/nn/parametrize.h"
 #include "twig/prune/prune.h"
 #include "twig/serialize/module_io.h"
 #include "twig/serialize/safetensors.h"
@@ -184,7 +185,9 @@ std::string describe_file(const std::string& path, bool as_json) {
   std::ostringstream text;
   text << path << ": " << file.tensors.size() << " tensors\n";
   char line[512];
-  std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %9s\n", "name", "dtype", "shape", "sparsity");
+  int name_w = 32;  // wide enough for every name (fc1.parametrizations.weight.original: 36)
+  for (const auto& [name, t] : file.tensors) name_w = std::max(name_w, std::min(200, static_cast<int>(name.size())));
+  std::snprintf(line, sizeof(line), "  %-*s %-6s %-18s %9s\n", name_w, "name", "dtype", "shape", "sparsity");
   text << line;
   for (const auto& [name, t] : file.tensors) {
     std::string dtype = serialize::safetensors_dtype_name(t.dtype());
@@ -224,7 +227,7 @@ std::string describe_file(const std::string& path, bool as_json) {
     shape << '[';
     for (size_t d = 0; d < sizes.size(); ++d) shape << (d ? ", " : "") << sizes[d];
     shape << ']';
-    std::snprintf(line, sizeof(line), "  %-32s %-6s %-18s %8.2f%%%s\n", name.c_str(), dtype.c_str(),
+    std::snprintf(line, sizeof(line), "  %-*s %-6s %-18s %8.2f%%%s\n", name_w, name.c_str(), dtype.c_str(),
                   shape.str().c_str(), 100 * sparsity, is_packed ? "  (stored bit-packed)" : "");
     text << line;
     nlohmann::ordered_json e = {{"name", name}, {"dtype", dtype}, {"shape", sizes}, {"sparsity", sparsity}};
@@ -260,6 +263,23 @@ std::string describe_file(const std::string& path, bool as_json) {
         }
         text << "  " << where << ": " << desc << "\n";
         j["pruning_hooks"].push_back({{"tensor", where}, {"hook", desc}});
+      }
+    }
+    // weight_norm's masks: parametrizations (PyTorch's FakeSparsity), not hooks.
+    j["parametrizations"] = nlohmann::ordered_json::array();
+    any = false;
+    for (auto& [mname, m] : model->named_modules()) {
+      if (!nn::is_parametrized(*m)) continue;
+      for (const auto& [tname, child] : m->child("parametrizations")->children_dict()) {
+        auto list = std::dynamic_pointer_cast<nn::ParametrizationList>(child);
+        if (!list) continue;
+        std::string desc;
+        for (size_t i = 0; i < list->size(); ++i) desc += (i ? ", " : "") + list->at(i)->type_name();
+        if (!any) text << "parametrizations (sparsifier masks):\n";
+        any = true;
+        std::string where = mname.empty() ? tname : mname + "." + tname;
+        text << "  " << where << ": " << desc << "\n";
+        j["parametrizations"].push_back({{"tensor", where}, {"parametrizations", desc}});
       }
     }
   } else if (file.metadata.contains(serialize::kModuleTreeKey)) {
