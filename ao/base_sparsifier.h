@@ -38,6 +38,9 @@ class BaseSparsifier {
   // prepare() calls.
   std::vector<Dict> groups;
   bool enable_mask_update = true;
+  // Python's _step_count: how many times step() was called (a scheduler resets it to 0 when it
+  // attaches, and warns when its own step() comes before the sparsifier's first).
+  int64_t step_count = 0;
   nn::ModulePtr model;
   // The config prepare() used (the given one or make_config_from_model's).
   std::optional<std::vector<Dict>> config;
