@@ -10,3 +10,4 @@
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/tensor.h"
+#include "twig/tensor/warning.h"

@@ -167,6 +167,7 @@ void BaseSparsifier::prepare_groups() {
 }
 
 void BaseSparsifier::step() {
+  ++step_count;  // every call, as PyTorch's scheduler wrapper counts them
   if (!enable_mask_update) return;
   NoGradGuard no_grad;
   for (const Dict& group : groups) update_mask(*module_of(group), group.at("tensor_name").to_string(), group);

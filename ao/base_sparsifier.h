@@ -38,14 +38,18 @@ class BaseSparsifier {
   // prepare() calls.
   std::vector<Dict> groups;
   bool enable_mask_update = true;
+  // Python's _step_count: how many times step() was called (a scheduler resets it to 0 when it
+  // attaches, and warns when its own step() comes before the sparsifier's first).
+  int64_t step_count = 0;
   nn::ModulePtr model;
   // The config prepare() used (the given one or make_config_from_model's).
   std::optional<std::vector<Dict>> config;
 
   // Adds the groups of `config` (nullopt: make_config_from_model) and the mask
-  // parametrizations. Every entry is checked (a dict with tensor_fqn naming a tensor of the
-  // model, keys agreeing with tensor_fqn: AssertionError otherwise, as Python asserts) before
-  // anything changes, so a bad config leaves the model and the sparsifier as they were.
+  // parametrizations. Every entry is checked before anything changes, so a bad config leaves the
+  // model and the sparsifier as they were: no tensor_fqn or keys disagreeing with it is
+  // AssertionError (Python asserts), a tensor_fqn naming no module or no tensor AttributeError
+  // (Python's getattr), a mask of another shape FakeSparsity's AssertionError.
   void prepare(const nn::ModulePtr& model, const std::optional<std::vector<Dict>>& config);
   // With gradients off, update_mask(module, tensor_name, group) for every group in order;
   // nothing when enable_mask_update is false.
@@ -65,6 +69,10 @@ class BaseSparsifier {
   // PyTorch's semantics: groups deep-copied from sd, state = sd["state"] itself; each state
   // entry's "mask" is popped from it (the caller's dict changes) and becomes the FakeSparsity's
   // mask. RuntimeError "Error loading <fqn> into the model" for an unknown tensor with strict.
+  // Everything is checked first (a mask of another shape is a ValueError), so a failed load
+  // changes nothing. Where PyTorch would fail on an attribute access, twig does what the code
+  // means: without strict an unknown tensor is skipped, and a tensor that is not parametrized
+  // yet gets a FakeSparsity (PyTorch registers one only on a parametrized tensor lacking it).
   void load_state_dict(const Dict& sd, bool strict = true);
   // Replaces every child that holds a `parameterization` and whose exact type is in mapping by
   // swap_module; recurses into the others. NotImplementedError without a mapping. Unless

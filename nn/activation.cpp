@@ -12,6 +12,7 @@
 #include "twig/tensor/ops.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -95,17 +96,50 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
 double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
+Tensor rrelu_impl(const Tensor& x, double lower, double upper, bool training);
+Tensor gelu_impl(const Tensor& x, const std::string& approximate);
+
 }  // namespace
 
 namespace functional {
 
 Tensor relu(const Tensor& x) { return x.relu(); }
 
-Tensor relu6(const Tensor& x) { return hardtanh(x, 0.0, 6.0); }
+Tensor relu6(const Tensor& x) {
+  trace::Scope scope;
+  Tensor out = hardtanh(x, 0.0, 6.0);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("relu6", {x}, {}, out, [](const TensorList& in) { return relu6(in[0]); });
+  return out;
+}
 
 Tensor rrelu(const Tensor& x, double lower, double upper, bool training) {
+  trace::Scope scope;
+  Tensor out = rrelu_impl(x, lower, upper, training);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("rrelu", {x},
+                  {{"lower", trace::repr(lower)}, {"upper", trace::repr(upper)}, {"training", trace::repr(training)}},
+                  out, [lower, upper, training](const TensorList& in) { return rrelu(in[0], lower, upper, training); });
+  return out;
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  trace::Scope scope;
+  Tensor out = gelu_impl(x, approximate);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("gelu", {x}, {{"approximate", trace::repr(approximate)}}, out,
+                  [approximate](const TensorList& in) { return gelu(in[0], approximate); });
+  return out;
+}
+
+}  // namespace functional
+
+namespace {
+
+// F::rrelu's and F::gelu's computations (those functions add the tracer's record).
+Tensor rrelu_impl(const Tensor& x, double lower, double upper, bool training) {
   TWIG_CHECK(lower <= upper, ValueError, "rrelu: lower bound (", lower, ") must not exceed upper bound (", upper, ")");
-  if (!training) return leaky_relu(x, (lower + upper) / 2);
+  if (!training) return functional::leaky_relu(x, (lower + upper) / 2);
   check_floating(x, "rrelu_with_noise");
   // The slopes: U(lower, upper) for x <= 0, 1 elsewhere (PyTorch's `noise`).
   Tensor xd = x.detach().contiguous();
@@ -132,97 +166,151 @@ Tensor rrelu(const Tensor& x, double lower, double upper, bool training) {
   return y;
 }
 
+}  // namespace
+
+namespace functional {
+
 Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
+  trace::Scope scope;
   TWIG_CHECK(min_val <= max_val, ValueError, "hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
              max_val, ")");
-  return pointwise(
+  Tensor out = pointwise(
       x, "hardtanh", "HardtanhBackward0", [=](double v) { return v < min_val   ? min_val
                                                                  : v > max_val ? max_val
                                                                                : v; },
       [=](double g, double v) { return v > min_val && v < max_val ? g : 0.0; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("hardtanh", {x}, {{"min_val", trace::repr(min_val)}, {"max_val", trace::repr(max_val)}}, out,
+                  [min_val, max_val](const TensorList& in) { return hardtanh(in[0], min_val, max_val); });
+  return out;
 }
 
 Tensor sigmoid(const Tensor& x) { return x.sigmoid(); }
 
 Tensor hardsigmoid(const Tensor& x) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "hardsigmoid", "HardsigmoidBackward0", [](double v) { return v <= -3  ? 0.0
                                                                       : v >= 3 ? 1.0
                                                                                : v / 6 + 0.5; },
       [](double g, double v) { return v > -3 && v < 3 ? g / 6 : 0.0; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("hardsigmoid", {x}, {}, out, [](const TensorList& in) { return hardsigmoid(in[0]); });
+  return out;
 }
 
 Tensor tanh(const Tensor& x) { return x.tanh(); }
 
 Tensor silu(const Tensor& x) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "silu", "SiluBackward0", [](double v) { return v * sigmoid_of(v); },
       [](double g, double v) {
         double s = sigmoid_of(v);
         return g * s * (1 + v * (1 - s));
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("silu", {x}, {}, out, [](const TensorList& in) { return silu(in[0]); });
+  return out;
 }
 
 Tensor mish(const Tensor& x) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "mish", "MishBackward0", [](double v) { return v * std::tanh(std::log1p(std::exp(v))); },
       [](double g, double v) {
         double t = std::tanh(std::log1p(std::exp(v)));
         return g * (t + v * sigmoid_of(v) * (1 - t * t));
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mish", {x}, {}, out, [](const TensorList& in) { return mish(in[0]); });
+  return out;
 }
 
 Tensor hardswish(const Tensor& x) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "hardswish", "HardswishBackward0", [](double v) { return v <= -3  ? 0.0
                                                                   : v >= 3 ? v
                                                                            : v * (v + 3) / 6; },
       [](double g, double v) { return v < -3   ? 0.0
                                       : v <= 3 ? g * (v / 3 + 0.5)
                                                : g; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("hardswish", {x}, {}, out, [](const TensorList& in) { return hardswish(in[0]); });
+  return out;
 }
 
 Tensor elu(const Tensor& x, double alpha) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "elu", "EluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v); },
       [=](double g, double v) { return v > 0 ? g : g * alpha * std::exp(v); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("elu", {x}, {{"alpha", trace::repr(alpha)}}, out,
+                  [alpha](const TensorList& in) { return elu(in[0], alpha); });
+  return out;
 }
 
 Tensor celu(const Tensor& x, double alpha) {
+  trace::Scope scope;
   TWIG_CHECK(alpha != 0, RuntimeError, "ZeroDivisionError: celu alpha must not be 0");
-  return pointwise(
+  Tensor out = pointwise(
       x, "celu", "CeluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v / alpha); },
       [=](double g, double v) { return v > 0 ? g : g * std::exp(v / alpha); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("celu", {x}, {{"alpha", trace::repr(alpha)}}, out,
+                  [alpha](const TensorList& in) { return celu(in[0], alpha); });
+  return out;
 }
 
 Tensor selu(const Tensor& x) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "selu", "EluBackward0", [](double v) { return kSeluScale * (v > 0 ? v : kSeluAlpha * std::expm1(v)); },
       [](double g, double v) { return v > 0 ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(v); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("selu", {x}, {}, out, [](const TensorList& in) { return selu(in[0]); });
+  return out;
 }
 
 Tensor hardshrink(const Tensor& x, double lambd) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "hardshrink", "HardshrinkBackward0", [=](double v) { return v >= -lambd && v <= lambd ? 0.0 : v; },
       [=](double g, double v) { return v >= -lambd && v <= lambd ? 0.0 : g; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("hardshrink", {x}, {{"lambd", trace::repr(lambd)}}, out,
+                  [lambd](const TensorList& in) { return hardshrink(in[0], lambd); });
+  return out;
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "leaky_relu", "LeakyReluBackward0", [=](double v) { return v > 0 ? v : v * negative_slope; },
       [=](double g, double v) { return v > 0 ? g : g * negative_slope; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("leaky_relu", {x}, {{"negative_slope", trace::repr(negative_slope)}}, out,
+                  [negative_slope](const TensorList& in) { return leaky_relu(in[0], negative_slope); });
+  return out;
 }
 
 Tensor logsigmoid(const Tensor& x) {
+  trace::Scope scope;
   // log σ(x) = min(x, 0) - log1p(exp(-|x|)), stable for either sign.
-  return pointwise(
+  Tensor out = pointwise(
       x, "log_sigmoid", "LogSigmoidBackward0",
       [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::fabs(v))); },
       [](double g, double v) { return g * sigmoid_of(-v); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("logsigmoid", {x}, {}, out, [](const TensorList& in) { return logsigmoid(in[0]); });
+  return out;
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
-  return pointwise(
+  trace::Scope scope;
+  Tensor out = pointwise(
       x, "softplus", "SoftplusBackward0",
       [=](double v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; },
       [=](double g, double v) {
@@ -230,9 +318,14 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
         double z = std::exp(v * beta);
         return g * z / (z + 1);
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("softplus", {x}, {{"beta", trace::repr(beta)}, {"threshold", trace::repr(threshold)}}, out,
+                  [beta, threshold](const TensorList& in) { return softplus(in[0], beta, threshold); });
+  return out;
 }
 
 Tensor prelu(const Tensor& x, const Tensor& weight) {
+  trace::Scope scope;
   check_floating(x, "prelu");
   TWIG_CHECK(weight.defined() && weight.dim() <= 1, RuntimeError, "prelu: weight must be a 1-D tensor, got ",
              weight.defined() ? weight.sizes() : Shape{});
@@ -249,14 +342,33 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
   } else {
     w = w.reshape({});
   }
-  return where(x > 0, x, x * w);
+  Tensor out = where(x > 0, x, x * w);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("prelu", {x, weight}, {}, out, [](const TensorList& in) { return prelu(in[0], in[1]); });
+  return out;
 }
 
-Tensor softsign(const Tensor& x) { return x / (x.abs() + 1.0); }
+Tensor softsign(const Tensor& x) {
+  trace::Scope scope;
+  Tensor out = x / (x.abs() + 1.0);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("softsign", {x}, {}, out, [](const TensorList& in) { return softsign(in[0]); });
+  return out;
+}
 
-Tensor tanhshrink(const Tensor& x) { return x - x.tanh(); }
+Tensor tanhshrink(const Tensor& x) {
+  trace::Scope scope;
+  Tensor out = x - x.tanh();
+  if (scope.recording()) [[unlikely]]
+    scope.record1("tanhshrink", {x}, {}, out, [](const TensorList& in) { return tanhshrink(in[0]); });
+  return out;
+}
 
-Tensor gelu(const Tensor& x, const std::string& approximate) {
+}  // namespace functional
+
+namespace {
+
+Tensor gelu_impl(const Tensor& x, const std::string& approximate) {
   if (approximate == "none") {
     return pointwise(
         x, "gelu", "GeluBackward0", [](double v) { return 0.5 * v * (1 + std::erf(v * M_SQRT1_2)); },
@@ -279,6 +391,10 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
         return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * d_inner);
       });
 }
+
+}  // namespace
+
+namespace functional {
 
 Tensor softmax(const Tensor& x, int64_t dim) { return x.softmax(dim); }
 

@@ -30,6 +30,7 @@
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
 #include "twig/tensor/parallel.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -357,12 +358,34 @@ namespace functional {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const IntPair& padding,
               const IntPair& dilation, int64_t groups) {
-  return convnd("conv2d", "ConvolutionBackward0", 2, x, weight, bias, stride, padding, dilation, groups);
+  trace::Scope scope;
+  Tensor out = convnd("conv2d", "ConvolutionBackward0", 2, x, weight, bias, stride, padding, dilation, groups);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("conv2d", {x, weight, bias},
+                  {{"stride", trace::repr(stride)},
+                   {"padding", trace::repr(padding)},
+                   {"dilation", trace::repr(dilation)},
+                   {"groups", trace::repr(groups)}},
+                  out, [stride, padding, dilation, groups](const TensorList& in) {
+                    return conv2d(in[0], in[1], in[2], stride, padding, dilation, groups);
+                  });
+  return out;
 }
 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const IntPair& stride, const IntPair& padding,
               const IntPair& dilation, int64_t groups) {
-  return convnd("conv3d", "ConvolutionBackward0", 3, x, weight, bias, stride, padding, dilation, groups);
+  trace::Scope scope;
+  Tensor out = convnd("conv3d", "ConvolutionBackward0", 3, x, weight, bias, stride, padding, dilation, groups);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("conv3d", {x, weight, bias},
+                  {{"stride", trace::repr(stride)},
+                   {"padding", trace::repr(padding)},
+                   {"dilation", trace::repr(dilation)},
+                   {"groups", trace::repr(groups)}},
+                  out, [stride, padding, dilation, groups](const TensorList& in) {
+                    return conv3d(in[0], in[1], in[2], stride, padding, dilation, groups);
+                  });
+  return out;
 }
 
 Tensor conv_string_padding(const char* op, size_t dims, const Tensor& x, const Tensor& weight, const Tensor& bias,

@@ -3,6 +3,7 @@
 #include "twig/nn/functional.h"
 #include "twig/nn/py_format.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -17,12 +18,18 @@ namespace functional {
 // A Bernoulli(1 - p) mask from the default generator, scaled by 1 / (1 - p): one MulBackward node.
 Tensor dropout(const Tensor& x, double p, bool training) {
   check_p(p);
-  if (!training || p == 0.0) return x;
-  TWIG_CHECK(x.is_floating_point(), RuntimeError, "dropout: expected a floating input, got ", dtype_name(x.dtype()));
-  if (p == 1.0) return x * zeros_like(x);
-  Tensor mask = bernoulli(x.sizes(), 1.0 - p, x.dtype());
-  mask.mul_(1.0 / (1.0 - p));
-  return x * mask;
+  trace::Scope scope;
+  Tensor out = x;
+  if (training && p != 0.0) {
+    TWIG_CHECK(x.is_floating_point(), RuntimeError, "dropout: expected a floating input, got ", dtype_name(x.dtype()));
+    Tensor mask = p == 1.0 ? zeros_like(x) : bernoulli(x.sizes(), 1.0 - p, x.dtype());
+    if (p != 1.0) mask.mul_(1.0 / (1.0 - p));
+    out = x * mask;
+  }
+  if (scope.recording()) [[unlikely]]
+    scope.record1("dropout", {x}, {{"p", trace::repr(p)}, {"training", trace::repr(training)}}, out,
+                  [p, training](const TensorList& in) { return dropout(in[0], p, training); });
+  return out;
 }
 
 }  // namespace functional

@@ -4,6 +4,7 @@
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -12,6 +13,7 @@ namespace functional {
 // out[..., :] = weight[indices[...], :], one recorded node. The backward scatters the gradient rows
 // into a zero (V, D) matrix with index_add_ and zeroes the padding row.
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
+  trace::Scope scope;
   TWIG_CHECK(indices.defined() && (indices.dtype() == kInt64 || indices.dtype() == kInt32), RuntimeError,
              "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
              "but got ",
@@ -39,6 +41,9 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
                      if (pad) gw.select(0, *pad).zero_();
                      return TensorList{gw};
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("embedding", {indices, weight}, {{"padding_idx", trace::repr(padding_idx)}}, out,
+                  [padding_idx](const TensorList& in) { return embedding(in[0], in[1], padding_idx); });
   return out;
 }
 

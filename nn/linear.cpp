@@ -6,12 +6,14 @@
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
 namespace functional {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  trace::Scope scope;
   TWIG_CHECK(weight.defined() && weight.dim() == 2, RuntimeError, "linear: weight must be 2-D (out, in), got ",
              weight.defined() ? weight.sizes() : Shape{});
   TWIG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), RuntimeError, "mat1 and mat2 shapes cannot be multiplied (",
@@ -43,6 +45,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                      if (n.needs_input_grad(2)) gb = g2.sum({0});
                      return TensorList{gx, gw, gb};
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("linear", {x, weight, bias}, {}, out,
+                  [](const TensorList& in) { return linear(in[0], in[1], in[2]); });
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "twig/autograd/function.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -153,6 +154,7 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
 namespace functional {
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  trace::Scope scope;
   const Reduction red = parse_reduction(reduction);
   TWIG_CHECK(input.defined() && target.defined(), RuntimeError, "mse_loss: input and target must be defined");
   TWIG_CHECK(is_floating(input.dtype()) && is_floating(target.dtype()), RuntimeError,
@@ -160,19 +162,41 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& re
              dtype_tensor_name(target.dtype()));
   // Different shapes broadcast (PyTorch warns); non-broadcastable shapes raise from the subtraction.
   Tensor diff = input - target;
-  return reduce(diff * diff, red);
+  Tensor out = reduce(diff * diff, red);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mse_loss", {input, target}, {{"reduction", trace::repr(reduction)}}, out,
+                  [reduction](const TensorList& in) { return mse_loss(in[0], in[1], reduction); });
+  return out;
 }
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, const std::string& reduction,
                 int64_t ignore_index) {
-  return class_loss(input, target, weight, reduction, ignore_index, 0.0, false, "nll_loss");
+  trace::Scope scope;
+  Tensor out = class_loss(input, target, weight, reduction, ignore_index, 0.0, false, "nll_loss");
+  if (scope.recording()) [[unlikely]]
+    scope.record1("nll_loss", {input, target, weight},
+                  {{"reduction", trace::repr(reduction)}, {"ignore_index", trace::repr(ignore_index)}}, out,
+                  [reduction, ignore_index](const TensorList& in) {
+                    return nll_loss(in[0], in[1], in[2], reduction, ignore_index);
+                  });
+  return out;
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, const std::string& reduction,
                      int64_t ignore_index, double label_smoothing) {
+  trace::Scope scope;
   TWIG_CHECK(!(target.defined() && is_floating(target.dtype())), NotImplementedError,
              "cross_entropy: class-probability (floating) targets are not supported; pass int64 class indices");
-  return class_loss(input, target, weight, reduction, ignore_index, label_smoothing, true, "cross_entropy");
+  Tensor out = class_loss(input, target, weight, reduction, ignore_index, label_smoothing, true, "cross_entropy");
+  if (scope.recording()) [[unlikely]]
+    scope.record1("cross_entropy", {input, target, weight},
+                  {{"reduction", trace::repr(reduction)},
+                   {"ignore_index", trace::repr(ignore_index)},
+                   {"label_smoothing", trace::repr(label_smoothing)}},
+                  out, [reduction, ignore_index, label_smoothing](const TensorList& in) {
+                    return cross_entropy(in[0], in[1], in[2], reduction, ignore_index, label_smoothing);
+                  });
+  return out;
 }
 
 }  // namespace functional

@@ -11,6 +11,7 @@
 #include "twig/nn/init.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -35,6 +36,13 @@ const Value& Value::operator[](size_t i) const {
 // ---- calling ----------------------------------------------------------------------------------
 
 Value Module::call(const Values& inputs) {
+  if (trace::Recorder* r = trace::active()) [[unlikely]] {
+    if (auto* tracer = dynamic_cast<ModuleCallTracer*>(r)) return tracer->call_module(*this, inputs);
+  }
+  return call_impl(inputs);
+}
+
+Value Module::call_impl(const Values& inputs) {
   Values args = inputs;
   for (auto& [id, hook] : pre_hooks_.snapshot()) {
     std::optional<Values> replaced = (*hook)(*this, args);

@@ -52,6 +52,14 @@ class ForwardHook {
 using ForwardPreHookFn = std::function<std::optional<Values>(Module&, const Values&)>;
 using ForwardHookFn = std::function<std::optional<Value>(Module&, const Values&, const Value&)>;
 
+// What ao::trace implements beside trace::Recorder: while it is the active recorder, every
+// Module::call goes to call_module (a leaf becomes one node; other modules run their forward).
+class ModuleCallTracer {
+ public:
+  virtual ~ModuleCallTracer() = default;
+  virtual Value call_module(Module& module, const Values& inputs) = 0;
+};
+
 // Result of load_state_dict(strict=false).
 struct IncompatibleKeys {
   std::vector<std::string> missing_keys;
@@ -73,7 +81,10 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // ---- calling ---------------------------------------------------------------------------
   // Runs the forward pre-hooks, forward_values, then the forward hooks (registration order).
+  // While a ModuleCallTracer records (ao::trace), the call goes through it.
   Value call(const Values& inputs);
+  // call() without the tracer check (Python's _call_impl): what the tracer runs.
+  Value call_impl(const Values& inputs);
   Value operator()(const Values& inputs) { return call(inputs); }
   // One tensor in, the output's tensor out (TypeError if the output is not a tensor).
   Tensor operator()(const Tensor& x) { return call({Value(x)}).tensor(); }

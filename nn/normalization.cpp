@@ -6,6 +6,7 @@
 #include "twig/nn/init.h"
 #include "twig/nn/py_format.h"
 #include "twig/tensor/ops.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -15,6 +16,7 @@ namespace functional {
 // y = x̂ · w + b; the backward is dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂)) with dx̂ = g · w.
 Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
+  trace::Scope scope;
   const int64_t nd = static_cast<int64_t>(normalized_shape.size());
   bool shape_ok = x.defined() && nd >= 1 && x.dim() >= nd;
   for (int64_t i = 0; shape_ok && i < nd; ++i) shape_ok = x.size(x.dim() - nd + i) == normalized_shape[i];
@@ -61,12 +63,20 @@ Tensor layer_norm(const Tensor& x, const std::vector<int64_t>& normalized_shape,
                      if (node.needs_input_grad(2)) out[2] = g2.sum({0}).reshape(ns);
                      return out;
                    });
-  return y;
+  Tensor out = y;
+  if (scope.recording()) [[unlikely]]
+    scope.record1("layer_norm", {x, weight, bias},
+                  {{"normalized_shape", trace::repr(normalized_shape)}, {"eps", trace::repr(eps)}}, out,
+                  [normalized_shape, eps](const TensorList& in) {
+                    return layer_norm(in[0], normalized_shape, in[1], in[2], eps);
+                  });
+  return out;
 }
 
 // Composite: the batch statistics are differentiable ops, so autograd derives the backward.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+  trace::Scope scope;
   TWIG_CHECK(x.defined() && x.dim() >= 2, ValueError,
              "batch_norm: expected an input of at least 2 dims (N, C, ...), got ", x.defined() ? x.sizes() : Shape{});
   const int64_t c = x.size(1);
@@ -99,7 +109,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   }
   if (weight.defined()) y = y * weight.reshape(stat_shape);
   if (bias.defined()) y = y + bias.reshape(stat_shape);
-  return y;
+  Tensor out = y;
+  if (scope.recording()) [[unlikely]]
+    scope.record1("batch_norm", {x, running_mean, running_var, weight, bias},
+                  {{"training", trace::repr(training)}, {"momentum", trace::repr(momentum)}, {"eps", trace::repr(eps)}},
+                  out, [training, momentum, eps](const TensorList& in) {
+                    return batch_norm(in[0], in[1], in[2], in[3], in[4], training, momentum, eps);
+                  });
+  return out;
 }
 
 }  // namespace functional

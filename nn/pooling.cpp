@@ -7,6 +7,7 @@
 #include "twig/nn/functional.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::nn {
 
@@ -148,7 +149,19 @@ namespace functional {
 
 Tensor max_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride, const IntPair& padding,
                   const IntPair& dilation, bool ceil_mode) {
-  return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+  trace::Scope scope;
+  Tensor out = max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+  if (scope.recording()) [[unlikely]]
+    scope.record1("max_pool2d", {x},
+                  {{"kernel_size", trace::repr(kernel_size)},
+                   {"stride", trace::repr(stride)},
+                   {"padding", trace::repr(padding)},
+                   {"dilation", trace::repr(dilation)},
+                   {"ceil_mode", trace::repr(ceil_mode)}},
+                  out, [kernel_size, stride, padding, dilation, ceil_mode](const TensorList& in) {
+                    return max_pool2d(in[0], kernel_size, stride, padding, dilation, ceil_mode);
+                  });
+  return out;
 }
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair& kernel_size, const IntPair& stride,
@@ -166,6 +179,7 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const IntPair
 
 Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& stride, const IntPair& padding,
                   bool ceil_mode, bool count_include_pad, std::optional<int64_t> divisor_override) {
+  trace::Scope scope;
   TWIG_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, "divisor must be not zero");
   Pool2dGeometry g = pool_geometry(x, "avg_pool2d", kernel_size, stride, padding, {1}, ceil_mode);
   g.count_include_pad = count_include_pad;
@@ -175,10 +189,23 @@ Tensor avg_pool2d(const Tensor& x, const IntPair& kernel_size, const IntPair& st
   if (out.numel() > 0) backend_for(x.device()).avg_pool2d(planes_of(out, p.B), p.in, g);
   record_pool("AvgPool2DBackward0", x, out, p.B,
               [g](const Tensor& gi, const Tensor& go) { backend_for(gi.device()).avg_pool2d_backward(gi, go, g); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1(
+        "avg_pool2d", {x},
+        {{"kernel_size", trace::repr(kernel_size)},
+         {"stride", trace::repr(stride)},
+         {"padding", trace::repr(padding)},
+         {"ceil_mode", trace::repr(ceil_mode)},
+         {"count_include_pad", trace::repr(count_include_pad)},
+         {"divisor_override", trace::repr(divisor_override)}},
+        out, [kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override](const TensorList& in) {
+          return avg_pool2d(in[0], kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
+        });
   return out;
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, const IntPair& output_size) {
+  trace::Scope scope;
   const auto [OH, OW] = adaptive_size(x, output_size, "adaptive_avg_pool2d");
   const Planes p = to_planes(x, OH, OW);
   Tensor out = detail::make_empty(p.out_shape, x.dtype(), x.device());
@@ -186,10 +213,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const IntPair& output_size) {
   record_pool("AdaptiveAvgPool2DBackward0", x, out, p.B, [](const Tensor& gi, const Tensor& go) {
     backend_for(gi.device()).adaptive_avg_pool2d_backward(gi, go);
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("adaptive_avg_pool2d", {x}, {{"output_size", trace::repr(output_size)}}, out,
+                  [output_size](const TensorList& in) { return adaptive_avg_pool2d(in[0], output_size); });
   return out;
 }
 
 Tensor adaptive_max_pool2d(const Tensor& x, const IntPair& output_size) {
+  trace::Scope scope;
   const auto [OH, OW] = adaptive_size(x, output_size, "adaptive_max_pool2d");
   const Planes p = to_planes(x, OH, OW);
   Tensor out = detail::make_empty(p.out_shape, x.dtype(), x.device());
@@ -200,6 +231,9 @@ Tensor adaptive_max_pool2d(const Tensor& x, const IntPair& output_size) {
   record_pool("AdaptiveMaxPool2DBackward0", x, out, p.B, [indices, B = p.B](const Tensor& gi, const Tensor& go) {
     backend_for(gi.device()).max_pool2d_backward(gi, go, planes_of(indices, B));
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("adaptive_max_pool2d", {x}, {{"output_size", trace::repr(output_size)}}, out,
+                  [output_size](const TensorList& in) { return adaptive_max_pool2d(in[0], output_size); });
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/inplace.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -20,14 +21,21 @@ Tensor copy_to(const Tensor& t, Dtype dtype, Device device) {
 
 Tensor Tensor::clone() const {
   detail::check_defined(*this, "clone");
+  trace::Scope scope;
   Tensor out = copy_to(*this, dtype(), device());
   autograd::record("CloneBackward0", {*this}, {out}, [](const TensorList& g, const Node&) { return TensorList{g[0]}; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("clone", {*this}, {}, out, [](const TensorList& in) { return in[0].clone(); });
   return out;
 }
 
 Tensor Tensor::contiguous() const {
   detail::check_defined(*this, "contiguous");
-  return is_contiguous() ? *this : clone();
+  trace::Scope scope;
+  Tensor out = is_contiguous() ? *this : clone();
+  if (scope.recording()) [[unlikely]]
+    scope.record1("contiguous", {*this}, {}, out, [](const TensorList& in) { return in[0].contiguous(); });
+  return out;
 }
 
 Tensor Tensor::to(const TensorOptions& options, bool copy) const {

@@ -6,6 +6,7 @@
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/inplace.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -118,6 +119,7 @@ Scalar negated(Scalar s) { return s.is_floating() ? Scalar(-s.to_double()) : Sca
 // ---- binary arithmetic ------------------------------------------------------------------------
 
 Tensor Tensor::add(const Tensor& other, Scalar alpha) const {
+  trace::Scope scope;
   detail::check_defined(*this, "add");
   detail::check_defined(other, "add");
   Dtype compute = result_type(*this, other);
@@ -132,10 +134,14 @@ Tensor Tensor::add(const Tensor& other, Scalar alpha) const {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0], sa) : Tensor(),
                                      n.needs_input_grad(1) ? sum_to(unit ? g[0] : g[0] * alpha, sb) : Tensor());
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("add", {*this, other}, {{"alpha", trace::repr(alpha)}}, out,
+                  [alpha](const TensorList& in) { return in[0].add(in[1], alpha); });
   return out;
 }
 
 Tensor Tensor::sub(const Tensor& other, Scalar alpha) const {
+  trace::Scope scope;
   TWIG_CHECK(!(dtype() == kBool && other.dtype() == kBool), RuntimeError,
              "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
              "`logical_xor()` operator instead.");
@@ -150,10 +156,14 @@ Tensor Tensor::sub(const Tensor& other, Scalar alpha) const {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0], sa) : Tensor(),
                                      n.needs_input_grad(1) ? sum_to(g[0] * (-alpha.to_double()), sb) : Tensor());
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sub", {*this, other}, {{"alpha", trace::repr(alpha)}}, out,
+                  [alpha](const TensorList& in) { return in[0].sub(in[1], alpha); });
   return out;
 }
 
 Tensor Tensor::mul(const Tensor& other) const {
+  trace::Scope scope;
   detail::check_defined(other, "mul");
   Tensor out = binary_raw(BinaryOp::Mul, *this, other, result_type(*this, other));
   autograd::record("MulBackward0", {*this, other}, {out},
@@ -162,10 +172,13 @@ Tensor Tensor::mul(const Tensor& other) const {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0] * b, a.sizes()) : Tensor(),
                                      n.needs_input_grad(1) ? sum_to(g[0] * a, b.sizes()) : Tensor());
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mul", {*this, other}, {}, out, [](const TensorList& in) { return in[0].mul(in[1]); });
   return out;
 }
 
 Tensor Tensor::div(const Tensor& other) const {
+  trace::Scope scope;
   detail::check_defined(other, "div");
   Dtype compute = result_type(*this, other);
   if (!is_floating(compute)) compute = default_dtype();  // true division
@@ -176,10 +189,13 @@ Tensor Tensor::div(const Tensor& other) const {
                      return grads_of(n.needs_input_grad(0) ? sum_to(g[0] / b, a.sizes()) : Tensor(),
                                      n.needs_input_grad(1) ? sum_to(-g[0] * a / (b * b), b.sizes()) : Tensor());
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("div", {*this, other}, {}, out, [](const TensorList& in) { return in[0].div(in[1]); });
   return out;
 }
 
 Tensor Tensor::pow(const Tensor& exponent) const {
+  trace::Scope scope;
   detail::check_defined(exponent, "pow");
   Tensor out = binary_raw(BinaryOp::Pow, *this, exponent, result_type(*this, exponent));
   autograd::record(
@@ -198,10 +214,13 @@ Tensor Tensor::pow(const Tensor& exponent) const {
         }
         return grads_of(ga, gb);
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("pow", {*this, exponent}, {}, out, [](const TensorList& in) { return in[0].pow(in[1]); });
   return out;
 }
 
 Tensor Tensor::pow(Scalar exponent) const {
+  trace::Scope scope;
   Dtype compute = result_type(*this, exponent);
   TWIG_CHECK(!(is_integral(compute, true) && exponent.is_integral() && exponent.to_int() < 0), RuntimeError,
              "Integers to negative integer powers are not allowed (exponent ", exponent, ")");
@@ -212,6 +231,9 @@ Tensor Tensor::pow(Scalar exponent) const {
                      if (e == 0.0) return TensorList{zeros_like(g[0])};
                      return TensorList{g[0] * e * sa.get().pow(e - 1.0)};
                    });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("pow", {*this, trace::constant(exponent)}, {}, out,
+                  [exponent](const TensorList& in) { return in[0].pow(exponent); });
   return out;
 }
 
@@ -257,10 +279,38 @@ Tensor pow(const Tensor& a, Scalar b) { return a.pow(b); }
 Tensor pow(Scalar a, const Tensor& b) { return wrap(a, b).pow(b); }
 
 // Scalar forms: the scalar becomes a 0-d tensor of the promoted dtype (it never requires grad).
-Tensor Tensor::add(Scalar other, Scalar alpha) const { return add(wrap(other, *this), alpha); }
-Tensor Tensor::sub(Scalar other, Scalar alpha) const { return sub(wrap(other, *this), alpha); }
-Tensor Tensor::mul(Scalar other) const { return mul(wrap(other, *this)); }
-Tensor Tensor::div(Scalar other) const { return div(wrap(other, *this)); }
+Tensor Tensor::add(Scalar other, Scalar alpha) const {
+  trace::Scope scope;
+  Tensor out = add(wrap(other, *this), alpha);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("add", {*this, trace::constant(other)}, {{"alpha", trace::repr(alpha)}}, out,
+                  [other, alpha](const TensorList& in) { return in[0].add(other, alpha); });
+  return out;
+}
+Tensor Tensor::sub(Scalar other, Scalar alpha) const {
+  trace::Scope scope;
+  Tensor out = sub(wrap(other, *this), alpha);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sub", {*this, trace::constant(other)}, {{"alpha", trace::repr(alpha)}}, out,
+                  [other, alpha](const TensorList& in) { return in[0].sub(other, alpha); });
+  return out;
+}
+Tensor Tensor::mul(Scalar other) const {
+  trace::Scope scope;
+  Tensor out = mul(wrap(other, *this));
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mul", {*this, trace::constant(other)}, {}, out,
+                  [other](const TensorList& in) { return in[0].mul(other); });
+  return out;
+}
+Tensor Tensor::div(Scalar other) const {
+  trace::Scope scope;
+  Tensor out = div(wrap(other, *this));
+  if (scope.recording()) [[unlikely]]
+    scope.record1("div", {*this, trace::constant(other)}, {}, out,
+                  [other](const TensorList& in) { return in[0].div(other); });
+  return out;
+}
 
 // ---- in-place arithmetic ----------------------------------------------------------------------
 
@@ -364,11 +414,14 @@ Tensor bool_unary(const Tensor& a, UnaryOp op) { return unary_raw(op, a, a.dtype
 }  // namespace
 
 Tensor Tensor::neg() const {
+  trace::Scope scope;
   TWIG_CHECK(dtype() != kBool, RuntimeError,
              "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
              "use the `~` or `logical_not()` operator instead.");
   Tensor out = unary_raw(UnaryOp::Neg, *this, dtype(), dtype());
   autograd::record("NegBackward0", {*this}, {out}, [](const TensorList& g, const Node&) { return TensorList{-g[0]}; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("neg", {*this}, {}, out, [](const TensorList& in) { return in[0].neg(); });
   return out;
 }
 
@@ -381,6 +434,7 @@ Tensor Tensor::abs() const {
 }
 
 Tensor Tensor::relu() const {
+  trace::Scope scope;
   Tensor out = unary_raw(UnaryOp::Relu, *this, dtype(), dtype());
   autograd::record("ReluBackward0", {*this}, {out}, [so = SavedTensor(out)](const TensorList& g, const Node&) {
     // One fused select pass (no bool mask tensor, no multiply by a converted mask).
@@ -389,6 +443,8 @@ Tensor Tensor::relu() const {
     backend_for(y.device()).threshold_backward(gx, g[0].to(y.dtype()), y, 0);
     return TensorList{gx};
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("relu", {*this}, {}, out, [](const TensorList& in) { return in[0].relu(); });
   return out;
 }
 
@@ -408,12 +464,20 @@ Tensor Tensor::round() const { return unary_flat_op(*this, UnaryOp::Round, "Roun
 Tensor Tensor::trunc() const { return unary_flat_op(*this, UnaryOp::Trunc, "TruncBackward0"); }
 
 Tensor Tensor::exp() const {
-  return unary_float_op(*this, UnaryOp::Exp, "ExpBackward0",
-                        [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
+  trace::Scope scope;
+  Tensor out = unary_float_op(*this, UnaryOp::Exp, "ExpBackward0",
+                              [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("exp", {*this}, {}, out, [](const TensorList& in) { return in[0].exp(); });
+  return out;
 }
 Tensor Tensor::log() const {
-  return unary_float_op(*this, UnaryOp::Log, "LogBackward0",
-                        [](const Tensor& g, const Tensor& x, const Tensor&) { return g / x; });
+  trace::Scope scope;
+  Tensor out = unary_float_op(*this, UnaryOp::Log, "LogBackward0",
+                              [](const Tensor& g, const Tensor& x, const Tensor&) { return g / x; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("log", {*this}, {}, out, [](const TensorList& in) { return in[0].log(); });
+  return out;
 }
 Tensor Tensor::log1p() const {
   return unary_float_op(*this, UnaryOp::Log1p, "Log1PBackward0",
@@ -444,12 +508,20 @@ Tensor Tensor::cos() const {
                         [](const Tensor& g, const Tensor& x, const Tensor&) { return -g * x.sin(); });
 }
 Tensor Tensor::tanh() const {
-  return unary_float_op(*this, UnaryOp::Tanh, "TanhBackward0",
-                        [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
+  trace::Scope scope;
+  Tensor out = unary_float_op(*this, UnaryOp::Tanh, "TanhBackward0",
+                              [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("tanh", {*this}, {}, out, [](const TensorList& in) { return in[0].tanh(); });
+  return out;
 }
 Tensor Tensor::sigmoid() const {
-  return unary_float_op(*this, UnaryOp::Sigmoid, "SigmoidBackward0",
-                        [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
+  trace::Scope scope;
+  Tensor out = unary_float_op(*this, UnaryOp::Sigmoid, "SigmoidBackward0",
+                              [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sigmoid", {*this}, {}, out, [](const TensorList& in) { return in[0].sigmoid(); });
+  return out;
 }
 Tensor Tensor::erf() const {
   return unary_float_op(*this, UnaryOp::Erf, "ErfBackward0", [](const Tensor& g, const Tensor& x, const Tensor&) {
@@ -592,9 +664,21 @@ Tensor operator-(const Tensor& a, Scalar b) { return a.sub(b); }
 Tensor operator*(const Tensor& a, Scalar b) { return a.mul(b); }
 Tensor operator/(const Tensor& a, Scalar b) { return a.div(b); }
 Tensor operator+(Scalar a, const Tensor& b) { return b.add(a); }
-Tensor operator-(Scalar a, const Tensor& b) { return wrap(a, b).sub(b); }
+Tensor operator-(Scalar a, const Tensor& b) {
+  trace::Scope scope;
+  Tensor out = wrap(a, b).sub(b);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("rsub", {b, trace::constant(a)}, {}, out, [a](const TensorList& in) { return a - in[0]; });
+  return out;
+}
 Tensor operator*(Scalar a, const Tensor& b) { return b.mul(a); }
-Tensor operator/(Scalar a, const Tensor& b) { return wrap(a, b).div(b); }
+Tensor operator/(Scalar a, const Tensor& b) {
+  trace::Scope scope;
+  Tensor out = wrap(a, b).div(b);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("truediv", {trace::constant(a), b}, {}, out, [a](const TensorList& in) { return a / in[0]; });
+  return out;
+}
 Tensor operator==(const Tensor& a, const Tensor& b) { return a.eq(b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return a.ne(b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return a.lt(b); }

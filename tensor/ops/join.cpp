@@ -4,6 +4,7 @@
 #include "twig/autograd/function.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -12,6 +13,7 @@ using autograd::Node;
 // ---- cat / stack ------------------------------------------------------------------------------
 
 Tensor cat(const TensorList& tensors, int64_t dim) {
+  trace::Scope scope;
   TWIG_CHECK(!tensors.empty(), RuntimeError, "torch.cat(): expected a non-empty list of Tensors");
   for (const Tensor& t : tensors) detail::check_defined(t, "cat");
   // Legacy behaviour: 1-D empty tensors are skipped whatever their shape elsewhere.
@@ -73,10 +75,14 @@ Tensor cat(const TensorList& tensors, int64_t dim) {
     }
     return grads;
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("cat", {tensors}, {{"dim", trace::repr(dim)}}, out,
+                  [dim](const TensorList& in) { return twig::cat(in, dim); });
   return out;
 }
 
 Tensor stack(const TensorList& tensors, int64_t dim) {
+  trace::Scope scope;
   TWIG_CHECK(!tensors.empty(), RuntimeError, "stack expects a non-empty TensorList");
   for (size_t i = 0; i < tensors.size(); ++i) {
     detail::check_defined(tensors[i], "stack");
@@ -87,7 +93,11 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
   int64_t d = wrap_dim(dim, tensors[0].dim() + 1);
   TensorList parts;
   for (const Tensor& t : tensors) parts.push_back(t.unsqueeze(d));
-  return cat(parts, d);
+  Tensor out = cat(parts, d);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("stack", {tensors}, {{"dim", trace::repr(dim)}}, out,
+                  [dim](const TensorList& in) { return twig::stack(in, dim); });
+  return out;
 }
 
 TensorList broadcast_tensors(const TensorList& tensors) {
@@ -134,10 +144,19 @@ TensorList Tensor::split(int64_t split_size, int64_t dim) const {
   int64_t n = size(d);
   TWIG_CHECK(split_size > 0 || n == 0, RuntimeError,
              "split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
-  if (n == 0) return {narrow(d, 0, 0)};
-  Shape sizes;
-  for (int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
-  return split_with_sizes(sizes, d);
+  trace::Scope scope;
+  TensorList out;
+  if (n == 0) {
+    out = {narrow(d, 0, 0)};
+  } else {
+    Shape sizes;
+    for (int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+    out = split_with_sizes(sizes, d);
+  }
+  if (scope.recording()) [[unlikely]]
+    scope.record("split", {*this}, {{"split_size", trace::repr(split_size)}, {"dim", trace::repr(dim)}}, out, true,
+                 [split_size, dim](const TensorList& in) { return in[0].split(split_size, dim); });
+  return out;
 }
 
 // PyTorch's chunk sizes: ceil(size / chunks) each, so there may be fewer than `chunks` pieces.
@@ -147,8 +166,12 @@ TensorList Tensor::chunk(int64_t chunks, int64_t dim) const {
   TWIG_CHECK(chunks > 0, RuntimeError, "chunk expects `chunks` to be greater than 0, got: ", chunks);
   int64_t d = wrap_dim(dim, this->dim());
   int64_t n = size(d);
-  if (n == 0) return split_with_sizes(Shape(chunks, 0), d);
-  return split((n + chunks - 1) / chunks, d);
+  trace::Scope scope;
+  TensorList out = n == 0 ? split_with_sizes(Shape(chunks, 0), d) : split((n + chunks - 1) / chunks, d);
+  if (scope.recording()) [[unlikely]]
+    scope.record("chunk", {*this}, {{"chunks", trace::repr(chunks)}, {"dim", trace::repr(dim)}}, out, true,
+                 [chunks, dim](const TensorList& in) { return in[0].chunk(chunks, dim); });
+  return out;
 }
 
 TensorList Tensor::unbind(int64_t dim) const {

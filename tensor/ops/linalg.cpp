@@ -13,6 +13,7 @@
 #include "twig/autograd/grad_mode.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -256,7 +257,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "matmul");
   TWIG_CHECK(a.dim() >= 1 && b.dim() >= 1, RuntimeError,
              "both arguments to matmul need to be at least 1D, but they are ", a.dim(), "D and ", b.dim(), "D");
+  trace::Scope scope;
   Tensor out = matmul_raw(a, b);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("matmul", {a, b}, {}, out, [](const TensorList& in) { return twig::matmul(in[0], in[1]); });
   // Checked here so that the no-grad hot path builds no backward closure at all.
   if (!a.requires_grad() && !b.requires_grad()) return out;
   autograd::record(
@@ -294,20 +298,28 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
+  trace::Scope scope;
   check_operands(a, b, "mm");
   TWIG_CHECK(a.dim() == 2, RuntimeError, "self must be a matrix, got shape ", a.sizes());
   TWIG_CHECK(b.dim() == 2, RuntimeError, "mat2 must be a matrix, got shape ", b.sizes());
-  return matmul(a, b);
+  Tensor out = matmul(a, b);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mm", {a, b}, {}, out, [](const TensorList& in) { return twig::mm(in[0], in[1]); });
+  return out;
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  trace::Scope scope;
   check_operands(a, b, "bmm");
   TWIG_CHECK(a.dim() == 3, RuntimeError, "batch1 must be a 3D tensor, got shape ", a.sizes());
   TWIG_CHECK(b.dim() == 3, RuntimeError, "batch2 must be a 3D tensor, got shape ", b.sizes());
   TWIG_CHECK(a.size(0) == b.size(0) && a.size(2) == b.size(1), RuntimeError,
              "Expected size for first two dimensions of batch2 tensor to be: [", a.size(0), ", ", a.size(2),
              "] but got: [", b.size(0), ", ", b.size(1), "] (bmm of ", a.sizes(), " and ", b.sizes(), ")");
-  return matmul(a, b);
+  Tensor out = matmul(a, b);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("bmm", {a, b}, {}, out, [](const TensorList& in) { return twig::bmm(in[0], in[1]); });
+  return out;
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return twig::matmul(*this, other); }

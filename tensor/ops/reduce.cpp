@@ -7,6 +7,7 @@
 #include "twig/autograd/function.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -53,6 +54,7 @@ Tensor expand_reduced_grad(const Tensor& g, const ReduceDims& rd, const Shape& i
 }  // namespace detail
 
 Tensor Tensor::sum(const Dims& dims, bool keepdim, std::optional<Dtype> dtype_opt) const {
+  trace::Scope scope;
   detail::check_defined(*this, "sum");
   detail::ReduceDims rd = detail::reduce_dims(*this, dims, keepdim);
   Dtype out_dtype = dtype_opt.value_or(is_floating(dtype()) ? dtype() : kInt64);
@@ -64,19 +66,27 @@ Tensor Tensor::sum(const Dims& dims, bool keepdim, std::optional<Dtype> dtype_op
   autograd::record("SumBackward1", {*this}, {out}, [rd, s = sizes()](const TensorList& g, const Node&) {
     return TensorList{detail::expand_reduced_grad(g[0], rd, s)};
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sum", {*this}, {{"dim", trace::repr(dims)}, {"keepdim", trace::repr(keepdim)}}, out,
+                  [dims, keepdim, dtype_opt](const TensorList& in) { return in[0].sum(dims, keepdim, dtype_opt); });
   return out;
 }
 
 Tensor Tensor::sum(std::optional<Dtype> dtype_opt) const { return sum(Dims{}, false, dtype_opt); }
 
 Tensor Tensor::mean(const Dims& dims, bool keepdim) const {
+  trace::Scope scope;
   detail::check_defined(*this, "mean");
   TWIG_CHECK(
       is_floating(dtype()), RuntimeError,
       "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
       dtype_tensor_name(dtype()));
   detail::ReduceDims rd = detail::reduce_dims(*this, dims, keepdim);
-  return sum(dims, keepdim) / static_cast<double>(rd.count);
+  Tensor out = sum(dims, keepdim) / static_cast<double>(rd.count);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mean", {*this}, {{"dim", trace::repr(dims)}, {"keepdim", trace::repr(keepdim)}}, out,
+                  [dims, keepdim](const TensorList& in) { return in[0].mean(dims, keepdim); });
+  return out;
 }
 
 Tensor Tensor::mean() const { return mean(Dims{}, false); }
@@ -389,7 +399,21 @@ Tensor softmax_impl(const Tensor& self, int64_t dim, bool log) {
 }
 }  // namespace
 
-Tensor Tensor::softmax(int64_t dim) const { return softmax_impl(*this, dim, false); }
-Tensor Tensor::log_softmax(int64_t dim) const { return softmax_impl(*this, dim, true); }
+Tensor Tensor::softmax(int64_t dim) const {
+  trace::Scope scope;
+  Tensor out = softmax_impl(*this, dim, false);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("softmax", {*this}, {{"dim", trace::repr(dim)}}, out,
+                  [dim](const TensorList& in) { return in[0].softmax(dim); });
+  return out;
+}
+Tensor Tensor::log_softmax(int64_t dim) const {
+  trace::Scope scope;
+  Tensor out = softmax_impl(*this, dim, true);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("log_softmax", {*this}, {{"dim", trace::repr(dim)}}, out,
+                  [dim](const TensorList& in) { return in[0].log_softmax(dim); });
+  return out;
+}
 
 }  // namespace twig

@@ -6,6 +6,7 @@
 #include "twig/autograd/function.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig {
 
@@ -121,28 +122,43 @@ Tensor squeeze_dims(const Tensor& t, const Dims& drop) {
 }  // namespace
 
 Tensor Tensor::view(const Shape& shape) const {
+  trace::Scope scope;
   detail::check_defined(*this, "view");
   Tensor out = view_raw(*this, shape, "view");
   record_reshape("ViewBackward0", *this, out);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("view", {*this}, {{"size", trace::repr(shape)}}, out,
+                  [shape](const TensorList& in) { return in[0].view(shape); });
   return out;
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
   detail::check_defined(*this, "reshape");
+  trace::Scope scope;
   Shape target = infer_size(shape, numel());
-  if (view_strides(*this, target)) return view(target);
-  return contiguous().view(target);
+  Tensor out = view_strides(*this, target) ? view(target) : contiguous().view(target);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("reshape", {*this}, {{"shape", trace::repr(shape)}}, out,
+                  [shape](const TensorList& in) { return in[0].reshape(shape); });
+  return out;
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   detail::check_defined(*this, "transpose");
+  trace::Scope scope;
   int64_t n = dim();
-  d0 = wrap_dim(d0, n);
-  d1 = wrap_dim(d1, n);
-  if (n == 0) return view_raw(*this, {}, "transpose");
-  Tensor out = transpose_raw(*this, d0, d1);
-  autograd::record("TransposeBackward0", {*this}, {out},
-                   [d0, d1](const TensorList& g, const Node&) { return TensorList{g[0].transpose(d0, d1)}; });
+  Tensor out;
+  if (n == 0) {
+    out = view_raw(*this, {}, "transpose");
+  } else {
+    int64_t w0 = wrap_dim(d0, n), w1 = wrap_dim(d1, n);
+    out = transpose_raw(*this, w0, w1);
+    autograd::record("TransposeBackward0", {*this}, {out},
+                     [w0, w1](const TensorList& g, const Node&) { return TensorList{g[0].transpose(w0, w1)}; });
+  }
+  if (scope.recording()) [[unlikely]]
+    scope.record1("transpose", {*this}, {{"dim0", trace::repr(d0)}, {"dim1", trace::repr(d1)}}, out,
+                  [d0, d1](const TensorList& in) { return in[0].transpose(d0, d1); });
   return out;
 }
 
@@ -152,6 +168,7 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::permute(const Dims& dims) const {
+  trace::Scope scope;
   detail::check_defined(*this, "permute");
   int64_t n = dim();
   TWIG_CHECK(static_cast<int64_t>(dims.size()) == n, RuntimeError,
@@ -170,6 +187,9 @@ Tensor Tensor::permute(const Dims& dims) const {
   Tensor out = detail::make_alias(*this, sizes, strides, storage_offset());
   autograd::record("PermuteBackward0", {*this}, {out},
                    [inverse](const TensorList& g, const Node&) { return TensorList{g[0].permute(inverse)}; });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("permute", {*this}, {{"dims", trace::repr(dims)}}, out,
+                  [dims](const TensorList& in) { return in[0].permute(dims); });
   return out;
 }
 
@@ -206,22 +226,31 @@ Tensor Tensor::expand(const Shape& shape) const {
 }
 
 Tensor Tensor::squeeze() const {
+  trace::Scope scope;
   detail::check_defined(*this, "squeeze");
   Dims drop;
   for (int64_t i = 0; i < dim(); ++i) {
     if (size(i) == 1) drop.push_back(i);
   }
-  return squeeze_dims(*this, drop);
+  Tensor out = squeeze_dims(*this, drop);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("squeeze", {*this}, {}, out, [](const TensorList& in) { return in[0].squeeze(); });
+  return out;
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
   detail::check_defined(*this, "squeeze");
-  d = wrap_dim(d, dim());
-  if (dim() == 0 || size(d) != 1) return squeeze_dims(*this, {});
-  return squeeze_dims(*this, {d});
+  trace::Scope scope;
+  int64_t w = wrap_dim(d, dim());
+  Tensor out = dim() == 0 || size(w) != 1 ? squeeze_dims(*this, {}) : squeeze_dims(*this, {w});
+  if (scope.recording()) [[unlikely]]
+    scope.record1("squeeze", {*this}, {{"dim", trace::repr(d)}}, out,
+                  [d](const TensorList& in) { return in[0].squeeze(d); });
+  return out;
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
+  trace::Scope scope;
   d = wrap_dim(d, dim() + 1);
   Shape s = sizes(), st = strides();
   int64_t new_stride = d < dim() ? stride(d) * size(d) : 1;
@@ -229,32 +258,46 @@ Tensor Tensor::unsqueeze(int64_t d) const {
   st.insert(st.begin() + d, new_stride);
   Tensor out = detail::make_alias(*this, s, st, storage_offset());
   record_reshape("UnsqueezeBackward0", *this, out);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("unsqueeze", {*this}, {{"dim", trace::repr(d)}}, out,
+                  [d](const TensorList& in) { return in[0].unsqueeze(d); });
   return out;
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  trace::Scope scope;
   int64_t n = dim();
-  if (n == 0) return reshape({1});
-  start_dim = wrap_dim(start_dim, n);
-  end_dim = wrap_dim(end_dim, n);
-  TWIG_CHECK(start_dim <= end_dim, RuntimeError, "flatten() has invalid args: start_dim (", start_dim,
-             ") cannot come after end_dim (", end_dim, ")");
-  Shape s;
-  for (int64_t i = 0; i < start_dim; ++i) s.push_back(size(i));
-  int64_t mid = 1;
-  for (int64_t i = start_dim; i <= end_dim; ++i) mid *= size(i);
-  s.push_back(mid);
-  for (int64_t i = end_dim + 1; i < n; ++i) s.push_back(size(i));
-  return reshape(s);
+  Shape s{1};
+  if (n > 0) {
+    int64_t first = wrap_dim(start_dim, n), last = wrap_dim(end_dim, n);
+    TWIG_CHECK(first <= last, RuntimeError, "flatten() has invalid args: start_dim (", first,
+               ") cannot come after end_dim (", last, ")");
+    s.clear();
+    for (int64_t i = 0; i < first; ++i) s.push_back(size(i));
+    int64_t mid = 1;
+    for (int64_t i = first; i <= last; ++i) mid *= size(i);
+    s.push_back(mid);
+    for (int64_t i = last + 1; i < n; ++i) s.push_back(size(i));
+  }
+  Tensor out = reshape(s);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("flatten", {*this}, {{"start_dim", trace::repr(start_dim)}, {"end_dim", trace::repr(end_dim)}}, out,
+                  [start_dim, end_dim](const TensorList& in) { return in[0].flatten(start_dim, end_dim); });
+  return out;
 }
 
 Tensor Tensor::unflatten(int64_t d, const Shape& parts) const {
+  trace::Scope scope;
   d = wrap_dim(d, dim());
   Shape inner = infer_size(parts, size(d));
   Shape s = sizes();
   s.erase(s.begin() + d);
   s.insert(s.begin() + d, inner.begin(), inner.end());
-  return view(s);
+  Tensor out = view(s);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("unflatten", {*this}, {{"dim", trace::repr(d)}, {"sizes", trace::repr(parts)}}, out,
+                  [d, parts](const TensorList& in) { return in[0].unflatten(d, parts); });
+  return out;
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
@@ -283,6 +326,7 @@ Tensor Tensor::slice(int64_t d, std::optional<int64_t> start, std::optional<int6
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+  trace::Scope scope;
   detail::check_defined(*this, "select");
   TWIG_CHECK(dim() > 0, IndexError, "select() cannot be applied to a 0-dim tensor.");
   d = wrap_dim(d, dim());
@@ -294,6 +338,9 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   autograd::record("SelectBackward0", {*this}, {out}, [s = sizes(), d, index](const TensorList& g, const Node&) {
     return TensorList{scatter_into_zeros(g[0], s, [&](const Tensor& z) { return select_raw(z, d, index); })};
   });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("select", {*this}, {{"dim", trace::repr(d)}, {"index", trace::repr(index)}}, out,
+                  [d, index](const TensorList& in) { return in[0].select(d, index); });
   return out;
 }
 

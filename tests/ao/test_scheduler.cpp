@@ -3,9 +3,8 @@
 // 1.13 produced (tools/gen_ao_scheduler_fixtures.py -> tests/fixtures/ao_scheduler.json), and
 // bad input.
 //
-// PyTorch's test attaches the schedulers to a WeightNormSparsifier; the levels a scheduler sets do
-// not depend on what the sparsifier's update_mask does, so here it is a sparsifier with the same
-// default level (0.5) whose update_mask only counts its calls.
+// PyTorch's test attaches the schedulers to a WeightNormSparsifier; here it is one that also counts
+// its update_mask calls.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,6 +17,7 @@
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
 #include "twig/ao/scheduler.h"
+#include "twig/ao/weight_norm_sparsifier.h"
 #include "twig/nn/container.h"
 #include "twig/nn/dropout.h"
 #include "twig/nn/linear.h"
@@ -30,10 +30,12 @@ using ao::Dict;
 using ao::Object;
 using json = nlohmann::json;
 
-class LevelSparsifier : public ao::BaseSparsifier {
+class LevelSparsifier : public ao::WeightNormSparsifier {
  public:
-  LevelSparsifier() : BaseSparsifier(Dict{{"sparsity_level", 0.5}}) {}
-  void update_mask(nn::Module&, const std::string&, const Dict&) override { ++update_mask_calls; }
+  void update_mask(nn::Module& module, const std::string& tensor_name, const Dict& args) override {
+    ++update_mask_calls;
+    WeightNormSparsifier::update_mask(module, tensor_name, args);
+  }
   std::string type_name() const override { return "LevelSparsifier"; }
   int update_mask_calls = 0;
 };
