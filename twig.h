@@ -4,8 +4,8 @@
 // include those for less.
 #pragma once
 
+#include "twig/ao/ao.h"
 #include "twig/core.h"
 #include "twig/nn/nn.h"
 #include "twig/prune/prune.h"
 #include "twig/serialize/serialize.h"
-#include "twig/ao/ao.h"
