@@ -638,10 +638,14 @@ const Tensor& unary_inplace(const Tensor& self, UnaryOp op, const char* name, Te
 }
 }  // namespace
 
-const Tensor& Tensor::relu_() const { return unary_inplace(*this, UnaryOp::Relu, "relu_", &Tensor::relu, &Tensor::relu_); }
+const Tensor& Tensor::relu_() const {
+  return unary_inplace(*this, UnaryOp::Relu, "relu_", &Tensor::relu, &Tensor::relu_);
+}
 const Tensor& Tensor::neg_() const { return unary_inplace(*this, UnaryOp::Neg, "neg_", &Tensor::neg, &Tensor::neg_); }
 const Tensor& Tensor::abs_() const { return unary_inplace(*this, UnaryOp::Abs, "abs_", &Tensor::abs, &Tensor::abs_); }
-const Tensor& Tensor::sqrt_() const { return unary_inplace(*this, UnaryOp::Sqrt, "sqrt_", &Tensor::sqrt, &Tensor::sqrt_); }
+const Tensor& Tensor::sqrt_() const {
+  return unary_inplace(*this, UnaryOp::Sqrt, "sqrt_", &Tensor::sqrt, &Tensor::sqrt_);
+}
 const Tensor& Tensor::exp_() const { return unary_inplace(*this, UnaryOp::Exp, "exp_", &Tensor::exp, &Tensor::exp_); }
 
 // ---- comparisons and logic (never differentiable) ----------------------------------------------

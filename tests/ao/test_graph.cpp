@@ -439,8 +439,8 @@ class AddsZeros : public nn::UnaryModule {
 TEST(TraceTest, AConstantCreatedInTheForwardIsFine) {
   auto model = std::make_shared<AddsZeros>();
   auto gm = ao::trace(model, {randn({2, 3})});
-  EXPECT_EQ(summary(gm->graph()), (std::vector<std::string>{"placeholder:x", "call_module:fc", "call_function:add",
-                                                            "output:output"}));
+  EXPECT_EQ(summary(gm->graph()),
+            (std::vector<std::string>{"placeholder:x", "call_module:fc", "call_function:add", "output:output"}));
   Node* add = gm->graph().find("add");
   EXPECT_EQ(add->input_nodes().size(), 1u);
   EXPECT_EQ(add->args()[1].str(), "tensor(shape=[2], dtype=float32)");
