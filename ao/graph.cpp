@@ -17,6 +17,7 @@
 #include "twig/nn/pooling.h"
 #include "twig/nn/rnn.h"
 #include "twig/tensor/error.h"
+#include "twig/tensor/tensor_impl.h"
 
 namespace twig::ao {
 
@@ -120,6 +121,11 @@ bool same_value(const Value& a, const Value& b) {
     return true;
   }
   return a.is_none() && b.is_none();
+}
+
+void tensors_of(const Value& v, std::vector<const Tensor*>& out) {
+  if (v.is_tensor()) out.push_back(&v.tensor());
+  for (size_t i = 0; i < v.size(); ++i) tensors_of(v[i], out);
 }
 
 const Tensor* first_tensor(const Value& v) {
@@ -242,34 +248,44 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     for (const auto& [name, t] : root->named_buffers()) attr_names_[t.impl()] = name;
   }
 
-  Node* placeholder(const Value& v) {
+  // `traced` is what the forward gets (given, or its grad-requiring copy); node_of(given) is this
+  // placeholder too.
+  Node* placeholder(const Value& given, const Value& traced) {
     Node* n = add(Opcode::placeholder, "x", "", {}, {});
     n->target_ = n->name_;
-    bind(n, v, false);
+    bind(n, traced, false);
+    std::vector<const Tensor*> a, b;
+    tensors_of(given, a);
+    tensors_of(traced, b);
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) g_.producer_.emplace(a[i]->impl(), n);
     return n;
   }
 
   void finish(const Value& out) {
-    Node* n = add(Opcode::output, "output", "output", {resolve(out)}, {});
+    Node* n = add(Opcode::output, "output", "output", {resolve(out, "output")}, {});
     n->example_ = out;
   }
 
   // trace::Recorder
   void record(trace::Op op) override {
+    // An in-place op (add_, relu_, ...) returns its own input, whose version it has just bumped.
+    in_place_.clear();
+    for (const Tensor& t : op.outputs) in_place_.push_back(t.impl());
     std::vector<Argument> args;
     for (const trace::Arg& a : op.args) {
       if (a.kind == trace::Arg::Kind::Tensor) {
-        args.push_back(resolve(a.tensor));
+        args.push_back(resolve(a.tensor, op.target));
       } else if (a.kind == trace::Arg::Kind::List) {
         Argument list;
         list.kind = Argument::Kind::Tuple;
         list.is_list = true;
-        for (const Tensor& t : a.list) list.items.push_back(resolve(t));
+        for (const Tensor& t : a.list) list.items.push_back(resolve(t, op.target));
         args.push_back(std::move(list));
       } else {
         args.push_back(constant(a.text));
       }
     }
+    in_place_.clear();
     Node* n = add(Opcode::call_function, op.target, op.target, std::move(args), std::move(op.kwargs));
     n->replay_ = std::move(op.replay);
     n->list_output_ = op.list_output;
@@ -288,7 +304,7 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     TWIG_CHECK(it != module_names_.end(), ValueError, "trace: a module of type ", m.type_name(),
                " is called in the forward but is not a submodule of the traced ", root_->type_name());
     std::vector<Argument> args;
-    for (const Value& v : inputs) args.push_back(resolve(v));
+    for (const Value& v : inputs) args.push_back(resolve(v, it->second));
     Value out;
     {
       trace::Scope scope;  // nothing inside a leaf is recorded
@@ -335,6 +351,7 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     if (v.is_tensor()) {
       refs_[v.tensor().impl()] = Ref{n, {}};
       g_.producer_[v.tensor().impl()] = n;
+      seen_version(v.tensor());
     } else if (v.is_tuple()) {
       if (eager) {
         for (size_t i = 0; i < v.size(); ++i) getitem(n, i);
@@ -348,6 +365,7 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     if (v.is_tensor()) {
       refs_[v.tensor().impl()] = Ref{n, path};
       g_.producer_.emplace(v.tensor().impl(), n);
+      seen_version(v.tensor());
     }
     for (size_t i = 0; i < v.size(); ++i) {
       std::vector<size_t> p = path;
@@ -370,13 +388,26 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     return n;
   }
 
-  Argument resolve(const Tensor& t) {
+  // Remembers the version of t's storage as the graph knows it (after the op that produced it).
+  void seen_version(const Tensor& t) { versions_[t.impl()->version.get()] = t.version(); }
+
+  // The argument for tensor t that the op or module `consumer` takes. Raises where a replay could
+  // not reproduce t: t was changed in place by an op that no node records, or t depends on the
+  // inputs or parameters (it requires grad in the tracing run) but no node produced it.
+  Argument resolve(const Tensor& t, const std::string& consumer) {
     if (!t.defined()) {
       Argument a;
       a.kind = Argument::Kind::Tensor;
       return a;
     }
     if (auto it = refs_.find(t.impl()); it != refs_.end()) {
+      bool own_output = std::find(in_place_.begin(), in_place_.end(), t.impl()) != in_place_.end();
+      auto known = versions_.find(t.impl()->version.get());
+      TWIG_CHECK(own_output || known == versions_.end() || known->second == t.version(), RuntimeError,
+                 "trace: the input of ", consumer, " (a tensor of shape ", t.sizes(),
+                 ") was modified in place by an op the tracer does not record, so a replay would not "
+                 "reproduce it; use a recorded op (twig/tensor/trace.h lists them) or make the module "
+                 "doing it a leaf (ao::mark_leaf)");
       Ref ref = it->second;
       return node_arg(materialize(ref.node, ref.path, ref.path.size()));
     }
@@ -389,14 +420,18 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
       }
       return node_arg(pos->second);
     }
-    Argument a;
+    TWIG_CHECK(!t.requires_grad(), RuntimeError, "trace: the input of ", consumer, " (a tensor of shape ", t.sizes(),
+               ") was computed by an op the tracer does not record, so a replay would reuse its value from "
+               "the tracing run; use a recorded op (twig/tensor/trace.h lists them) or make the module "
+               "computing it a leaf (ao::mark_leaf)");
+    Argument a;  // a constant: it depends on neither the inputs nor the parameters
     a.kind = Argument::Kind::Tensor;
     a.tensor = t;
     return a;
   }
 
-  Argument resolve(const Value& v) {
-    if (v.is_tensor()) return resolve(v.tensor());
+  Argument resolve(const Value& v, const std::string& consumer) {
+    if (v.is_tensor()) return resolve(v.tensor(), consumer);
     if (v.is_none()) return constant("None");
     // A tuple that is exactly (part of) some node's output is that node (or a getitem of it).
     if (const Tensor* t = first_tensor(v)) {
@@ -414,7 +449,7 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
     }
     Argument a;
     a.kind = Argument::Kind::Tuple;
-    for (const Value& item : v.items()) a.items.push_back(resolve(item));
+    for (const Value& item : v.items()) a.items.push_back(resolve(item, consumer));
     return a;
   }
 
@@ -438,13 +473,42 @@ class Tracer : public trace::Recorder, public nn::ModuleCallTracer {
   std::unordered_map<const TensorImpl*, Ref> refs_;
   std::unordered_map<std::string, Node*> attrs_;
   std::unordered_map<std::string, int> counts_;
+  std::unordered_map<const VersionCounter*, uint32_t> versions_;
+  std::vector<const TensorImpl*> in_place_;  // while record() resolves: the op's outputs
 };
+
+namespace {
+
+// A floating tensor becomes a copy that requires grad (not a leaf, so the forward may change it in
+// place), so every tensor computed from it requires grad too; the caller's tensor is not touched.
+Value traced_input(const Value& v) {
+  if (v.is_tensor()) {
+    const Tensor& t = v.tensor();
+    if (!t.defined() || !is_floating(t.dtype())) return v;
+    return Value(t.detach().requires_grad_().clone());
+  }
+  if (v.is_tuple()) {
+    std::vector<Value> items;
+    for (const Value& item : v.items()) items.push_back(traced_input(item));
+    return Value::tuple(std::move(items));
+  }
+  return v;
+}
+
+}  // namespace
 
 std::shared_ptr<GraphModule> trace(const nn::ModulePtr& model, const Values& example_inputs) {
   TWIG_CHECK(model != nullptr, ValueError, "trace: the model is null");
   auto graph = std::make_unique<Graph>();
   Tracer tracer(model, *graph);
-  for (const Value& v : example_inputs) tracer.placeholder(v);
+  Values inputs;
+  {
+    EnableGradGuard grad;
+    for (const Value& v : example_inputs) {
+      inputs.push_back(traced_input(v));
+      tracer.placeholder(v, inputs.back());
+    }
+  }
   // The run must not change the model: buffers (running stats) are put back afterwards.
   struct BufferRestore {
     std::vector<std::pair<Tensor, Tensor>> saved;
@@ -461,9 +525,11 @@ std::shared_ptr<GraphModule> trace(const nn::ModulePtr& model, const Values& exa
   }
   Value out;
   {
-    NoGradGuard no_grad;
+    // With autograd on, what depends on the inputs or parameters requires grad: resolve() tells
+    // such a tensor that no node produced (an op the tracer does not record) from a constant.
+    EnableGradGuard grad;
     trace::ActiveRecorder active(&tracer);
-    out = model->call_impl(example_inputs);
+    out = model->call_impl(inputs);
   }
   tracer.finish(out);
   return std::make_shared<GraphModule>(model, std::move(graph));

@@ -18,10 +18,21 @@
 // `getitem` node per element right after it, index 0 first, as fx's `out, hidden = lstm(x)` does;
 // the elements of a nested tuple get getitem nodes when first used.
 //
-// The tracing run: no gradient is recorded, and buffers (BatchNorm's running stats) are restored
-// afterwards. In-place ops, factories and ops outside the list are not recorded: a tensor that no
-// node produced and that is no parameter or buffer is a constant of the graph. An exception in the
-// forward propagates and leaves no recorder active.
+// In-place ops on the list (add_, mul_, relu_, +=, ...) are nodes whose output is the tensor
+// they changed: later uses of it take that node, and a replay runs the op in place again.
+//
+// The tracing run has autograd on, and each floating example input is replaced by a copy that
+// requires grad (the caller's tensors are not changed, even by a forward that writes its input in
+// place), so whatever depends on the inputs or parameters requires grad. An argument of a node
+// that no node produced and that is no parameter or buffer is a constant of the graph if it does
+// not require grad (zeros({2}) made in the forward); if it does, an op the tracer does not record
+// computed it and a replay would reuse a stale value: RuntimeError "the input of <op> (a tensor of
+// shape [...]) was computed by an op the tracer does not record". Likewise a node's output that an
+// unrecorded in-place op (masked_fill_, index_put_, copy_, ...) changed afterwards (its version
+// moved): "... was modified in place by an op the tracer does not record". Not detected: results
+// that cannot require grad (integer ones such as argmax) and a forward that turns autograd off or
+// detaches. Buffers (BatchNorm's running stats) are restored afterwards; no gradient is left on
+// the parameters. An exception in the forward propagates and leaves no recorder active.
 #pragma once
 
 #include <memory>

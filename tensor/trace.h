@@ -9,8 +9,12 @@
 // Instrumented, each under its PyTorch name: Tensor add/sub/mul/div (tensor and scalar forms, and
 // so the operators), neg, pow, matmul/mm/bmm, view/reshape/flatten/unflatten, permute/transpose/t,
 // squeeze/unsqueeze, contiguous/clone, select ("select"), sum/mean, relu/sigmoid/tanh/exp/log,
-// softmax/log_softmax, cat/stack, split/chunk (list outputs); in nn/: every F:: function of
-// nn/functional.h. In-place ops and factories are not recorded (their results are constants).
+// softmax/log_softmax, cat/stack, split/chunk (list outputs); the in-place add_/sub_/mul_/div_
+// (tensor and scalar forms, and so +=, -=, *=, /=), pow_, clamp_, relu_, neg_, abs_, sqrt_, exp_
+// (their output is self); in nn/: every F:: function of nn/functional.h. Other in-place ops
+// (copy_, fill_, masked_fill_, index_put_, ...) and factories are not recorded, and nothing inside
+// any in-place op is (detail::inplace opens a Scope); ao::trace refuses a result of theirs that
+// depends on the traced inputs or parameters.
 #pragma once
 
 #include <functional>

@@ -314,8 +314,11 @@ Tensor Tensor::div(Scalar other) const {
 
 // ---- in-place arithmetic ----------------------------------------------------------------------
 
+// Recorded in-place ops: the node's output is self (the same tensor), so later uses of self see
+// the node, and replay runs the op in place as the forward did.
 const Tensor& Tensor::add_(const Tensor& other, Scalar alpha) const {
-  return detail::inplace(
+  trace::Scope scope;
+  detail::inplace(
       *this, "add_", {other}, [&](const Tensor& s) { return s.add(other, alpha); },
       [&] {
         if (alpha.to_double() == 1.0) {
@@ -327,38 +330,88 @@ const Tensor& Tensor::add_(const Tensor& other, Scalar alpha) const {
                         binary_raw(BinaryOp::Mul, other, wrap(alpha, other), result_type(other, alpha)), "add_");
         }
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("add_", {*this, other}, {{"alpha", trace::repr(alpha)}}, *this,
+                  [alpha](const TensorList& in) { return in[0].add_(in[1], alpha); });
+  return *this;
 }
 const Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) const {
+  trace::Scope scope;
   TWIG_CHECK(!(dtype() == kBool && other.dtype() == kBool), RuntimeError,
              "Subtraction, the `-` operator, with two bool tensors is not supported.");
-  return add_(other, negated(alpha));
+  add_(other, negated(alpha));
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sub_", {*this, other}, {{"alpha", trace::repr(alpha)}}, *this,
+                  [alpha](const TensorList& in) { return in[0].sub_(in[1], alpha); });
+  return *this;
 }
 const Tensor& Tensor::mul_(const Tensor& other) const {
-  return detail::inplace(
+  trace::Scope scope;
+  detail::inplace(
       *this, "mul_", {other}, [&](const Tensor& s) { return s.mul(other); },
       [&] { binary_direct(BinaryOp::Mul, *this, other, "mul_"); });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mul_", {*this, other}, {}, *this, [](const TensorList& in) { return in[0].mul_(in[1]); });
+  return *this;
 }
 const Tensor& Tensor::div_(const Tensor& other) const {
-  return detail::inplace(
+  trace::Scope scope;
+  detail::inplace(
       *this, "div_", {other}, [&](const Tensor& s) { return s.div(other); },
       [&] {
         TWIG_CHECK(is_floating(dtype()), RuntimeError,
                    "div_: result type Float can't be cast to the desired output type ", dtype_tensor_name(dtype()));
         binary_direct(BinaryOp::Div, *this, other, "div_");
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("div_", {*this, other}, {}, *this, [](const TensorList& in) { return in[0].div_(in[1]); });
+  return *this;
 }
-const Tensor& Tensor::add_(Scalar other, Scalar alpha) const { return add_(wrap(other, *this), alpha); }
-const Tensor& Tensor::sub_(Scalar other, Scalar alpha) const { return sub_(wrap(other, *this), alpha); }
-const Tensor& Tensor::mul_(Scalar other) const { return mul_(wrap(other, *this)); }
-const Tensor& Tensor::div_(Scalar other) const { return div_(wrap(other, *this)); }
+const Tensor& Tensor::add_(Scalar other, Scalar alpha) const {
+  trace::Scope scope;
+  add_(wrap(other, *this), alpha);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("add_", {*this, trace::constant(other)}, {{"alpha", trace::repr(alpha)}}, *this,
+                  [other, alpha](const TensorList& in) { return in[0].add_(other, alpha); });
+  return *this;
+}
+const Tensor& Tensor::sub_(Scalar other, Scalar alpha) const {
+  trace::Scope scope;
+  sub_(wrap(other, *this), alpha);
+  if (scope.recording()) [[unlikely]]
+    scope.record1("sub_", {*this, trace::constant(other)}, {{"alpha", trace::repr(alpha)}}, *this,
+                  [other, alpha](const TensorList& in) { return in[0].sub_(other, alpha); });
+  return *this;
+}
+const Tensor& Tensor::mul_(Scalar other) const {
+  trace::Scope scope;
+  mul_(wrap(other, *this));
+  if (scope.recording()) [[unlikely]]
+    scope.record1("mul_", {*this, trace::constant(other)}, {}, *this,
+                  [other](const TensorList& in) { return in[0].mul_(other); });
+  return *this;
+}
+const Tensor& Tensor::div_(Scalar other) const {
+  trace::Scope scope;
+  div_(wrap(other, *this));
+  if (scope.recording()) [[unlikely]]
+    scope.record1("div_", {*this, trace::constant(other)}, {}, *this,
+                  [other](const TensorList& in) { return in[0].div_(other); });
+  return *this;
+}
 const Tensor& Tensor::pow_(Scalar exponent) const {
-  return detail::inplace(
+  trace::Scope scope;
+  detail::inplace(
       *this, "pow_", {}, [&](const Tensor& s) { return s.pow(exponent); },
       [&] {
         TWIG_CHECK(!(is_integral(dtype(), true) && exponent.is_integral() && exponent.to_int() < 0), RuntimeError,
                    "Integers to negative integer powers are not allowed (exponent ", exponent, ")");
         binary_direct(BinaryOp::Pow, *this, wrap(exponent, *this), "pow_");
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("pow_", {*this, trace::constant(exponent)}, {}, *this,
+                  [exponent](const TensorList& in) { return in[0].pow_(exponent); });
+  return *this;
 }
 namespace {
 // self += value * (t1 op t2) through the backend's fused kernel when no autograd is recorded.
@@ -549,7 +602,8 @@ Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
 }
 
 const Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
-  return detail::inplace(
+  trace::Scope scope;
+  detail::inplace(
       *this, "clamp_", {}, [&](const Tensor& s) { return s.clamp(lo, hi); },
       [&] {
         TWIG_CHECK(dtype() != kBool, RuntimeError, "clamp_ is not supported for bool tensors");
@@ -557,11 +611,18 @@ const Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi)
                    "clamp_: result type Float can't be cast to the desired output type ", dtype_tensor_name(dtype()));
         backend_for(device()).clamp(*this, *this, lo, hi);
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1("clamp_", {*this}, {{"min", trace::repr(lo)}, {"max", trace::repr(hi)}}, *this,
+                  [lo, hi](const TensorList& in) { return in[0].clamp_(lo, hi); });
+  return *this;
 }
 
 namespace {
-const Tensor& unary_inplace(const Tensor& self, UnaryOp op, const char* name, Tensor (Tensor::*f)() const) {
-  return detail::inplace(
+// `f` is the out-of-place op, `f_` the public in-place one (what a replay runs).
+const Tensor& unary_inplace(const Tensor& self, UnaryOp op, const char* name, Tensor (Tensor::*f)() const,
+                            const Tensor& (Tensor::*f_)() const) {
+  trace::Scope scope;
+  detail::inplace(
       self, name, {}, [&](const Tensor& s) { return (s.*f)(); },
       [&] {
         TWIG_CHECK(is_floating(self.dtype()) || op == UnaryOp::Relu || op == UnaryOp::Neg || op == UnaryOp::Abs,
@@ -571,14 +632,21 @@ const Tensor& unary_inplace(const Tensor& self, UnaryOp op, const char* name, Te
                    ": negation of a bool tensor is not supported; use logical_not()");
         backend_for(self.device()).unary(op, self, self);
       });
+  if (scope.recording()) [[unlikely]]
+    scope.record1(name, {self}, {}, self, [f_](const TensorList& in) { return (in[0].*f_)(); });
+  return self;
 }
 }  // namespace
 
-const Tensor& Tensor::relu_() const { return unary_inplace(*this, UnaryOp::Relu, "relu_", &Tensor::relu); }
-const Tensor& Tensor::neg_() const { return unary_inplace(*this, UnaryOp::Neg, "neg_", &Tensor::neg); }
-const Tensor& Tensor::abs_() const { return unary_inplace(*this, UnaryOp::Abs, "abs_", &Tensor::abs); }
-const Tensor& Tensor::sqrt_() const { return unary_inplace(*this, UnaryOp::Sqrt, "sqrt_", &Tensor::sqrt); }
-const Tensor& Tensor::exp_() const { return unary_inplace(*this, UnaryOp::Exp, "exp_", &Tensor::exp); }
+const Tensor& Tensor::relu_() const {
+  return unary_inplace(*this, UnaryOp::Relu, "relu_", &Tensor::relu, &Tensor::relu_);
+}
+const Tensor& Tensor::neg_() const { return unary_inplace(*this, UnaryOp::Neg, "neg_", &Tensor::neg, &Tensor::neg_); }
+const Tensor& Tensor::abs_() const { return unary_inplace(*this, UnaryOp::Abs, "abs_", &Tensor::abs, &Tensor::abs_); }
+const Tensor& Tensor::sqrt_() const {
+  return unary_inplace(*this, UnaryOp::Sqrt, "sqrt_", &Tensor::sqrt, &Tensor::sqrt_);
+}
+const Tensor& Tensor::exp_() const { return unary_inplace(*this, UnaryOp::Exp, "exp_", &Tensor::exp, &Tensor::exp_); }
 
 // ---- comparisons and logic (never differentiable) ----------------------------------------------
 

@@ -4,6 +4,7 @@
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/function.h"
 #include "twig/tensor/ops/internal.h"
+#include "twig/tensor/trace.h"
 
 namespace twig::detail {
 
@@ -20,6 +21,7 @@ inline bool can_cast(Dtype from, Dtype to) {
 template <typename OutOfPlace, typename Direct>
 const Tensor& inplace(const Tensor& self, const char* name, const TensorList& others, OutOfPlace out_of_place,
                       Direct direct) {
+  trace::Scope scope;  // what an in-place op runs inside is never recorded (the op itself may be)
   detail::check_defined(self, name);
   TensorList inputs = others;
   inputs.push_back(self);

@@ -304,5 +304,149 @@ TEST(TraceTest, NodeOfTellsWhereATensorCameFrom) {
   EXPECT_EQ(gm->graph().node_of(randn({2})), nullptr);
 }
 
+// ---- in-place ops, and ops the tracer does not record -------------------------------------------
+
+// out = fc2(relu(fc1(x))); out.add_(x); out += 1; out.relu_(): recorded in-place ops, whose node
+// replaces the tensor's producer.
+class InPlaceResidual : public nn::UnaryModule {
+ public:
+  InPlaceResidual() : UnaryModule("InPlaceResidual") {
+    register_module("fc1", std::make_shared<nn::Linear>(4, 4));
+    register_module("fc2", std::make_shared<nn::Linear>(4, 4));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor out = (*child("fc2"))(F::relu((*child("fc1"))(x)));
+    out.add_(x);
+    out += 1.0;
+    out.relu_();
+    return out.mul_(x);
+  }
+};
+
+TEST(TraceTest, InPlaceOpsAreNodesAndReplay) {
+  manual_seed(0);
+  auto model = std::make_shared<InPlaceResidual>();
+  auto gm = ao::trace(model, {randn({2, 4})});
+  EXPECT_EQ(summary(gm->graph()),
+            (std::vector<std::string>{"placeholder:x", "call_module:fc1", "call_function:relu", "call_module:fc2",
+                                      "call_function:add_", "call_function:add_", "call_function:relu_",
+                                      "call_function:mul_", "output:output"}));
+  Node* add = gm->graph().find("add_");
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->args()[0].str(), "fc2");
+  EXPECT_EQ(add->args()[1].str(), "x");
+  EXPECT_EQ(gm->graph().find("fc2")->users().size(), 1u);
+  EXPECT_EQ(gm->graph().find("add__1")->args()[0].str(), "add_");
+  EXPECT_EQ(gm->graph().find("add__1")->args()[1].str(), "1.0");
+  EXPECT_EQ(gm->graph().find("relu_")->args()[0].str(), "add__1");
+  EXPECT_EQ(gm->graph().find("mul_")->args()[0].str(), "relu_");
+  EXPECT_EQ(gm->graph().output()->args()[0].str(), "mul_");
+  // A replay on another input runs the in-place ops on it (a captured constant would not).
+  Tensor x = randn({3, 4});
+  Tensor want = model->call({x}).tensor();
+  Tensor got = gm->call({x}).tensor();
+  EXPECT_EQ(got.dtype(), kFloat32);
+  EXPECT_TENSOR_EQ(got, want);
+}
+
+// The forward changes its input in place; the caller's example tensor stays as it was.
+class ScalesInput : public nn::UnaryModule {
+ public:
+  ScalesInput() : UnaryModule("ScalesInput") { register_module("fc", std::make_shared<nn::Linear>(3, 2)); }
+  Tensor forward(const Tensor& x) override {
+    x.mul_(2.0);
+    return (*child("fc"))(x);
+  }
+};
+
+TEST(TraceTest, InPlaceOnTheInputLeavesTheExampleUnchanged) {
+  auto model = std::make_shared<ScalesInput>();
+  Tensor x = randn({2, 3});
+  Tensor copy = x.clone();
+  auto gm = ao::trace(model, {x});
+  EXPECT_TENSOR_EQ(x, copy);
+  EXPECT_FALSE(x.requires_grad());
+  EXPECT_EQ(gm->graph().node_of(x)->op(), Opcode::placeholder);
+  EXPECT_EQ(gm->graph().find("fc")->args()[0].str(), "mul_");
+  Tensor a = randn({4, 3});
+  Tensor b = a.clone();
+  EXPECT_TENSOR_EQ(gm->call({a}).tensor(), model->call({b}).tensor());
+}
+
+// sin is not among the recorded ops (twig/tensor/trace.h): its result would become a constant.
+class UsesSin : public nn::UnaryModule {
+ public:
+  UsesSin() : UnaryModule("UsesSin") {
+    register_module("fc1", std::make_shared<nn::Linear>(4, 3));
+    register_module("fc2", std::make_shared<nn::Linear>(3, 2));
+  }
+  Tensor forward(const Tensor& x) override { return (*child("fc2"))((*child("fc1"))(x).sin()); }
+};
+
+// masked_fill_ is an in-place op the tracer does not record.
+class UsesMaskedFill : public nn::UnaryModule {
+ public:
+  UsesMaskedFill() : UnaryModule("UsesMaskedFill") { register_module("fc", std::make_shared<nn::Linear>(4, 3)); }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = (*child("fc"))(x);
+    h.masked_fill_(h.lt(0), 0.0);
+    return h * 2.0;
+  }
+};
+
+TEST(TraceTest, AnUnrecordedOpIsAnErrorNotAConstant) {
+  auto model = std::make_shared<UsesSin>();
+  Tensor before = model->find_module("fc1")->get("weight").clone();
+  try {
+    ao::trace(model, {randn({5, 4})});
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("the input of fc2 (a tensor of shape [5, 3]) was computed by an op the tracer does not record"),
+              std::string::npos)
+        << msg;
+  }
+  EXPECT_EQ(trace::active(), nullptr);
+  EXPECT_EQ(trace::depth(), 0);
+  EXPECT_TENSOR_EQ(model->find_module("fc1")->get("weight"), before);
+  EXPECT_FALSE(model->find_module("fc1")->get("weight").grad().defined());
+
+  auto filled = std::make_shared<UsesMaskedFill>();
+  try {
+    ao::trace(filled, {randn({2, 4})});
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("the input of mul (a tensor of shape [2, 3]) was modified in place by an op the tracer does "
+                       "not record"),
+              std::string::npos)
+        << msg;
+  }
+  EXPECT_EQ(trace::active(), nullptr);
+}
+
+// A tensor created in the forward that depends on neither input nor parameters is a constant.
+class AddsZeros : public nn::UnaryModule {
+ public:
+  AddsZeros() : UnaryModule("AddsZeros") { register_module("fc", std::make_shared<nn::Linear>(3, 2)); }
+  Tensor forward(const Tensor& x) override {
+    Tensor bias = zeros({2});
+    bias.fill_(0.5);  // changing a constant in place is fine too
+    return (*child("fc"))(x) + bias;
+  }
+};
+
+TEST(TraceTest, AConstantCreatedInTheForwardIsFine) {
+  auto model = std::make_shared<AddsZeros>();
+  auto gm = ao::trace(model, {randn({2, 3})});
+  EXPECT_EQ(summary(gm->graph()),
+            (std::vector<std::string>{"placeholder:x", "call_module:fc", "call_function:add", "output:output"}));
+  Node* add = gm->graph().find("add");
+  EXPECT_EQ(add->input_nodes().size(), 1u);
+  EXPECT_EQ(add->args()[1].str(), "tensor(shape=[2], dtype=float32)");
+  Tensor x = randn({4, 3});
+  EXPECT_TENSOR_EQ(gm->call({x}).tensor(), model->call({x}).tensor());
+}
+
 }  // namespace
 }  // namespace twig
