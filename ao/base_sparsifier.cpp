@@ -170,7 +170,33 @@ void BaseSparsifier::step() {
   ++step_count;  // every call, as PyTorch's scheduler wrapper counts them
   if (!enable_mask_update) return;
   NoGradGuard no_grad;
-  for (const Dict& group : groups) update_mask(*module_of(group), group.at("tensor_name").to_string(), group);
+  // A failing update_mask must leave every mask and state entry as it was (PyTorch would keep the
+  // earlier groups' new masks): the masks' data and the state entries are saved first.
+  std::vector<std::pair<Tensor, Tensor>> saved_masks;
+  std::vector<std::pair<Dict, Dict>> saved_states;
+  for (const Dict& group : groups) {
+    nn::ModulePtr module = module_of(group);
+    const std::string& tensor_name = group.at("tensor_name").to_string();
+    if (nn::is_parametrized(*module, tensor_name)) {
+      auto list = nn::parametrizations_of(*module, tensor_name);
+      for (size_t i = 0; i < list->size(); ++i) {
+        Tensor mask = list->at(i)->get_or_undefined("mask");
+        if (mask.defined()) saved_masks.emplace_back(mask, mask.detach().clone());
+      }
+    }
+    Object entry = state.get(group.at("tensor_fqn").to_string(), Object());
+    if (entry.is_dict()) saved_states.emplace_back(entry.to_dict(), entry.to_dict().copy());
+  }
+  try {
+    for (const Dict& group : groups) update_mask(*module_of(group), group.at("tensor_name").to_string(), group);
+  } catch (...) {
+    for (auto& [mask, data] : saved_masks) mask.set_data(data);
+    for (auto& [entry, copy] : saved_states) {
+      entry.clear();
+      entry.update(copy);
+    }
+    throw;
+  }
 }
 
 void BaseSparsifier::squash_mask(

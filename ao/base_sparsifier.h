@@ -52,7 +52,9 @@ class BaseSparsifier {
   // (Python's getattr), a mask of another shape FakeSparsity's AssertionError.
   void prepare(const nn::ModulePtr& model, const std::optional<std::vector<Dict>>& config);
   // With gradients off, update_mask(module, tensor_name, group) for every group in order;
-  // nothing when enable_mask_update is false.
+  // nothing when enable_mask_update is false. If an update_mask throws, every group's masks
+  // (data and dtype, same handles) and state entries are put back before the error propagates
+  // (PyTorch would keep the earlier groups' new masks).
   void step();
   // Python's update_mask(**group): `args` is the whole group (module, tensor_name, module_fqn,
   // tensor_fqn, the defaults and the config's own keys).

@@ -16,6 +16,7 @@
 
 #include "tests/fixture_file.h"
 #include "tests/models/common_pruning.h"
+#include "tests/testing.h"
 #include "twig/ao/nearly_diagonal_sparsifier.h"
 #include "twig/ao/sparsifier_io.h"
 #include "twig/ao/utils.h"
@@ -555,6 +556,27 @@ TEST(TestWeightNormSparsifierErrors, shape_not_whole_blocks) {
   expect_step_error_keeps_model<RuntimeError>(sparsifier, p, "shape '[1, 4, 12]' is invalid for input of size 40");
   sparsifier.groups[0].set("sparsity_level", 1.0);  // the block mask still runs: same error
   expect_step_error_keeps_model<RuntimeError>(sparsifier, p, "shape '[1, 4, 12]'");
+}
+
+TEST(TestWeightNormSparsifierErrors, a_failing_group_leaves_the_earlier_groups_masks) {
+  // Group 0 (8 x 8) steps fine; group 1 (4 x 6) is not whole 1x4 blocks. PyTorch would keep group
+  // 0's new mask; twig's step() restores it, and the state entries, so nothing is half-changed.
+  auto model = std::make_shared<nn::Sequential>();
+  model->push_back(std::make_shared<nn::Linear>(8, 8));
+  model->push_back(std::make_shared<nn::Linear>(6, 4));
+  ao::WeightNormSparsifier sparsifier(0.5, {1, 4});
+  sparsifier.prepare(model, std::nullopt);
+  Tensor mask0 = sparsifier.state.at("0.weight").to_dict().at("mask").to_tensor();
+  Tensor before = mask0.clone();
+  sparsifier.state.at("0.weight").to_dict().set("note", 1);
+  EXPECT_THROW(sparsifier.step(), RuntimeError);
+  EXPECT_TENSOR_EQ(mask0, before);
+  EXPECT_TRUE(sparsifier.state.at("0.weight").to_dict().at("mask").is(Object(mask0)));
+  EXPECT_EQ(sparsifier.state.at("0.weight").to_dict().keys(), (std::vector<std::string>{"mask", "note"}));
+  // With the bad group gone, the same step changes group 0.
+  sparsifier.groups.pop_back();
+  sparsifier.step();
+  EXPECT_EQ(mask0.eq(0).sum().item<int64_t>(), 32);
 }
 
 TEST(TestWeightNormSparsifierErrors, zeros_per_block_out_of_range) {
