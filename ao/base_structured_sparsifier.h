@@ -113,6 +113,12 @@ class BaseStructuredSparsifier : public BaseSparsifier {
   // PyTorch, Exception (RuntimeError) "Error: <module> still contains FakeStructuredSparsity
   // parametrizations!" if a module still holds one. Returns the traced module, which shares its
   // modules with the model: the model itself is pruned too. RuntimeError before prepare().
+  // As in PyTorch, after a conversion the remaining patterns of that node are tried from the
+  // match's last node (Python rebinds its loop variable); harmless, each module is converted once.
+  // Unlike PyTorch, which raises only after converting the other matches, the modules no match
+  // would convert are found first, so that error leaves the model as it was; the tracing forward
+  // (fx's trace runs none) does not leave BiasHook's zeroing of `_bias` behind. A conversion
+  // function's own error leaves the matches converted before it converted (as in PyTorch).
   std::shared_ptr<GraphModule> prune(std::optional<nn::Values> example_inputs = std::nullopt);
 
   std::string type_name() const override { return "BaseStructuredSparsifier"; }
