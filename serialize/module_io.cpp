@@ -311,6 +311,15 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
       if (contains(derived.recomputed_attributes, name)) continue;  // the hook sets it on load
       attrs.push_back({{"name", name}, {"tensor", ref(name, t)}, {"requires_grad", t.defined() && t.requires_grad()}});
     }
+    // Plain objects of scalar kinds (structured pruning's `prune_bias`); other kinds are not stored.
+    ordered_json objects = ordered_json::array();
+    for (const auto& [name, o] : m.objects_dict()) {
+      if (o.is_none()) objects.push_back({{"name", name}, {"value", nullptr}});
+      if (o.is_bool()) objects.push_back({{"name", name}, {"value", o.to_bool()}});
+      if (o.is_int()) objects.push_back({{"name", name}, {"value", o.to_int()}});
+      if (o.is_float()) objects.push_back({{"name", name}, {"value", o.to_double()}});
+      if (o.is_string()) objects.push_back({{"name", name}, {"value", o.to_string()}});
+    }
     ordered_json children = ordered_json::array();
     for (const auto& [name, c] : m.children_dict()) {
       children.push_back({{"name", name}, {"module", tree.index.at(c.get())}});
@@ -320,6 +329,7 @@ SafetensorsFile encode(const nn::Module& root, const ModuleSaveOptions& options)
     e["parameters"] = std::move(params);
     e["buffers"] = std::move(buffers);
     e["attributes"] = std::move(attrs);
+    if (!objects.empty()) e["objects"] = std::move(objects);  // files without objects stay as before
     e["children"] = std::move(children);
     e["forward_pre_hooks"] = std::move(pre_hooks);
     e["forward_hooks"] = std::move(hooks);
@@ -368,10 +378,26 @@ void check_tensor_ref(const ordered_json& j, const std::string& what) {
 
 void validate_entry(const ordered_json& e, size_t i, size_t n) {
   const std::string what = "module entry " + std::to_string(i);
-  exact_keys(e,
-             {"type", "options", "training", "parameters", "buffers", "attributes", "children", "forward_pre_hooks",
-              "forward_hooks"},
-             what);
+  if (e.is_object() && e.contains("objects")) {
+    exact_keys(e,
+               {"type", "options", "training", "parameters", "buffers", "attributes", "objects", "children",
+                "forward_pre_hooks", "forward_hooks"},
+               what);
+    TWIG_CHECK(e.at("objects").is_array(), ValueError, what, ": 'objects' must be a list, got ",
+               e.at("objects").type_name());
+    for (const auto& o : e.at("objects")) {
+      exact_keys(o, {"name", "value"}, what + " object");
+      str_field(o, "name", what);
+      const auto& v = o.at("value");
+      TWIG_CHECK(v.is_null() || v.is_boolean() || v.is_number() || v.is_string(), ValueError, what,
+                 ": object value must be null, a boolean, a number or a string, got ", v.type_name());
+    }
+  } else {
+    exact_keys(e,
+               {"type", "options", "training", "parameters", "buffers", "attributes", "children", "forward_pre_hooks",
+                "forward_hooks"},
+               what);
+  }
   str_field(e, "type", what);
   bool_field(e, "training", what);
   auto list = [&](const char* key) -> const ordered_json& {
@@ -607,6 +633,17 @@ void restore_one(const nn::ModulePtr& m, const ordered_json& e, const std::strin
       }
       TWIG_CHECK(!m->has(name), KeyError, "attribute '", name, "' already exists");
       m->set_attribute(name, t);
+    }
+    if (e.contains("objects")) {
+      for (const auto& o : e["objects"]) {
+        const std::string name = o["name"].get<std::string>();
+        const auto& v = o["value"];
+        if (v.is_null()) m->set_object(name, nn::Object());
+        if (v.is_boolean()) m->set_object(name, nn::Object(v.get<bool>()));
+        if (v.is_number_integer()) m->set_object(name, nn::Object(v.get<int64_t>()));
+        if (v.is_number_float()) m->set_object(name, nn::Object(v.get<double>()));
+        if (v.is_string()) m->set_object(name, nn::Object(v.get<std::string>()));
+      }
     }
     for (const auto& c : e["children"]) {
       const nn::ModulePtr& child = built[c["module"].get<size_t>()];
