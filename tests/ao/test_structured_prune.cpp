@@ -377,7 +377,7 @@ void check_longer_sequence(const LstmRun& r, const std::shared_ptr<nn::LSTM>& ls
   }
   auto [out_m, hm, cm] = mlstm->forward(seq);
   Tensor kept_m = out_m.narrow(1, 0, k);
-  EXPECT_TRUE(allclose(kept_m.narrow(0, 0, 1), out_p.narrow(0, 0, 1), 1e-5, 1e-6));  // step 1 agrees
+  EXPECT_TRUE(allclose(kept_m.narrow(0, 0, 1), out_p.narrow(0, 0, 1), 1e-5, 1e-6));   // step 1 agrees
   EXPECT_FALSE(allclose(kept_m.narrow(0, 1, 4), out_p.narrow(0, 1, 4), 1e-3, 1e-4));  // later ones do not
 }
 
@@ -387,9 +387,8 @@ TEST(TestBaseStructuredSparsifier, test_prune_lstm_linear_single_layer) {
   Tensor out_expected = r.out_expected[0].tensor(), lstm_out_expected = r.out_expected[1].tensor();
   Tensor out_pruned = r.out_pruned[0].tensor(), lstm_out_pruned = r.out_pruned[1].tensor();
   const int64_t c = lstm_out_expected.size(1);
-  EXPECT_TRUE(isclose(lstm_out_expected.index({Slice(), Slice(0, c / 2)}), lstm_out_pruned, 1e-5, 1e-7)
-                  .all()
-                  .item<bool>());
+  EXPECT_TRUE(
+      isclose(lstm_out_expected.index({Slice(), Slice(0, c / 2)}), lstm_out_pruned, 1e-5, 1e-7).all().item<bool>());
   EXPECT_EQ(out_expected.sizes(), out_pruned.sizes());
   EXPECT_EQ(out_pruned.sizes(), (Shape{1, 8}));
   EXPECT_EQ(lstm_out_pruned.dtype(), kFloat32);
@@ -416,9 +415,8 @@ TEST(TestBaseStructuredSparsifier, test_prune_lstm_layernorm_linear_single_layer
     LstmRun r = run_lstm(std::make_shared<models::LSTMLinearModel>(8, 8, 8, 1), 1, ones({1, 8}));
     Tensor lstm_out_expected = r.out_expected[1].tensor(), lstm_out_pruned = r.out_pruned[1].tensor();
     const int64_t c = lstm_out_expected.size(1);
-    EXPECT_TRUE(isclose(lstm_out_expected.index({Slice(), Slice(0, c / 2)}), lstm_out_pruned, 1e-5, 1e-7)
-                    .all()
-                    .item<bool>());
+    EXPECT_TRUE(
+        isclose(lstm_out_expected.index({Slice(), Slice(0, c / 2)}), lstm_out_pruned, 1e-5, 1e-7).all().item<bool>());
     EXPECT_EQ(r.out_expected[0].tensor().sizes(), r.out_pruned[0].tensor().sizes());
   }
   // The LayerNorm model itself. Its second output is (h_n, c_n): the kept units of the final
