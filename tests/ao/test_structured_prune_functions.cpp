@@ -67,13 +67,14 @@ TEST(TestPruneFunctions, propagated_bias_survives_prune_bias_of_next_layer) {
   prepare(l1, m1, /*prune_bias=*/false);
   prepare(l2, m2, /*prune_bias=*/true);
   Tensor x = randn({5, 3});
-  Tensor y_masked = l2(l1(x).relu());
+  Tensor y_masked = l2(l1(x).tanh());
   prune_linear_activation_linear(
-      l1, [](const Tensor& t) { return t.relu(); }, l2);
-  // l2.bias = W2[:, removed] · relu(b1[removed]) + _bias2 while l2 is still masked.
+      l1, [](const Tensor& t) { return t.tanh(); }, l2);
+  // l2.bias = W2[:, removed] · tanh(b1[removed]) + _bias2 while l2 is still masked.
   EXPECT_TRUE(l2.has("_bias"));
+  EXPECT_FALSE(allclose(l2.bias(), l2.get("_bias")));  // something was propagated
   prune_linear(l2);
-  Tensor y = l2(l1(x).relu());
+  Tensor y = l2(l1(x).tanh());
   EXPECT_TRUE(allclose(y, y_masked.index({Slice(), m2}), 1e-5, 1e-6));
 }
 
