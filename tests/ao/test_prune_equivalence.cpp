@@ -14,9 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/ao/structured_pruners.h"
 #include "tests/testing.h"
+#include "twig/ao/base_structured_sparsifier.h"
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/ao/prune_functions.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/container.h"
 #include "twig/nn/parametrize.h"
 #include "twig/nn/pooling.h"
 
@@ -425,6 +429,71 @@ TEST(TestPruneEquivalence, lstm_inconsistent_masks_rejected_unchanged) {
   testing::expect_error<ValueError>([&] { prune_lstm_output_linear(lstm, Activation(), lin); },
                                     {"weight_hh_l1", "keeps 3"});
   EXPECT_TRUE(nn::is_parametrized(lstm, "weight_hh_l0"));
+}
+
+// ---- through prune(): random Linear chains, the pattern table choosing the functions ------------
+
+// Sequential(Linear, [ReLU|Tanh], Linear, ..., Linear) with random widths, random biases and a
+// random subset of the layers but the last configured; ImplementedPruner removes a third of each
+// configured layer's rows. The pruned model must compute the masked one's output, and its
+// parameter count is what the masks leave (a bias-less layer gains a bias when the layer before
+// it propagates one).
+TEST(TestPruneEquivalence, prune_random_linear_chains) {
+  std::mt19937 rng(21);
+  int cases = 0;
+  for (int rep = 0; rep < 10; ++rep)
+    for (bool prune_bias : {true, false}) {
+      manual_seed(static_cast<uint64_t>(500 + cases));
+      const int layers = static_cast<int>(rand_in(rng, 2, 5));
+      std::vector<int64_t> width{rand_in(rng, 1, 6)};
+      std::vector<bool> has_bias;
+      auto seq = std::make_shared<nn::Sequential>();
+      std::vector<std::string> linear_names;
+      for (int i = 0; i < layers; ++i) {
+        width.push_back(rand_in(rng, 3, 9));
+        has_bias.push_back(rand_in(rng, 0, 1) == 1);
+        linear_names.push_back(std::to_string(seq->size()));
+        seq->push_back(std::make_shared<nn::Linear>(width[i], width[i + 1], has_bias.back()));
+        const int64_t act = rand_in(rng, 0, 2);
+        if (i + 1 < layers && act == 1) seq->push_back(std::make_shared<nn::ReLU>());
+        if (i + 1 < layers && act == 2) seq->push_back(std::make_shared<nn::Tanh>());
+      }
+      std::vector<bool> configured(static_cast<size_t>(layers), false);
+      std::vector<Dict> config;
+      for (int i = 0; i + 1 < layers; ++i) {
+        configured[static_cast<size_t>(i)] = rand_in(rng, 0, 3) > 0;
+        if (configured[static_cast<size_t>(i)]) config.push_back(Dict{{"tensor_fqn", linear_names[i] + ".weight"}});
+      }
+      if (config.empty()) {
+        configured[0] = true;
+        config.push_back(Dict{{"tensor_fqn", linear_names[0] + ".weight"}});
+      }
+      testing::ImplementedPruner pruner(Dict{{"prune_bias", prune_bias}}, static_cast<uint64_t>(cases));
+      pruner.prepare(seq, config);
+      pruner.step();
+      Tensor x = randn({6, width[0]});
+      Tensor y_masked = (*seq)(x);
+      std::vector<int64_t> rows(static_cast<size_t>(layers));
+      for (int i = 0; i < layers; ++i) {
+        const size_t u = static_cast<size_t>(i);
+        rows[u] = configured[u] ? kept(pruner.state.at(linear_names[u] + ".weight").to_dict().at("mask").to_tensor())
+                                : width[u + 1];
+      }
+      auto pruned = pruner.prune();
+      Tensor y = pruned->call({nn::Value(x)}).tensor();
+      ASSERT_EQ(y.sizes(), y_masked.sizes());
+      EXPECT_TRUE(allclose(y, y_masked, 1e-5, 1e-6)) << "case " << cases;
+      int64_t expected = 0;
+      for (int i = 0; i < layers; ++i) {
+        const size_t u = static_cast<size_t>(i);
+        const int64_t cols = i > 0 ? rows[u - 1] : width[0];
+        const bool gains = i > 0 && configured[u - 1] && has_bias[u - 1] && !prune_bias;
+        expected += rows[u] * cols + ((has_bias[u] || gains) ? rows[u] : 0);
+      }
+      EXPECT_EQ(param_count({pruned.get()}), expected) << "case " << cases;
+      ++cases;
+    }
+  EXPECT_EQ(cases, 20);
 }
 
 }  // namespace
