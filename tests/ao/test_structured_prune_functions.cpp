@@ -98,31 +98,36 @@ TEST(TestPruneFunctions, activation_nonzero_at_zero_is_not_exact) {
 }
 
 // The padded route: nothing shrinks; the removed channels become zero filters whose output is
-// their bias, 0 with prune_bias even when no forward ran since the masks were set (PyTorch relies
-// on the BiasHook having zeroed `_bias` in such a forward).
-TEST(TestPruneFunctions, padded_route_without_a_forward) {
-  for (bool prune_bias : {true, false}) {
-    manual_seed(3);
-    nn::Conv2d c1(nn::Conv2dOptions(2, 3, 3));
-    nn::Conv2d c2(nn::Conv2dOptions(3, 2, 3).padding(1));
-    Tensor b1 = c1.bias().clone();
-    Tensor mask = bool_mask({1, 0, 1});
-    prepare(c1, mask, prune_bias);
-    const int64_t before = c1.num_parameters() + c2.num_parameters();
-    Tensor c2_weight = c2.weight();
-    prune_conv2d_activation_conv2d(
-        c1, [](const Tensor& t) { return t.relu(); }, c2);
-    EXPECT_EQ(c1.weight().sizes(), (Shape{3, 2, 3, 3}));
-    EXPECT_TRUE(equal(c1.weight().select(0, 1), zeros({2, 3, 3})));
-    Tensor expected_bias = b1.clone();
-    if (prune_bias) expected_bias.index_put_({int64_t{1}}, 0.0);
-    EXPECT_TRUE(equal(c1.bias(), expected_bias)) << prune_bias;
-    EXPECT_FALSE(c1.has("_bias"));
-    EXPECT_FALSE(nn::is_parametrized(c1));
-    EXPECT_TRUE(c2.weight().is_same(c2_weight));  // untouched
-    EXPECT_EQ(c1.num_parameters() + c2.num_parameters(), before);
-    EXPECT_EQ(c1.options.out_channels_, 3);
-  }
+// their bias. With prune_bias that bias is 0 only if a forward ran since the masks were set (the
+// BiasHook zeroes `_bias` in place), as in PyTorch, whose prune() traces symbolically: without
+// such a forward the pruned model keeps the removed channels' bias and differs from the masked one.
+TEST(TestPruneFunctions, padded_route_depends_on_a_forward_with_prune_bias) {
+  for (bool prune_bias : {true, false})
+    for (bool forward : {true, false}) {
+      manual_seed(3);
+      nn::Conv2d c1(nn::Conv2dOptions(2, 3, 3));
+      nn::Conv2d c2(nn::Conv2dOptions(3, 2, 3).padding(1));
+      Tensor b1 = c1.bias().clone();
+      Tensor mask = bool_mask({1, 0, 1});
+      prepare(c1, mask, prune_bias);
+      Tensor x = randn({1, 2, 7, 7});
+      if (forward) c1(x);
+      const int64_t before = c1.num_parameters() + c2.num_parameters();
+      Tensor c2_weight = c2.weight();
+      prune_conv2d_activation_conv2d(
+          c1, [](const Tensor& t) { return t.relu(); }, c2);
+      EXPECT_EQ(c1.weight().sizes(), (Shape{3, 2, 3, 3}));
+      EXPECT_TRUE(equal(c1.weight().select(0, 1), zeros({2, 3, 3})));
+      Tensor expected_bias = b1.clone();
+      if (prune_bias && forward) expected_bias.index_put_({int64_t{1}}, 0.0);
+      EXPECT_TRUE(equal(c1.bias(), expected_bias)) << prune_bias << forward;
+      EXPECT_EQ(c1(x).select(1, 1).abs().max().item<float>() == 0.f, prune_bias && forward);
+      EXPECT_FALSE(c1.has("_bias"));
+      EXPECT_FALSE(nn::is_parametrized(c1));
+      EXPECT_TRUE(c2.weight().is_same(c2_weight));  // untouched
+      EXPECT_EQ(c1.num_parameters() + c2.num_parameters(), before);
+      EXPECT_EQ(c1.options.out_channels_, 3);
+    }
 }
 
 // Only a propagated bias (the conv had none): its removed entries become 0, in place.
