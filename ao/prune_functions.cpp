@@ -245,9 +245,8 @@ void prune_conv2d_padded(nn::Conv2d& conv2d) {
   Tensor original = tensor_or_undefined(conv2d, "_bias");
   Tensor bias = tensor_or_undefined(conv2d, "bias");
   if (original.defined()) {
-    // What the BiasHook does at every forward with prune_bias; PyTorch relies on a forward having
-    // run since the last mask update, twig does it here so the result does not depend on that.
-    if (prune_bias_of(conv2d)) original.index_put_({~mask}, 0.0);
+    // With prune_bias, `_bias` of the removed rows is 0 only if a forward ran since the masks were
+    // last set (the BiasHook zeroes it then), as in PyTorch: prune() traces without zeroing it.
     if (bias.defined()) {
       // Kept rows: the propagated bias (it includes `_bias`); removed rows: `_bias` alone.
       Tensor new_bias = zeros_like(bias);

@@ -29,8 +29,6 @@
 //   already includes `_bias`); twig keeps the propagated one.
 // - prune_conv2d_pool_flatten_linear on a conv without a bias and without prune_bias fails in
 //   PyTorch (it iterates None); twig has nothing to propagate then.
-// - the padded route with prune_bias relies on a forward having zeroed `_bias` of the removed rows
-//   (the BiasHook does it); twig zeroes them itself.
 // - the LSTM function checks the masks first (every layer's weight_ih and weight_hh masked, every
 //   gate keeping the same count), where PyTorch leaves a model that fails at its next forward.
 //
@@ -64,7 +62,9 @@ void prune_linear_activation_linear(nn::Linear& linear1, const Activation& activ
 void prune_conv2d(nn::Conv2d& conv2d);
 // The padded route: removes conv2d's parametrization (masked rows stay, as zeros) and rebuilds its
 // bias: propagated bias on kept rows, `_bias` on removed ones; `_bias` alone when nothing was
-// propagated; a propagated bias alone gets zeros on the removed rows. Deletes `_bias`.
+// propagated; a propagated bias alone gets zeros on the removed rows. Deletes `_bias`. As in
+// PyTorch, with prune_bias the removed rows' `_bias` is zero only if a forward ran since the masks
+// were set (the BiasHook zeroes it in place); otherwise the removed channels keep their bias.
 void prune_conv2d_padded(nn::Conv2d& conv2d);
 void prune_conv2d_conv2d(nn::Conv2d& conv2d_1, nn::Conv2d& conv2d_2);
 void prune_conv2d_activation_conv2d(nn::Conv2d& conv2d_1, const Activation& activation, nn::Conv2d& conv2d_2);
