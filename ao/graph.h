@@ -89,6 +89,10 @@ class Node {
   int64_t index() const { return index_; }
   // What this node produced in the tracing run (shapes, dtypes).
   const nn::Value& example() const { return example_; }
+  // call_function: re-runs the op on `x` in place of its one node input, with the constant
+  // arguments of the tracing run (F::leaky_relu's slope, ...); the output's tensor. RuntimeError
+  // for other nodes, a getitem, and ops with more than one node input or a list output.
+  Tensor replay_unary(const Tensor& x) const;
 
  private:
   friend class Graph;
