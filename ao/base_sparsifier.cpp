@@ -27,10 +27,9 @@ nn::ModulePtr module_of(const Dict& group) {
   return m.to_module();
 }
 
-// The parametrization the group asks for, built on `mask`: FakeSparsity unless the group has a
-// "parametrization" (a function of the mask returning the parametrization module).
-std::shared_ptr<nn::UnaryModule> make_parametrization(const Dict& group, const Tensor& mask) {
-  if (!group.contains("parametrization")) return std::make_shared<FakeSparsity>(mask);
+// The parametrization the group's "parametrization" (a function of the mask returning the
+// parametrization module) builds on `mask`.
+std::shared_ptr<nn::UnaryModule> configured_parametrization(const Dict& group, const Tensor& mask) {
   const Object& factory = group.at("parametrization");
   TWIG_CHECK(factory.is_function(), TypeError, "'parametrization' of '", str_of(group.at("tensor_fqn")),
              "' must be a function of the mask returning a module, got ", factory.type_name());
@@ -41,11 +40,28 @@ std::shared_ptr<nn::UnaryModule> make_parametrization(const Dict& group, const T
   return p;
 }
 
-// The mask a group starts with: its "mask", or ones like the tensor.
-Tensor initial_mask(const Dict& group, const nn::Module& module, const std::string& tensor_name) {
+}  // namespace
+
+// The mask a group starts with: its "mask", or the sparsifier's default for the tensor.
+Tensor BaseSparsifier::initial_mask(const Dict& group, const nn::Module& module, const std::string& tensor_name) const {
   if (group.contains("mask")) return group.at("mask").to_tensor();
+  return default_mask(module, tensor_name);
+}
+
+Tensor BaseSparsifier::default_mask(const nn::Module& module, const std::string& tensor_name) const {
   return ones_like(module.get(tensor_name));
 }
+
+std::shared_ptr<nn::UnaryModule> BaseSparsifier::make_parametrization(const Dict& group, const Tensor& mask) const {
+  if (!group.contains("parametrization")) return default_parametrization(mask);
+  return configured_parametrization(group, mask);
+}
+
+std::shared_ptr<nn::UnaryModule> BaseSparsifier::default_parametrization(const Tensor& mask) const {
+  return std::make_shared<FakeSparsity>(mask);
+}
+
+namespace {
 
 // Sets module's child `name` to `child`, keeping its position (Python's module._modules[name] = child).
 void replace_child(nn::Module& module, const std::string& name, const nn::ModulePtr& child) {

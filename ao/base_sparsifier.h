@@ -12,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <typeindex>
@@ -100,6 +101,13 @@ class BaseSparsifier {
   // state_for(fqn)["mask"] = mask; registers group["parametrization"] (a function of the mask
   // returning the parametrization module; FakeSparsity when absent) on the tensor.
   virtual void prepare_groups();
+  // The mask of a group whose config gives none: ones_like(tensor) here.
+  virtual Tensor default_mask(const nn::Module& module, const std::string& tensor_name) const;
+  // The parametrization on `mask` of a group whose config names none: FakeSparsity here.
+  virtual std::shared_ptr<nn::UnaryModule> default_parametrization(const Tensor& mask) const;
+  // group["mask"] or default_mask; group["parametrization"](mask) or default_parametrization(mask).
+  Tensor initial_mask(const Dict& group, const nn::Module& module, const std::string& tensor_name) const;
+  std::shared_ptr<nn::UnaryModule> make_parametrization(const Dict& group, const Tensor& mask) const;
 };
 
 }  // namespace twig::ao

@@ -17,7 +17,8 @@
 // How prune() gets its input: PyTorch's prune() takes none because torch.fx traces symbolically;
 // twig traces by running the model once (ao::trace), so prune(example_inputs) takes them, and
 // without them uses the inputs of the last forward of the model after prepare(): prepare()
-// registers a forward pre-hook on the model (the root) that remembers them.
+// registers a forward pre-hook on the model (the root) that remembers them (type_name
+// "StructuredPrunerInputs"; it holds the tensors of the last call; not while tracing).
 #pragma once
 
 #include <functional>
@@ -127,10 +128,15 @@ class BaseStructuredSparsifier : public BaseSparsifier {
   // the object attribute "prune_bias" (group's, default true) is set, and a BiasHook is always
   // registered. LSTM gets only the parametrization.
   void prepare_groups() override;
+  // A bool vector of ones of length shape[0] on the tensor's device.
+  Tensor default_mask(const nn::Module& module, const std::string& tensor_name) const override;
+  // FakeStructuredSparsity(mask).
+  std::shared_ptr<nn::UnaryModule> default_parametrization(const Tensor& mask) const override;
 
  private:
   PatternTable patterns_;
   std::shared_ptr<std::optional<nn::Values>> last_inputs_;
+  const nn::Module* hooked_ = nullptr;  // the model whose forward pre-hook fills last_inputs_
 };
 
 }  // namespace twig::ao

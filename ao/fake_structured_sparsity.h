@@ -37,11 +37,14 @@ class FakeStructuredSparsity : public nn::UnaryModule {
 // mask entry is false are set to 0 **in place** (permanently, at forward time, without autograd);
 // then _bias, reshaped to [1, -1, 1, ...] (the channel dim is 1), is added to the output **in
 // place** and the output is returned. Without `_bias` the output is returned unchanged.
+// A hook made with a null parametrization (loaded from a file, or copied with its module by
+// clone()) takes the mask from the module's first FakeStructuredSparsity on `weight`.
 class BiasHook : public nn::ForwardHook {
  public:
   BiasHook(std::shared_ptr<FakeStructuredSparsity> parametrization, bool prune_bias);
   std::optional<nn::Value> operator()(nn::Module& module, const nn::Values& inputs, const nn::Value& output) override;
   std::string type_name() const override { return "BiasHook"; }
+  std::shared_ptr<nn::ForwardHook> clone_hook() const override;
   const std::shared_ptr<FakeStructuredSparsity>& parametrization() const { return param_; }
   bool prune_bias() const { return prune_bias_; }
 

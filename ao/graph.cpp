@@ -577,7 +577,34 @@ void flat_tensors(const Argument& a, const std::unordered_map<const Node*, Value
   }
 }
 
+// The tensors of `a` as a replay takes them, the first node argument replaced by `x` (`used` says
+// whether it was) and other nodes taking their example values.
+void replay_inputs(const Argument& a, const Tensor& x, bool& used, TensorList& out) {
+  if (a.kind == Argument::Kind::Node) {
+    out.push_back(used ? a.node->example().tensor() : x);
+    used = true;
+  } else if (a.kind == Argument::Kind::Tensor) {
+    out.push_back(a.tensor);
+  } else if (a.kind == Argument::Kind::Tuple) {
+    for (const Argument& item : a.items) replay_inputs(item, x, used, out);
+  }
+}
+
 }  // namespace
+
+Tensor Node::replay_unary(const Tensor& x) const {
+  TWIG_CHECK(op_ == Opcode::call_function && index_ < 0 && replay_ && !list_output_, RuntimeError,
+             "Node::replay_unary: node '", name_, "' (", opcode_name(op_), " ", target_,
+             ") is not a function of a tensor with one tensor output");
+  TWIG_CHECK(!args_.empty() && args_[0].kind == Argument::Kind::Node, RuntimeError, "Node::replay_unary: node '",
+             name_, "' (", target_, ") does not take a node as its first argument");
+  TensorList in;
+  bool used = false;
+  for (const Argument& a : args_) replay_inputs(a, x, used, in);
+  TensorList out = replay_(in);
+  TWIG_CHECK(out.size() == 1, RuntimeError, "Node::replay_unary: node '", name_, "' gave ", out.size(), " outputs");
+  return out[0];
+}
 
 Value GraphModule::forward_values(const Values& inputs) {
   std::vector<Node*> placeholders = graph_->placeholders();

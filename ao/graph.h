@@ -89,9 +89,11 @@ class Node {
   int64_t index() const { return index_; }
   // What this node produced in the tracing run (shapes, dtypes).
   const nn::Value& example() const { return example_; }
-  // call_function: re-runs the op on `x` in place of its one node input, with the constant
-  // arguments of the tracing run (F::leaky_relu's slope, ...); the output's tensor. RuntimeError
-  // for other nodes, a getitem, and ops with more than one node input or a list output.
+  // call_function: re-runs the op with `x` as its first argument and the other arguments of the
+  // tracing run (constants such as F::leaky_relu's slope; another node's input, such as prelu's
+  // weight read as get_attr, with the value it had then); returns the output tensor.
+  // RuntimeError for other nodes, a getitem, an op whose first argument is no node, and list
+  // outputs.
   Tensor replay_unary(const Tensor& x) const;
 
  private:
