@@ -20,11 +20,26 @@
 //   shrinks: the masked rows become zero weights and the bias is rebuilt (see prune_conv2d_padded),
 //   the next conv is untouched and the head's BiasHooks stay (they become no-ops).
 //
+// Where PyTorch's functions break the model, twig does what the masked model computes (each is
+// tested; none is exercised by PyTorch's own tests):
+// - prune_linear / prune_conv2d without prune_bias leave `bias` None (or a propagated bias of the
+//   old length) and `_bias` in place: the layer loses its bias or cannot run. twig gives the kept
+//   rows their bias (the propagated one, else `_bias`) in both settings and deletes `_bias`.
+// - _prune_module_bias reads `_bias` even when a bias was propagated into the module (that one
+//   already includes `_bias`); twig keeps the propagated one.
+// - prune_conv2d_pool_flatten_linear on a conv without a bias and without prune_bias fails in
+//   PyTorch (it iterates None); twig has nothing to propagate then.
+// - the padded route with prune_bias relies on a forward having zeroed `_bias` of the removed rows
+//   (the BiasHook does it); twig zeroes them itself.
+// - the LSTM function checks the masks first (every layer's weight_ih and weight_hh masked, every
+//   gate keeping the same count), where PyTorch leaves a model that fails at its next forward.
+//
 // Arguments that PyTorch accepts and ignores (the pool, flatten and getitem nodes) are kept for
 // the same signatures; `Activation` is any function on one tensor, empty for none.
 //
-// A failed check (a module that is not prepared, a flatten size that does not divide) throws
-// before anything changes.
+// A failed check (a module that is not prepared, a next layer whose columns do not match the mask,
+// a flatten size that does not divide, a grouped conv that would shrink) throws ValueError (the
+// flatten one AssertionError, as PyTorch) before anything changes.
 #pragma once
 
 #include <functional>
@@ -40,8 +55,7 @@ namespace twig::ao {
 using Activation = std::function<Tensor(const Tensor&)>;
 
 // ---- Linear ------------------------------------------------------------------------------------
-// Linear -> output: rows removed; with prune_bias the bias keeps the kept rows, otherwise the
-// module keeps no bias of its own beyond what was propagated into it (PyTorch drops `_bias`).
+// Linear -> output: rows removed, the bias keeps the kept rows.
 void prune_linear(nn::Linear& linear);
 void prune_linear_linear(nn::Linear& linear1, nn::Linear& linear2);
 void prune_linear_activation_linear(nn::Linear& linear1, const Activation& activation, nn::Linear& linear2);
