@@ -165,7 +165,7 @@ class SimpleConvFPGM : public nn::UnaryModule {
 
  private:
   static void fill_filters(const Tensor& weight, const std::vector<double>& values) {
-    set_values(weight, ones(weight.sizes()) * tensor(values).reshape({-1, 1, 1, 1}));
+    set_values(weight, ones(weight.sizes()) * from_vector(values).to(kFloat32).reshape({-1, 1, 1, 1}));
   }
 };
 
