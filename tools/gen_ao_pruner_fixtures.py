@@ -19,6 +19,7 @@ the mask after it, or the Python exception class name (the mask is then left as 
 are computed on the masked weight, weight * mask (broadcast over all dims but 0), as the
 parametrized weight the pruners read. FPGM cases also give `dist` (1 or 2) and, per step that
 computes them, the distances (float64 list) of the masked weight.
+(The random draws come from a seeded torch.Generator, so the file is reproducible.)
 
 Sections: saliency, lstm_saliency, fpgm. Weights are small integers in the tie cases (exact norms
 and distances, so equal scores are really equal in float32) and random normals elsewhere.
@@ -190,6 +191,10 @@ def fpgm_cases(gen):
     out.append(run_case("fpgm", torch.randn(7, 4, generator=gen, dtype=torch.float64), None, [0.5], dist=2,
                         name="float64"))
     out.append(run_case("fpgm", torch.randn(12, generator=gen), None, [0.5], dist=2, name="1-D weight"))
+    # Over 25 rows 1.13's cdist (p=2) switches to the |a|^2 + |b|^2 - 2ab form; twig's computes the
+    # differences. The distances then differ in the last bits only; the masks must not.
+    out.append(run_case("fpgm", torch.randn(40, 8, generator=gen), None, [0.3, 0.6], dist=2,
+                        name="40 rows (cdist's matrix-product route)"))
     return out
 
 

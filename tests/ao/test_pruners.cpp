@@ -561,3 +561,41 @@ TEST(TestPrunerErrors, lstm_pruner_updates_every_structured_mask_in_place) {
   EXPECT_EQ(pruner.type_name(), "LSTMSaliencyPruner");
   EXPECT_EQ(ao::SaliencyPruner().type_name(), "SaliencyPruner");
 }
+
+TEST(TestPrunerErrors, lstm_pruner_with_two_structured_masks) {
+  // Python's loop over every FakeStructuredSparsity on the tensor: each mask gets its own chunked
+  // rule on the same saliencies (those of the weight with both masks applied).
+  auto lstm = std::make_shared<nn::LSTM>(2, 2);
+  const Tensor w =
+      tensor({{1.0, 1.0}, {2.0, 2.0}, {3.0, 3.0}, {4.0, 4.0}, {-1.0, -1.0}, {-2.0, -2.0}, {-3.0, -3.0}, {-4.0, -4.0}});
+  set_values(lstm->get("weight_ih_l0"), w);
+  ao::LSTMSaliencyPruner pruner(Dict{{"sparsity_level", 0.5}});
+  pruner.prepare(lstm, std::vector<Dict>{{{"tensor_fqn", "weight_ih_l0"}}});
+  const Tensor first = mask_of_param(*lstm, "weight_ih_l0");
+  const Tensor second = tensor({true, true, false, true, true, true, true, true});
+  nn::register_parametrization(*lstm, "weight_ih_l0", std::make_shared<ao::FakeStructuredSparsity>(second));
+  pruner.step();
+  // Saliencies of the doubly masked weight: 2, 4, 0, 8 | 2, 4, 6, 8; one of each 2-row chunk goes.
+  const Tensor expected = tensor({false, true, false, true, false, true, false, true});
+  EXPECT_TRUE(equal(first, expected)) << first;
+  EXPECT_TRUE(equal(second, expected)) << second;
+  EXPECT_TRUE(nn::parametrizations_of(*lstm, "weight_ih_l0")->at(1)->get("mask").is_same(second));
+}
+
+TEST(TestPrunerErrors, mask_writes_are_versioned_as_in_pytorch) {
+  // Saliency pruners write through mask.data (the version stays), FPGM writes mask[idx] = False
+  // (the version moves), as their Python code does; a backward through a graph that saved the
+  // mask before an FPGM step therefore fails as in PyTorch.
+  const Tensor w = tensor({{1.0, 1.0}, {2.0, 2.0}, {3.0, 3.0}, {4.0, 4.0}});
+  Tensor m = ones({4}, kBool);
+  uint32_t v = m.version();
+  ao::saliency_update_mask(w, m, 0.25);
+  EXPECT_EQ(m.version(), v);
+  ao::lstm_saliency_update_mask(w, m, 1.0);
+  EXPECT_EQ(m.version(), v);
+  m = ones({4}, kBool);
+  v = m.version();
+  ao::fpgm_update_mask(w, m, 0.5, [](const Tensor& x) { return cdist(x, x, 2.0); });
+  EXPECT_GT(m.version(), v);
+  EXPECT_EQ(m.logical_not().sum().item<int64_t>(), 2);
+}
