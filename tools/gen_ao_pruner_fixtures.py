@@ -74,7 +74,7 @@ def lstm_saliency_step(weight, mask, level):
 
 
 def fpgm_distance(w, dist):
-    rows = torch.stack([w[i:i + 1].reshape(-1) for i in range(w.shape[0])])
+    rows = w.reshape(w.shape[0], -1)  # row r flattened
     return torch.cdist(rows, rows, p=dist).abs().sum(1)
 
 
