@@ -1,6 +1,7 @@
 #include "twig/ao/graph.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -90,9 +91,13 @@ LeafTypes& leaf_types() {
   return leaves;
 }
 
+// fx's node names: characters other than letters, digits and '_' become '_', and a name that
+// starts with a digit gets a leading '_' (a Sequential root's "0" is "_0").
 std::string sanitize(const std::string& s) {
   std::string out = s;
-  std::replace(out.begin(), out.end(), '.', '_');
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  if (!out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))) out.insert(out.begin(), '_');
   return out;
 }
 
@@ -596,8 +601,8 @@ Tensor Node::replay_unary(const Tensor& x) const {
   TWIG_CHECK(op_ == Opcode::call_function && index_ < 0 && replay_ && !list_output_, RuntimeError,
              "Node::replay_unary: node '", name_, "' (", opcode_name(op_), " ", target_,
              ") is not a function of a tensor with one tensor output");
-  TWIG_CHECK(!args_.empty() && args_[0].kind == Argument::Kind::Node, RuntimeError, "Node::replay_unary: node '",
-             name_, "' (", target_, ") does not take a node as its first argument");
+  TWIG_CHECK(!args_.empty() && args_[0].kind == Argument::Kind::Node, RuntimeError, "Node::replay_unary: node '", name_,
+             "' (", target_, ") does not take a node as its first argument");
   TensorList in;
   bool used = false;
   for (const Argument& a : args_) replay_inputs(a, x, used, in);

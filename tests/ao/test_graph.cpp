@@ -4,7 +4,10 @@
 #include "models/common_pruning.h"
 #include "tests/testing.h"
 #include "twig/ao/graph.h"
+#include "twig/nn/activation.h"
+#include "twig/nn/container.h"
 #include "twig/nn/functional.h"
+#include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
@@ -56,6 +59,18 @@ TEST(TraceTest, SimpleLinearIsAChainOfModules) {
   EXPECT_TRUE(gm->graph().find("seq_0")->is_module<nn::Linear>());
   EXPECT_EQ(gm->graph().find("seq_0")->module().get(), model->find_module("seq.0").get());
   expect_replay_equal(model, gm, randn({5, 7}));
+}
+
+TEST(TraceTest, NamesAreFxsForASequentialRoot) {
+  // fx names the call of a Sequential root's child "0" `_0` (a name cannot start with a digit);
+  // the target stays "0".
+  auto model = std::make_shared<nn::Sequential>();
+  model->push_back(std::make_shared<nn::Linear>(4, 3));
+  model->push_back(std::make_shared<nn::ReLU>());
+  auto gm = ao::trace(model, {randn({2, 4})});
+  std::vector<std::string> names;
+  for (const Node* node : gm->graph().nodes()) names.push_back(node->name() + ":" + node->target());
+  EXPECT_EQ(names, (std::vector<std::string>{"x:x", "_0:0", "_1:1", "output:output"}));
 }
 
 TEST(TraceTest, FunctionalReluBetweenLinears) {

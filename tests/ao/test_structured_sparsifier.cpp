@@ -467,7 +467,7 @@ TEST(PatternTable, UserTableIsUsedAndMatchesExactTypesOnFirstUsers) {
   pruner.prepare(model, std::nullopt);
   run(model, ones({1, 3}));
   pruner.prune();
-  EXPECT_EQ(seen, (std::vector<std::string>{"0", "1", "output"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"_0", "_1", "output"}));  // fx's names: "_0" for the child "0"
 
   // A subclass of Linear is not Linear: PyTorch's exact-type match leaves it unconverted.
   struct MyLinear : nn::Linear {
