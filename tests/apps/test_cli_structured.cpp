@@ -3,10 +3,12 @@
 // the next layers' columns gone), computes what the masked model computed, loads with eval and
 // info (new shapes), fine-tunes; usage errors come first and a failed command changes no file.
 #include "apps/cli_fixture.h"
+#include "examples/fashion_models.h"
 #include "twig/ao/extended_patterns.h"
 #include "twig/ao/pruners.h"
 #include "twig/nn/parametrize.h"
 #include "twig/serialize/module_io.h"
+#include "twig/serialize/registry.h"
 
 namespace twig {
 namespace {
@@ -23,7 +25,16 @@ class StructuredCliTest : public CliTest {
     EXPECT_EQ(r.status, 0) << args << ": " << r.err;
     return r.status == 0 ? json::parse(r.out) : json();
   }
-  nn::ModulePtr load(const std::string& name) { return serialize::load_module(file(name)); }
+  // The loaded models run their forwards: their types registered, as the twig command does.
+  nn::ModulePtr load(const std::string& name) {
+    static const bool registered = [] {
+      serialize::register_module_type<examples::Mlp>("Mlp");
+      serialize::register_module_type<examples::LeNet5>("LeNet5");
+      return true;
+    }();
+    (void)registered;
+    return serialize::load_module(file(name));
+  }
 };
 
 int64_t param_count(const nn::Module& m) {
