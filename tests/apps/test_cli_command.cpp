@@ -274,7 +274,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
     EXPECT_LE(t.y1, height) << t.text;
     if (!t.fill.empty() && t.fill[0] == '#' && t.fill != "#444444") point_labels.push_back(t);
   }
-  EXPECT_EQ(point_labels.size(), 6u);  // one per row
+  EXPECT_EQ(point_labels.size(), 7u);  // one per row
   std::vector<std::vector<std::pair<double, double>>> lines;
   std::regex poly("<polyline points=\"([^\"]+)\"");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), poly); it != std::sregex_iterator(); ++it) {
@@ -285,7 +285,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
       pts.emplace_back(std::stod((*jt)[1]), std::stod((*jt)[2]));
     lines.push_back(pts);
   }
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);  // L1, L2 structured, weight_norm AGP, shrunk
   for (size_t i = 0; i < point_labels.size(); ++i) {
     const TextBox& t = point_labels[i];
     for (const auto& pts : lines)
