@@ -1,5 +1,10 @@
 // The two Fashion-MNIST models of the examples and benchmarks: MLP 784-300-100-10 with ReLU, and
 // LeNet-5 (conv 1-6 k5 pad 2, max pool 2, conv 6-16 k5, max pool 2, fc 400-120-84-10, ReLU).
+//
+// The forwards call the registered children by name, not the members: loading a model whose layers
+// have other shapes than these (one that structured pruning shrank) builds new children in their
+// place, and the members then still point at the modules the constructor made. Use child("fc1")
+// on a loaded model; the members are the constructor's modules.
 #pragma once
 
 #include <memory>
@@ -12,6 +17,13 @@
 
 namespace twig::examples {
 
+// The registered child `name` of m as a one-tensor module.
+inline nn::UnaryModule& layer(nn::Module& m, const std::string& name) {
+  auto* c = dynamic_cast<nn::UnaryModule*>(m.child(name).get());
+  TWIG_CHECK(c != nullptr, TypeError, m.type_name(), ": child '", name, "' is not a one-tensor module");
+  return *c;
+}
+
 class Mlp : public nn::UnaryModule {
  public:
   Mlp() : nn::UnaryModule("Mlp") {
@@ -21,9 +33,9 @@ class Mlp : public nn::UnaryModule {
   }
   // x (B, 1, 28, 28) -> logits (B, 10)
   Tensor forward(const Tensor& x) override {
-    Tensor h = nn::F::relu((*fc1)(x.flatten(1)));
-    h = nn::F::relu((*fc2)(h));
-    return (*fc3)(h);
+    Tensor h = nn::F::relu(layer(*this, "fc1")(x.flatten(1)));
+    h = nn::F::relu(layer(*this, "fc2")(h));
+    return layer(*this, "fc3")(h);
   }
   std::shared_ptr<nn::Linear> fc1, fc2, fc3;
 
@@ -45,11 +57,11 @@ class LeNet5 : public nn::UnaryModule {
   }
   // x (B, 1, 28, 28) -> (B, 6, 28, 28) -> (B, 6, 14, 14) -> (B, 16, 10, 10) -> (B, 16, 5, 5) -> logits (B, 10)
   Tensor forward(const Tensor& x) override {
-    Tensor h = (*pool1)(nn::F::relu((*conv1)(x)));
-    h = (*pool2)(nn::F::relu((*conv2)(h)));
-    h = nn::F::relu((*fc1)(h.flatten(1)));
-    h = nn::F::relu((*fc2)(h));
-    return (*fc3)(h);
+    Tensor h = layer(*this, "pool1")(nn::F::relu(layer(*this, "conv1")(x)));
+    h = layer(*this, "pool2")(nn::F::relu(layer(*this, "conv2")(h)));
+    h = nn::F::relu(layer(*this, "fc1")(h.flatten(1)));
+    h = nn::F::relu(layer(*this, "fc2")(h));
+    return layer(*this, "fc3")(h);
   }
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::MaxPool2d> pool1, pool2;

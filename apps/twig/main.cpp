@@ -6,6 +6,8 @@
 //   twig prune --in MODEL.twig --out MODEL.twig [--method M --amount A] [--global] [--n N] [--dim D]
 //              [--block HxW] [--zeros-per-block Z] [--schedule cubic --steps N]
 //              [--finetune-epochs E] [--remove] [--lr X] [--seed S] [--data DIR]
+//   twig prune --in MODEL.twig --out MODEL.twig --method {saliency,fpgm} --amount A --structured
+//              [--finetune-epochs E] [--lr X] [--seed S] [--data DIR]
 //   twig eval  --in MODEL.twig [--data DIR]
 //   twig info  FILE
 // Everywhere: --threads N, --json (one JSON object on stdout), --help. Exit status 0 on success,
@@ -34,6 +36,7 @@
 #include "apps/twig/model_ops.h"
 #include "apps/twig/outputs.h"
 #include "apps/twig/sparsify.h"
+#include "apps/twig/structured.h"
 #include "apps/twig/svg_plot.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
@@ -79,7 +82,9 @@ const std::map<std::string, std::string> kCommandHelp = {
      "fine-tunes each one epoch with the masks fixed; the dense row gets the same extra epoch, so every\n"
      "row has trained N+1 epochs. A last row sparsifies during that epoch instead: WeightNormSparsifier\n"
      "with 1x4 blocks on the Linear layers, rising to 80% on the cubic schedule (AGP, CubicSL) in 10\n"
-     "steps spread over the epoch. Prints a table and writes DIR (default twig-demo): the models (.twig),\n"
+     "steps spread over the epoch. Another row shrinks the model: SaliencyPruner removes 50% of the rows of every\n"
+     "conv/linear layer but the last and prune() rewrites it into a smaller LeNet-5 (twig prune --structured),\n"
+     "then fine-tunes it one epoch. Prints a table and writes DIR (default twig-demo): the models (.twig),\n"
      "state dicts (.safetensors), results.json and accuracy_vs_sparsity.svg.\n"
      "DIR's parent must exist. A new DIR appears only at the end, whole. In a DIR that exists already\n"
      "only the files named above are replaced (each atomically, all at the end); other files stay.\n"
@@ -95,13 +100,22 @@ const std::map<std::string, std::string> kCommandHelp = {
      "usage: twig prune --in MODEL.twig --out MODEL.twig [--method M --amount A] [--global] [--n N]\n"
      "                  [--dim D] [--block HxW] [--zeros-per-block Z] [--schedule cubic --steps N]\n"
      "                  [--finetune-epochs E] [--remove] [--lr X] [--seed S] [--data DIR]\n"
+     "       twig prune --in MODEL.twig --out MODEL.twig --method {saliency,fpgm} --amount A --structured\n"
+     "                  [--finetune-epochs E] [--lr X] [--seed S] [--data DIR]\n"
      "--method     l1_unstructured, random_unstructured (every conv/linear weight; --global: all\n"
      "             together), ln_structured, random_structured (every conv/linear weight but the last),\n"
      "             weight_norm (torch.ao.pruning's WeightNormSparsifier on every Linear weight, the layers\n"
      "             PyTorch's make_config_from_model picks; conv weights stay dense: PyTorch 1.13's\n"
      "             WeightNormSparsifier fails on 4-D weights). The masks are saved as parametrizations\n"
+     "--structured with --method saliency or fpgm: torch.ao.pruning's SaliencyPruner (rows of the smallest\n"
+     "             L1 norm) or FPGMPruner (rows nearest the geometric median) removes the fraction A of the\n"
+     "             rows of every Linear/Conv2d weight but the last, then prune() rewrites the model into a\n"
+     "             physically smaller one (the next layers lose the matching columns; twig's extended\n"
+     "             pattern table, so LeNet-5's conv -> pool -> flatten -> linear shrinks too). The saved model\n"
+     "             has no masks: twig info shows the new shapes. Not with --remove, --global, --n, --dim\n"
      "--amount A   a count of units per tensor (2) or a fraction of them (0.5, 2.0), as in Python;\n"
-     "             for weight_norm the sparsity_level, a fraction of the blocks in [0, 1]\n"
+     "             for weight_norm the sparsity_level, a fraction of the blocks in [0, 1]; with\n"
+     "             --structured the sparsity_level, the fraction of rows removed, in [0, 1)\n"
      "--block HxW  weight_norm's sparse_block_shape (default 1x4: 1 output x 4 input features)\n"
      "--zeros-per-block Z  weight_norm's zeros in each sparse block (default H*W: whole blocks)\n"
      "--schedule cubic --steps N  weight_norm during fine-tuning with Zhu & Gupta's cubic schedule\n"
@@ -400,28 +414,56 @@ int cmd_prune(const std::vector<std::string>& argv) {
   Args args(argv,
             with_common({"in", "out", "method", "amount", "n", "dim", "block", "zeros-per-block", "schedule", "steps",
                          "finetune-epochs", "lr", "seed", "data", "batch-size"}),
-            with_common_switches({"global", "remove"}));
+            with_common_switches({"global", "remove", "structured"}));
   Output out = common_setup(args);
   std::string in = args.require("in"), out_path = args.require("out");
-  const bool remove_only = args.has("remove") && !args.has("method") && !args.has("amount");
+  const bool remove_only = args.has("remove") && !args.has("method") && !args.has("amount") && !args.has("structured");
   PruneRequest req;
   std::string amount_text;
   if (!remove_only) {
     req.method = args.require("method");
-    static const std::set<std::string> kMethods = {"l1_unstructured", "random_unstructured", "ln_structured",
-                                                   "random_structured", "weight_norm"};
+    static const std::set<std::string> kMethods = {"l1_unstructured",
+                                                   "random_unstructured",
+                                                   "ln_structured",
+                                                   "random_structured",
+                                                   "weight_norm",
+                                                   "saliency",
+                                                   "fpgm"};
     if (!kMethods.contains(req.method))
       throw UsageError(
           "--method must be one of l1_unstructured, random_unstructured, ln_structured, random_structured, "
-          "weight_norm; got '" +
+          "weight_norm, saliency, fpgm; got '" +
           req.method + "'");
     amount_text = args.require("amount");
-    if (req.method != "weight_norm") req.amount = parse_amount(amount_text);
+    if (req.method != "weight_norm" && !args.has("structured")) req.amount = parse_amount(amount_text);
   } else {
     for (const char* opt : {"global", "n", "dim", "block", "zeros-per-block", "schedule", "steps"})
       if (args.has(opt)) throw UsageError(std::string("--") + opt + " needs --method");
   }
   const bool weight_norm = req.method == "weight_norm";
+  // --structured: SaliencyPruner / FPGMPruner, then prune() into a smaller model (structured.h).
+  const bool shrink = args.has("structured");
+  const bool shrink_method = req.method == "saliency" || req.method == "fpgm";
+  std::optional<StructuredRequest> sreq;
+  if (shrink_method && !shrink)
+    throw UsageError("--method " + req.method +
+                     " is a structured pruner that shrinks the model: it needs --structured");
+  if (shrink) {
+    if (!shrink_method)
+      throw UsageError("--structured is for --method saliency or fpgm (the pruners that shrink the model), not " +
+                       req.method);
+    for (const char* opt : {"global", "n", "dim", "remove", "block", "zeros-per-block", "schedule", "steps"})
+      if (args.has(opt))
+        throw UsageError(std::string("--") + opt + " is not used by --structured" +
+                         (std::string(opt) == "remove" ? " (the saved model has no masks to make permanent)" : ""));
+    auto level = parse_double(amount_text);
+    if (!level || !(*level >= 0.0 && *level < 1.0))
+      throw UsageError(
+          "--amount with --structured is the sparsity level, the fraction of rows removed, in [0, 1); "
+          "got '" +
+          amount_text + "'");
+    sreq = StructuredRequest{req.method, *level};
+  }
   std::optional<WeightNormRequest> wn;
   if (weight_norm) {
     wn = weight_norm_request(args, amount_text);
@@ -450,6 +492,8 @@ int cmd_prune(const std::vector<std::string>& argv) {
   nn::ModulePtr model = load_model(in);
   if (weight_norm) {
     if (std::string problem = check_weight_norm(*model, *wn); !problem.empty()) throw UsageError(problem);
+  } else if (sreq) {
+    if (std::string problem = check_structured(*model); !problem.empty()) throw UsageError(problem);
   } else if (!remove_only) {
     check_request(*model, req, amount_text);
   }
@@ -487,6 +531,26 @@ int cmd_prune(const std::vector<std::string>& argv) {
       out.line(format("weight_norm with the cubic schedule: %lld steps over %lld fine-tuning batches",
                       (long long)wn->steps, (long long)finetune_batches));
     }
+  } else if (sreq) {
+    StructuredResult sr = prune_structured(model, *sreq);
+    out.line(format("pruned %s --structured %g: parameters %lld -> %lld", req.method.c_str(), sreq->level,
+                    (long long)sr.params_before, (long long)sr.params_after));
+    json shapes = json::object(), shapes_before = json::object();
+    for (const auto& [name, shape] : sr.shapes) shapes[name] = shape;
+    for (const auto& [name, shape] : sr.shapes_before) shapes_before[name] = shape;
+    for (const auto& [name, shape] : sr.shapes) {
+      std::string text;
+      for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
+      out.line("  " + name + ".weight (" + text + ")");
+    }
+    result["method"] = req.method;
+    result["structured"] = true;
+    result["sparsity_level"] = sreq->level;
+    result["layers"] = sr.layers;
+    result["params_before"] = sr.params_before;
+    result["params_after"] = sr.params_after;
+    result["shapes_before"] = shapes_before;
+    result["shapes"] = shapes;
   } else if (!remove_only) {
     manual_seed(topt.seed);  // the random methods draw from the default generator
     std::vector<std::string> layers = apply_pruning(*model, req);
@@ -554,7 +618,9 @@ struct DemoRow {
   int64_t epochs = 0;               // epochs trained in all
   double sparsity = 0, accuracy = 0, inference_s = 0;
   int64_t nonzero = 0;
-  int64_t steps = 0;  // weight_norm: the cubic schedule's sparsifier steps
+  int64_t steps = 0;   // weight_norm: the cubic schedule's sparsifier steps
+  int64_t params = 0;  // every parameter's numel (the shrunk row's model is smaller)
+  bool shrunk = false;
 };
 
 // The demo's AGP row: weight_norm 1x4 at 80% with the cubic schedule over the fine-tune epoch, in
@@ -562,8 +628,9 @@ struct DemoRow {
 constexpr int64_t kDemoAgpSteps = 10;
 
 const char* kInferenceNote =
-    "inference runs the dense kernels on the masked weights (twig has no sparse kernels yet), so pruning does not make "
-    "it faster";
+    "inference runs the dense kernels on the masked weights (twig has no sparse kernels yet), so masks do not make it "
+    "faster; the shrunk row's model is physically smaller (its sparsity: the dense conv/linear weights it no longer "
+    "has)";
 
 int cmd_demo(const std::vector<std::string>& argv) {
   Args args(argv, with_common({"epochs", "out", "data", "seed"}), with_common_switches({}));
@@ -573,8 +640,13 @@ int cmd_demo(const std::vector<std::string>& argv) {
   TrainOptions topt;
   topt.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0));
   std::string data_dir = args.get("data", data::FashionMNIST::kDefaultRoot);
-  const std::vector<std::string> stems = {"lenet_dense",        "lenet_global_l1_50",     "lenet_global_l1_80",
-                                          "lenet_global_l1_90", "lenet_ln_structured_50", "lenet_weight_norm_agp_80"};
+  const std::vector<std::string> stems = {"lenet_dense",
+                                          "lenet_global_l1_50",
+                                          "lenet_global_l1_80",
+                                          "lenet_global_l1_90",
+                                          "lenet_ln_structured_50",
+                                          "lenet_weight_norm_agp_80",
+                                          "lenet_saliency_shrunk_50"};
   std::vector<std::string> names = {"results.json", "accuracy_vs_sparsity.svg"};
   for (const std::string& stem : stems) names.insert(names.end(), {stem + ".twig", stem + ".safetensors"});
 
@@ -606,10 +678,16 @@ int cmd_demo(const std::vector<std::string>& argv) {
   // Every row starts from the dense model and trains one more epoch (a fresh Adam, the same batch
   // order for every row), the pruned ones with their masks fixed: all rows trained epochs + 1.
   std::vector<DemoRow> rows;
+  const Sparsity dense_sparsity = measure_sparsity(*dense);
   auto run_row = [&](DemoRow row, const std::optional<PruneRequest>& req,
-                     const std::optional<WeightNormRequest>& agp = std::nullopt) {
+                     const std::optional<WeightNormRequest>& agp = std::nullopt,
+                     const std::optional<StructuredRequest>& shrink = std::nullopt) {
     nn::ModulePtr m = copy_model(*dense);
     if (req) row.layers = apply_pruning(*m, *req);
+    if (shrink) {
+      row.layers = prune_structured(m, *shrink).layers;
+      row.shrunk = true;
+    }
     data::DataLoader loader(*data.train, topt.batch_size, true, false, topt.seed + 1);
     std::unique_ptr<WeightNormRun> wn_run;
     std::function<void()> before_batch;
@@ -625,6 +703,11 @@ int cmd_demo(const std::vector<std::string>& argv) {
     EvalResult ev = evaluate(*m, data.test);
     Sparsity s = measure_sparsity(*m);
     row.sparsity = s.fraction();
+    // The shrunk model: the fraction of the dense model's conv/linear weights it no longer has (or has as zeros).
+    if (row.shrunk)
+      row.sparsity =
+          1.0 - static_cast<double>(s.prunable - s.prunable_zeros) / static_cast<double>(dense_sparsity.prunable);
+    for (const Tensor& t : m->parameters()) row.params += t.numel();
     row.accuracy = ev.accuracy;
     row.inference_s = ev.seconds;
     row.nonzero = s.nonzero_params;
@@ -669,6 +752,14 @@ int cmd_demo(const std::vector<std::string>& argv) {
     run_row({"weight_norm 1x4 80% AGP (" + layers + ")", "weight_norm", 0.8, {}, "lenet_weight_norm_agp_80"},
             std::nullopt, agp);
   }
+  {
+    // Shrunk: SaliencyPruner at 50% of the rows, prune() into a smaller LeNet-5, then the fine-tune epoch.
+    StructuredRequest shrink{"saliency", 0.5};
+    std::string layers;
+    for (const std::string& name : structured_targets(*dense)) layers += (layers.empty() ? "" : " ") + name;
+    run_row({"saliency 50% shrunk (" + layers + ")", "saliency_structured", 0.5, {}, "lenet_saliency_shrunk_50"},
+            std::nullopt, std::nullopt, shrink);
+  }
 
   // The table, the plot, the JSON.
   out.line("");
@@ -678,13 +769,13 @@ int cmd_demo(const std::vector<std::string>& argv) {
              (long long)epochs + 1, (long long)epochs));
   int label_w = 30;
   for (const DemoRow& r : rows) label_w = std::max(label_w, static_cast<int>(r.label.size()));
-  out.line(format("%-*s %6s %9s %9s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity",
-                  "accuracy", "nonzero params", "inference s*"));
+  out.line(format("%-*s %6s %9s %9s %10s %15s %13s", label_w, "row (method, target sparsity)", "target", "sparsity",
+                  "accuracy", "params", "nonzero params", "inference s*"));
   json runs = json::array();
   for (const DemoRow& r : rows) {
     std::string target = r.target ? format("%.0f%%", 100 * *r.target) : "-";
-    out.line(format("%-*s %6s %8.1f%% %8.2f%% %15lld %13.3f", label_w, r.label.c_str(), target.c_str(),
-                    100 * r.sparsity, 100 * r.accuracy, (long long)r.nonzero, r.inference_s));
+    out.line(format("%-*s %6s %8.1f%% %8.2f%% %10lld %15lld %13.3f", label_w, r.label.c_str(), target.c_str(),
+                    100 * r.sparsity, 100 * r.accuracy, (long long)r.params, (long long)r.nonzero, r.inference_s));
     runs.push_back({{"label", r.label},
                     {"method", r.method},
                     {"target_sparsity", r.target ? json(*r.target) : json(nullptr)},
@@ -693,6 +784,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
                     {"sparsity", r.sparsity},
                     {"accuracy", r.accuracy},
                     {"nonzero_params", r.nonzero},
+                    {"params", r.params},
+                    {"shrunk", r.shrunk},
                     {"inference_s", r.inference_s},
                     {"model", r.stem + ".twig"},
                     {"state_dict", r.stem + ".safetensors"}});
@@ -714,16 +807,19 @@ int cmd_demo(const std::vector<std::string>& argv) {
   PlotSeries l1{"global L1 unstructured", "#1f77b4", {}};
   PlotSeries ln{"L2 structured, dim 0 (" + layer_list("ln_structured") + ")", "#d62728", {}};
   PlotSeries wn{"weight_norm 1x4, AGP cubic (" + layer_list("weight_norm") + ")", "#2ca02c", {}};
+  PlotSeries sh{"saliency 50%, shrunk (" + layer_list("saliency_structured") + ")", "#9467bd", {}};
   l1.points.push_back({rows[0].sparsity, rows[0].accuracy, format("dense %.1f%%", 100 * rows[0].accuracy)});
   ln.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
   wn.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
+  sh.points.push_back({rows[0].sparsity, rows[0].accuracy, ""});
   for (size_t i = 1; i < rows.size(); ++i) {
     PlotPoint p{rows[i].sparsity, rows[i].accuracy, format("%.1f%%", 100 * rows[i].accuracy)};
-    (rows[i].method == "ln_structured" ? ln : rows[i].method == "weight_norm" ? wn : l1).points.push_back(p);
+    const std::string& m = rows[i].method;
+    (m == "ln_structured" ? ln : m == "weight_norm" ? wn : m == "saliency_structured" ? sh : l1).points.push_back(p);
   }
   write_text_file(
       tmp + "/accuracy_vs_sparsity.svg",
-      accuracy_plot_svg({l1, ln, wn}, "LeNet-5 on Fashion-MNIST: test accuracy after pruning",
+      accuracy_plot_svg({l1, ln, wn, sh}, "LeNet-5 on Fashion-MNIST: test accuracy after pruning",
                         format("every model trained %lld epochs (%lld + 1 fine-tune: masks fixed, or rising with AGP)",
                                (long long)epochs + 1, (long long)epochs)));
   json result = {{"command", "demo"},

@@ -200,7 +200,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
   EXPECT_EQ(res["epochs_per_row"], 2);
   EXPECT_EQ(res["inference_kernels"], "dense");
   EXPECT_NE(res["inference_note"].get<std::string>().find("dense"), std::string::npos);
-  ASSERT_EQ(res["runs"].size(), 6u);
+  ASSERT_EQ(res["runs"].size(), 7u);
   std::vector<std::string> labels;
   for (const json& run : res["runs"]) {
     EXPECT_EQ(run["epochs"], 2) << run.dump();  // every row, the dense one included
@@ -231,9 +231,32 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
   // Zeroed: 9600 of fc1's 12000 blocks, 2016 of fc2's 2520, 168 of fc3's 210, 4 weights each;
   // LeNet-5 has 61470 conv/linear weights.
   EXPECT_NEAR(agp["sparsity"].get<double>(), (9600 + 2016 + 168) * 4 / 61470.0, 1e-12);
+  // The shrunk row: SaliencyPruner at 50% of the rows of conv1 conv2 fc1 fc2, prune() into a LeNet-5
+  // of 3 and 8 channels and 60 and 42 units (fc3 keeps its 10 classes), fine-tuned, saved smaller.
+  const json& shrunk = res["runs"][6];
+  EXPECT_EQ(labels[6], "saliency 50% shrunk (conv1 conv2 fc1 fc2)");
+  EXPECT_EQ(shrunk["method"], "saliency_structured");
+  EXPECT_EQ(shrunk["shrunk"], true);
+  EXPECT_EQ(shrunk["layers"], json({"conv1", "conv2", "fc1", "fc2"}));
+  EXPECT_EQ(shrunk["model"], "lenet_saliency_shrunk_50.twig");
+  const int64_t small = 3 * 25 + 3 + 8 * 3 * 25 + 8 + 60 * 200 + 60 + 42 * 60 + 42 + 10 * 42 + 10;
+  EXPECT_EQ(shrunk["params"], small);
+  EXPECT_EQ(res["runs"][0]["params"], 61706);  // LeNet-5
+  // Its sparsity: the dense conv/linear weights it no longer has (none of its own are zero after fine-tuning).
+  const int64_t small_weights = 3 * 25 + 8 * 3 * 25 + 60 * 200 + 42 * 60 + 10 * 42;
+  EXPECT_NEAR(shrunk["sparsity"].get<double>(), 1.0 - small_weights / 61470.0, 1e-12);
+  EXPECT_GT(shrunk["accuracy"].get<double>(), 0.0);
+  {
+    RunResult info = run("info " + file("demo") + "/lenet_saliency_shrunk_50.twig");
+    ASSERT_EQ(info.status, 0) << info.err;
+    EXPECT_NE(info.out.find("conv2.weight"), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("[8, 3, 5, 5]"), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("[60, 200]"), std::string::npos) << info.out;
+  }
   // The table says the same, with the footnote on inference.
   EXPECT_NE(r.err.find("every row trained 2 epochs"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("weight_norm 1x4 80% AGP (fc1 fc2 fc3)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("saliency 50% shrunk (conv1 conv2 fc1 fc2)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("inference s*"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("* inference runs the dense kernels"), std::string::npos) << r.err;
 
@@ -251,7 +274,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
     EXPECT_LE(t.y1, height) << t.text;
     if (!t.fill.empty() && t.fill[0] == '#' && t.fill != "#444444") point_labels.push_back(t);
   }
-  EXPECT_EQ(point_labels.size(), 6u);  // one per row
+  EXPECT_EQ(point_labels.size(), 7u);  // one per row
   std::vector<std::vector<std::pair<double, double>>> lines;
   std::regex poly("<polyline points=\"([^\"]+)\"");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), poly); it != std::sregex_iterator(); ++it) {
@@ -262,7 +285,7 @@ TEST_F(CliTest, DemoComparesFairlyAndDrawsAReadablePlot) {
       pts.emplace_back(std::stod((*jt)[1]), std::stod((*jt)[2]));
     lines.push_back(pts);
   }
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);  // L1, L2 structured, weight_norm AGP, shrunk
   for (size_t i = 0; i < point_labels.size(); ++i) {
     const TextBox& t = point_labels[i];
     for (const auto& pts : lines)

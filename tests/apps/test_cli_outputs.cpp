@@ -178,9 +178,9 @@ TEST_F(CliOutputsTest, DemoIntoAnExistingFolderReplacesOnlyItsOwnFiles) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(slurp(dir_ / "demo_out" / "my_notes.txt"), "the user's own file");
   EXPECT_EQ(json::parse(slurp(dir_ / "demo_out" / "results.json"))["command"], "demo");
-  // Every file the demo names, the AGP row's included.
+  // Every file the demo names, the AGP and shrunk rows' included.
   for (const char* stem : {"lenet_dense", "lenet_global_l1_50", "lenet_global_l1_80", "lenet_global_l1_90",
-                           "lenet_ln_structured_50", "lenet_weight_norm_agp_80"}) {
+                           "lenet_ln_structured_50", "lenet_weight_norm_agp_80", "lenet_saliency_shrunk_50"}) {
     EXPECT_TRUE(fs::exists(dir_ / "demo_out" / (std::string(stem) + ".twig"))) << stem;
     EXPECT_TRUE(fs::exists(dir_ / "demo_out" / (std::string(stem) + ".safetensors"))) << stem;
   }
