@@ -6,6 +6,7 @@
 
 #include "twig/ao/base_sparsifier.h"
 #include "twig/ao/base_structured_sparsifier.h"
+#include "twig/ao/extended_patterns.h"
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/ao/graph.h"
 #include "twig/ao/nearly_diagonal_sparsifier.h"

@@ -297,8 +297,14 @@ void prune_conv2d_activation_pool_conv2d(nn::Conv2d& conv2d_1, const Activation&
   prune_conv2d_activation_conv2d(conv2d_1, activation, conv2d_2);
 }
 
-void prune_conv2d_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& /*pool*/, const Activation& /*flatten*/,
+void prune_conv2d_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& pool, const Activation& flatten,
                                       nn::Linear& linear) {
+  prune_conv2d_activation_pool_flatten_linear(conv2d, Activation(), pool, flatten, linear);
+}
+
+void prune_conv2d_activation_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& activation,
+                                                 const Activation& /*pool*/, const Activation& /*flatten*/,
+                                                 nn::Linear& linear) {
   Tensor mask = structured_mask(conv2d, "weight");
   check_groups(conv2d);
   const int64_t linear_ic = stored_weight(linear).size(1), conv2d_oc = mask.size(0);
@@ -310,7 +316,7 @@ void prune_conv2d_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& /*po
   conv2d.options.out_channels_ = prune_rows(conv2d, mask);
   // PyTorch fails here (iterating None) when the conv has no bias and no prune_bias; twig has
   // nothing to propagate then.
-  move_head_bias(conv2d, mask, Activation(), linear, flat_mask, scale);
+  move_head_bias(conv2d, mask, activation, linear, flat_mask, scale);
   linear.options.in_features_ = prune_columns(linear, flat_mask);
 }
 

@@ -78,6 +78,16 @@ void prune_conv2d_activation_pool_conv2d(nn::Conv2d& conv2d_1, const Activation&
 // PyTorch raises AssertionError). Without prune_bias the conv must have had a bias.
 void prune_conv2d_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& pool, const Activation& flatten,
                                       nn::Linear& linear);
+// twig's addition, for ao::extended_patterns(): Conv2d -> activation -> pool -> flatten -> Linear
+// (LeNet's conv2 -> relu -> max_pool2d -> flatten -> fc1). As above, with the activation applied to
+// the propagated biases (empty: none). The pool is ignored: a removed channel's map is the constant
+// act(bias), and a max or adaptive pool, or an average pool without padding counted in the divisor,
+// keeps a constant map constant, so the propagation is exact there; an AvgPool2d with padding and
+// count_include_pad (or a divisor_override) is not exact at the border windows. The linear's
+// columns come in blocks of in_features / out_channels per channel, which is the pooled H*W when
+// flatten(1) produced its input (ao::extended_patterns() checks that on the traced shapes).
+void prune_conv2d_activation_pool_flatten_linear(nn::Conv2d& conv2d, const Activation& activation,
+                                                 const Activation& pool, const Activation& flatten, nn::Linear& linear);
 
 // ---- LSTM --------------------------------------------------------------------------------------
 // For every layer k whose weight_ih_l{k} / weight_hh_l{k} is masked: weight_ih and bias_ih keep
