@@ -122,20 +122,6 @@ bool PatternTable::contains(const Pattern& pattern) const {
 
 namespace {
 
-// The module of a matched item as T (the pattern matched its exact type).
-template <typename T>
-T& as(const MatchedItem& item) {
-  auto* m = dynamic_cast<T*>(item.module.get());
-  TWIG_CHECK(m != nullptr, TypeError, "structured pruning: the matched node '",
-             item.node ? item.node->name() : std::string("?"), "' is not a ", typeid(T).name());
-  return *m;
-}
-
-// The matched node's op as a function of one tensor (an activation, a pool, a flatten).
-Activation fn_of(const MatchedItem& item) {
-  return [item](const Tensor& x) { return item.apply(x); };
-}
-
 void check_arity(const std::vector<MatchedItem>& items, size_t n, const char* what) {
   TWIG_CHECK(items.size() == n, ValueError, what, " takes ", n, " matched nodes, got ", items.size());
 }
@@ -164,29 +150,29 @@ PatternTable default_patterns() {
   PatternTable table;
   table.set({linear, E::output()}, [](const std::vector<MatchedItem>& m) {
     check_arity(m, 2, "prune_linear");
-    prune_linear(as<nn::Linear>(m[0]));
+    prune_linear(m[0].module_as<nn::Linear>());
   });
   table.set({linear, linear}, [](const std::vector<MatchedItem>& m) {
     check_arity(m, 2, "prune_linear_linear");
-    prune_linear_linear(as<nn::Linear>(m[0]), as<nn::Linear>(m[1]));
+    prune_linear_linear(m[0].module_as<nn::Linear>(), m[1].module_as<nn::Linear>());
   });
   table.set({conv, E::output()}, [](const std::vector<MatchedItem>& m) {
     check_arity(m, 2, "prune_conv2d");
-    prune_conv2d(as<nn::Conv2d>(m[0]));
+    prune_conv2d(m[0].module_as<nn::Conv2d>());
   });
   table.set({conv, conv}, [](const std::vector<MatchedItem>& m) {
     check_arity(m, 2, "prune_conv2d_conv2d");
-    prune_conv2d_conv2d(as<nn::Conv2d>(m[0]), as<nn::Conv2d>(m[1]));
+    prune_conv2d_conv2d(m[0].module_as<nn::Conv2d>(), m[1].module_as<nn::Conv2d>());
   });
   table.set({E::module<nn::LSTM>(), E::fn("getitem"), linear}, [](const std::vector<MatchedItem>& m) {
     check_arity(m, 3, "prune_lstm_output_linear");
-    prune_lstm_output_linear(as<nn::LSTM>(m[0]), fn_of(m[1]), as<nn::Linear>(m[2]));
+    prune_lstm_output_linear(m[0].module_as<nn::LSTM>(), m[1].as_function(), m[2].module_as<nn::Linear>());
   });
   table.set({E::module<nn::LSTM>(), E::fn("getitem"), E::module<nn::LayerNorm>(), linear},
             [](const std::vector<MatchedItem>& m) {
               check_arity(m, 4, "prune_lstm_output_layernorm_linear");
-              prune_lstm_output_layernorm_linear(as<nn::LSTM>(m[0]), fn_of(m[1]), &as<nn::LayerNorm>(m[2]),
-                                                 as<nn::Linear>(m[3]));
+              prune_lstm_output_layernorm_linear(m[0].module_as<nn::LSTM>(), m[1].as_function(),
+                                                 &m[2].module_as<nn::LayerNorm>(), m[3].module_as<nn::Linear>());
             });
 
   std::vector<E> activations;
@@ -200,20 +186,22 @@ PatternTable default_patterns() {
   for (const E& act : activations) {
     table.set({linear, act, linear}, [](const std::vector<MatchedItem>& m) {
       check_arity(m, 3, "prune_linear_activation_linear");
-      prune_linear_activation_linear(as<nn::Linear>(m[0]), fn_of(m[1]), as<nn::Linear>(m[2]));
+      prune_linear_activation_linear(m[0].module_as<nn::Linear>(), m[1].as_function(), m[2].module_as<nn::Linear>());
     });
     table.set({conv, act, conv}, [](const std::vector<MatchedItem>& m) {
       check_arity(m, 3, "prune_conv2d_activation_conv2d");
-      prune_conv2d_activation_conv2d(as<nn::Conv2d>(m[0]), fn_of(m[1]), as<nn::Conv2d>(m[2]));
+      prune_conv2d_activation_conv2d(m[0].module_as<nn::Conv2d>(), m[1].as_function(), m[2].module_as<nn::Conv2d>());
     });
     for (const E& pool : pools) {
       table.set({conv, act, pool, conv}, [](const std::vector<MatchedItem>& m) {
         check_arity(m, 4, "prune_conv2d_activation_pool_conv2d");
-        prune_conv2d_activation_pool_conv2d(as<nn::Conv2d>(m[0]), fn_of(m[1]), fn_of(m[2]), as<nn::Conv2d>(m[3]));
+        prune_conv2d_activation_pool_conv2d(m[0].module_as<nn::Conv2d>(), m[1].as_function(), m[2].as_function(),
+                                            m[3].module_as<nn::Conv2d>());
       });
       table.set({conv, pool, act, conv}, [](const std::vector<MatchedItem>& m) {
         check_arity(m, 4, "prune_conv2d_pool_activation_conv2d");
-        prune_conv2d_pool_activation_conv2d(as<nn::Conv2d>(m[0]), fn_of(m[1]), fn_of(m[2]), as<nn::Conv2d>(m[3]));
+        prune_conv2d_pool_activation_conv2d(m[0].module_as<nn::Conv2d>(), m[1].as_function(), m[2].as_function(),
+                                            m[3].module_as<nn::Conv2d>());
       });
     }
     // Re-inserted for every activation as in PyTorch: a dict keeps the first place.
@@ -221,7 +209,8 @@ PatternTable default_patterns() {
       for (const E& flatten : flattens) {
         table.set({conv, pool, flatten, linear}, [](const std::vector<MatchedItem>& m) {
           check_arity(m, 4, "prune_conv2d_pool_flatten_linear");
-          prune_conv2d_pool_flatten_linear(as<nn::Conv2d>(m[0]), fn_of(m[1]), fn_of(m[2]), as<nn::Linear>(m[3]));
+          prune_conv2d_pool_flatten_linear(m[0].module_as<nn::Conv2d>(), m[1].as_function(), m[2].as_function(),
+                                           m[3].module_as<nn::Linear>());
         });
       }
     }

@@ -35,6 +35,7 @@
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/ao/graph.h"
 #include "twig/nn/module.h"
+#include "twig/tensor/error.h"
 
 namespace twig::ao {
 
@@ -47,6 +48,19 @@ struct MatchedItem {
   // functions apply an activation to the pruned biases with it. RuntimeError for a node that is
   // neither (output, placeholder, get_attr) or a function of more than one tensor.
   Tensor apply(const Tensor& x) const;
+  // apply() as a function of one tensor (the activation, pool or flatten a conversion function
+  // takes); it holds a copy of this item.
+  std::function<Tensor(const Tensor&)> as_function() const {
+    return [item = *this](const Tensor& x) { return item.apply(x); };
+  }
+  // The module as T (the pattern matched its exact type); TypeError when it is no T.
+  template <typename T>
+  T& module_as() const {
+    auto* m = dynamic_cast<T*>(module.get());
+    TWIG_CHECK(m != nullptr, TypeError, "structured pruning: the matched node '",
+               node ? node->name() : std::string("?"), "' is not a ", typeid(T).name());
+    return *m;
+  }
 };
 
 using ConvertFn = std::function<void(const std::vector<MatchedItem>&)>;

@@ -15,20 +15,6 @@ namespace {
 
 using E = PatternElement;
 
-// The module of a matched item as T (the pattern matched its exact type).
-template <typename T>
-T& as(const MatchedItem& item) {
-  auto* m = dynamic_cast<T*>(item.module.get());
-  TWIG_CHECK(m != nullptr, TypeError, "structured pruning: the matched node '",
-             item.node ? item.node->name() : std::string("?"), "' is not a ", typeid(T).name());
-  return *m;
-}
-
-// The matched node's op as a function of one tensor.
-Activation fn_of(const MatchedItem& item) {
-  return [item](const Tensor& x) { return item.apply(x); };
-}
-
 // The shape a node produced in the tracing run (empty when it was no tensor).
 Shape traced_shape(const MatchedItem& item) {
   const nn::Value& v = item.node->example();
@@ -50,8 +36,8 @@ std::vector<E> table_activations(const PatternTable& table) {
 // the propagated biases.
 void convert_flatten_linear(const std::vector<MatchedItem>& m, int activation_at) {
   TWIG_CHECK(m.size() >= 3, ValueError, "prune_conv2d_activation_pool_flatten_linear takes at least 3 matched nodes");
-  nn::Conv2d& conv = as<nn::Conv2d>(m.front());
-  nn::Linear& linear = as<nn::Linear>(m.back());
+  nn::Conv2d& conv = m.front().module_as<nn::Conv2d>();
+  nn::Linear& linear = m.back().module_as<nn::Linear>();
   const MatchedItem& flatten = m[m.size() - 2];
   const Shape in = traced_shape(m[m.size() - 3]), out = traced_shape(flatten);
   const int64_t channels = conv.options.out_channels_;
@@ -61,8 +47,8 @@ void convert_flatten_linear(const std::vector<MatchedItem>& m, int activation_at
       ValueError, "structured pruning: '", flatten.node->name(), "' must flatten the (N, ", channels,
       ", H, W) map of '", m.front().node->name(), "' into the ", columns, " inputs of '", m.back().node->name(),
       "'; it turns ", in, " into ", out);
-  Activation activation = activation_at > 0 ? fn_of(m[static_cast<size_t>(activation_at)]) : Activation();
-  prune_conv2d_activation_pool_flatten_linear(conv, activation, Activation(), fn_of(flatten), linear);
+  Activation activation = activation_at > 0 ? m[static_cast<size_t>(activation_at)].as_function() : Activation();
+  prune_conv2d_activation_pool_flatten_linear(conv, activation, Activation(), flatten.as_function(), linear);
 }
 
 }  // namespace
@@ -83,8 +69,10 @@ PatternTable extended_patterns() {
     if (!table.contains(pattern)) table.set(pattern, std::move(fn));
   };
   for (const E& act : activations) {
-    add({linear, act, E::output()}, [](const std::vector<MatchedItem>& m) { prune_linear(as<nn::Linear>(m[0])); });
-    add({conv, act, E::output()}, [](const std::vector<MatchedItem>& m) { prune_conv2d(as<nn::Conv2d>(m[0])); });
+    add({linear, act, E::output()},
+        [](const std::vector<MatchedItem>& m) { prune_linear(m[0].module_as<nn::Linear>()); });
+    add({conv, act, E::output()},
+        [](const std::vector<MatchedItem>& m) { prune_conv2d(m[0].module_as<nn::Conv2d>()); });
   }
   for (const E& flatten : flattens) {
     add({conv, flatten, linear}, [](const std::vector<MatchedItem>& m) { convert_flatten_linear(m, -1); });
