@@ -1,6 +1,9 @@
 // The helper pruners of PyTorch's test_structured_sparsifier.py (spec §7.1), for the structured
-// pruning tests: SimplePruner, ImplementedPruner, BottomHalfLSTMPruner.
+// pruning tests: SimplePruner, ImplementedPruner, BottomHalfLSTMPruner; and what those tests share:
+// prepare_like_sparsifier (spec §5.2 on one module) and check_pruner_prepared (spec §7.2).
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -8,6 +11,8 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <typeindex>
+#include <typeinfo>
 #include <vector>
 
 #include "twig/ao/base_structured_sparsifier.h"
@@ -22,6 +27,35 @@ inline std::shared_ptr<ao::FakeStructuredSparsity> structured_parametrization(co
                                                                               const std::string& tensor_name,
                                                                               size_t i = 0) {
   return std::dynamic_pointer_cast<ao::FakeStructuredSparsity>(nn::parametrizations_of(module, tensor_name)->at(i));
+}
+
+// spec §5.2 on one module, as BaseStructuredSparsifier::prepare does it: the FakeStructuredSparsity
+// row mask; on Linear/Conv2d with a bias, `_bias` (the bias values), `bias` None and the prune_bias
+// attribute; the BiasHook always.
+inline void prepare_like_sparsifier(nn::Module& m, const Tensor& mask, bool prune_bias) {
+  auto p = std::make_shared<ao::FakeStructuredSparsity>(mask);
+  nn::register_parametrization(m, "weight", p);
+  Tensor bias = m.get_or_undefined("bias");
+  if (bias.defined()) {
+    m.register_parameter("_bias", bias.detach());
+    m.set_attribute("bias", Tensor());
+    m.set_object("prune_bias", prune_bias);
+  }
+  m.register_forward_hook(std::make_shared<ao::BiasHook>(p, prune_bias));
+}
+
+// _check_pruner_prepared (spec §7.2): every group's module is parametrized, its weight's first
+// parametrization is exactly a FakeStructuredSparsity, and the pruner holds a state for it.
+inline void check_pruner_prepared(const ao::BaseStructuredSparsifier& pruner) {
+  for (const ao::Dict& config : pruner.groups) {
+    nn::ModulePtr module = config.at("module").to_module();
+    EXPECT_TRUE(module->get("weight").device().is_cpu());
+    EXPECT_TRUE(pruner.state.contains(config.at("tensor_fqn").to_string()));
+    EXPECT_TRUE(nn::is_parametrized(*module));
+    EXPECT_TRUE(module->is_child("parametrizations"));
+    auto p = nn::parametrizations_of(*module, "weight")->at(0);
+    EXPECT_EQ(std::type_index(typeid(*p)), std::type_index(typeid(ao::FakeStructuredSparsity)));
+  }
 }
 
 // update_mask sets mask[1] = False on the tensor's first parametrization.

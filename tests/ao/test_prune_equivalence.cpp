@@ -4,9 +4,9 @@
 // the conversion is exact, and the parameter count drops by exactly what the masks remove (plus
 // the bias a bias-less next layer gains when biases are propagated into it).
 //
-// The modules are prepared here as BaseStructuredSparsifier::prepare does it (spec §5.2), so each
-// function is tested on its own; tests/ao/test_structured_prune.cpp runs the same conversions
-// through prune() on the seed's models.
+// The modules are prepared here as BaseStructuredSparsifier::prepare does it (spec §5.2,
+// testing::prepare_like_sparsifier), so each function is tested on its own; tests/ao/test_structured_prune.cpp runs the
+// same conversions through prune() on the seed's models.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -28,20 +28,7 @@ namespace twig::ao {
 namespace {
 
 using indexing::Slice;
-
-// spec §5.2 on one module: the FakeStructuredSparsity row mask; on Linear/Conv2d with a bias,
-// `_bias` (the bias values), `bias` None and the prune_bias attribute; the BiasHook always.
-void prepare(nn::Module& m, const Tensor& mask, bool prune_bias) {
-  auto p = std::make_shared<FakeStructuredSparsity>(mask);
-  nn::register_parametrization(m, "weight", p);
-  Tensor bias = m.get_or_undefined("bias");
-  if (bias.defined()) {
-    m.register_parameter("_bias", bias.detach());
-    m.set_attribute("bias", Tensor());
-    m.set_object("prune_bias", prune_bias);
-  }
-  m.register_forward_hook(std::make_shared<BiasHook>(p, prune_bias));
-}
+using testing::prepare_like_sparsifier;
 
 // A random row mask of length n keeping at least one row and (n > 1) removing at least one.
 Tensor random_mask(int64_t n, std::mt19937& rng) {
@@ -115,9 +102,9 @@ TEST(TestPruneEquivalence, linear_activation_linear) {
                                        " next_masked=" + std::to_string(next_masked) + " in=" + std::to_string(in) +
                                        " h=" + std::to_string(h) + " out=" + std::to_string(out);
               Tensor m1 = random_mask(h, rng), m2 = random_mask(out, rng);
-              prepare(l1, m1, prune_bias);
+              prepare_like_sparsifier(l1, m1, prune_bias);
               // The next layer's own prune_bias is drawn: a propagated bias must survive its pruning either way.
-              if (next_masked) prepare(l2, m2, rand_in(rng, 0, 1) == 1);
+              if (next_masked) prepare_like_sparsifier(l2, m2, rand_in(rng, 0, 1) == 1);
               Tensor x = randn({5, in});
               auto run = [&] {
                 Tensor y = l1(x);
@@ -193,8 +180,8 @@ TEST(TestPruneEquivalence, conv2d_activation_pool_conv2d) {
                                            " pad2=" + std::to_string(pad2) +
                                            " pool=" + std::to_string(static_cast<int>(pool_at));
                   Tensor m1 = random_mask(c1, rng), m2 = random_mask(c2, rng);
-                  prepare(conv1, m1, prune_bias);
-                  if (next_masked) prepare(conv2, m2, rand_in(rng, 0, 1) == 1);
+                  prepare_like_sparsifier(conv1, m1, prune_bias);
+                  if (next_masked) prepare_like_sparsifier(conv2, m2, rand_in(rng, 0, 1) == 1);
                   Tensor x = randn({2, cin, 9, 10});
                   auto run = [&] {
                     Tensor y = conv1(x);
@@ -255,7 +242,7 @@ TEST(TestPruneEquivalence, conv2d_output) {
         const int64_t cin = rand_in(rng, 1, 3), c = rand_in(rng, 2, 6);
         nn::Conv2d conv(nn::Conv2dOptions(cin, c, 3).padding(1).bias(b));
         Tensor m = random_mask(c, rng);
-        prepare(conv, m, prune_bias);
+        prepare_like_sparsifier(conv, m, prune_bias);
         Tensor x = randn({2, cin, 5, 6});
         Tensor y_masked = conv(x);
         const int64_t before = conv.num_parameters();
@@ -280,7 +267,7 @@ TEST(TestPruneEquivalence, linear_output) {
         const int64_t in = rand_in(rng, 1, 6), out = rand_in(rng, 2, 8);
         nn::Linear lin(in, out, b);
         Tensor m = random_mask(out, rng);
-        prepare(lin, m, prune_bias);
+        prepare_like_sparsifier(lin, m, prune_bias);
         Tensor x = randn({4, in});
         Tensor y_masked = lin(x);
         const int64_t before = lin.num_parameters();
@@ -315,8 +302,8 @@ TEST(TestPruneEquivalence, conv2d_pool_flatten_linear) {
               nn::Flatten flatten;
               nn::Linear lin(c * s * s, out, b2);
               Tensor m1 = random_mask(c, rng), m2 = random_mask(out, rng);
-              prepare(conv, m1, prune_bias);
-              if (next_masked) prepare(lin, m2, rand_in(rng, 0, 1) == 1);
+              prepare_like_sparsifier(conv, m1, prune_bias);
+              if (next_masked) prepare_like_sparsifier(lin, m2, rand_in(rng, 0, 1) == 1);
               auto pool = [&](const Tensor& t) { return avg ? apool(t) : mpool(t); };
               Tensor x = randn({3, cin, 7, 6});
               auto run = [&] { return lin(flatten(pool(conv(x)))); };

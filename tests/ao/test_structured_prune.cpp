@@ -22,6 +22,7 @@ namespace {
 
 using indexing::Slice;
 using testing::BottomHalfLSTMPruner;
+using testing::check_pruner_prepared;
 using testing::ImplementedPruner;
 namespace models = testing::models;
 
@@ -35,19 +36,6 @@ int64_t param_count(const nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
   return n;
-}
-
-// _check_pruner_prepared (spec §7.2).
-void check_pruner_prepared(const BaseStructuredSparsifier& pruner) {
-  for (const Dict& config : pruner.groups) {
-    nn::ModulePtr module = config.at("module").to_module();
-    EXPECT_TRUE(module->get("weight").device().is_cpu());
-    EXPECT_TRUE(pruner.state.contains(config.at("tensor_fqn").to_string()));
-    EXPECT_TRUE(nn::is_parametrized(*module));
-    EXPECT_TRUE(module->is_child("parametrizations"));
-    auto p = nn::parametrizations_of(*module, "weight")->at(0);
-    EXPECT_EQ(std::type_index(typeid(*p)), std::type_index(typeid(FakeStructuredSparsity)));
-  }
 }
 
 // _check_pruner_pruned: no `parametrizations`, no `mask`.

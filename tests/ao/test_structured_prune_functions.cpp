@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tests/ao/structured_pruners.h"
 #include "tests/testing.h"
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/ao/prune_functions.h"
@@ -17,19 +18,7 @@ namespace {
 
 using indexing::Slice;
 using testing::expect_error;
-
-// spec §5.2 on one module (as BaseStructuredSparsifier::prepare does it).
-void prepare(nn::Module& m, const Tensor& mask, bool prune_bias) {
-  auto p = std::make_shared<FakeStructuredSparsity>(mask);
-  nn::register_parametrization(m, "weight", p);
-  Tensor bias = m.get_or_undefined("bias");
-  if (bias.defined()) {
-    m.register_parameter("_bias", bias.detach());
-    m.set_attribute("bias", Tensor());
-    m.set_object("prune_bias", prune_bias);
-  }
-  m.register_forward_hook(std::make_shared<BiasHook>(p, prune_bias));
-}
+using testing::prepare_like_sparsifier;
 
 Tensor bool_mask(std::initializer_list<int> bits) {
   Tensor m = zeros({static_cast<int64_t>(bits.size())}, kBool);
@@ -47,7 +36,7 @@ TEST(TestPruneFunctions, prune_linear_keeps_bias_without_prune_bias) {
   manual_seed(0);
   nn::Linear lin(3, 4);
   Tensor b = lin.bias().clone();
-  prepare(lin, bool_mask({1, 0, 1, 1}), /*prune_bias=*/false);
+  prepare_like_sparsifier(lin, bool_mask({1, 0, 1, 1}), /*prune_bias=*/false);
   Tensor x = randn({2, 3});
   Tensor y_masked = lin(x);
   prune_linear(lin);
@@ -64,8 +53,8 @@ TEST(TestPruneFunctions, propagated_bias_survives_prune_bias_of_next_layer) {
   manual_seed(1);
   nn::Linear l1(3, 4), l2(4, 2);
   Tensor m1 = bool_mask({1, 1, 0, 0}), m2 = bool_mask({0, 1});
-  prepare(l1, m1, /*prune_bias=*/false);
-  prepare(l2, m2, /*prune_bias=*/true);
+  prepare_like_sparsifier(l1, m1, /*prune_bias=*/false);
+  prepare_like_sparsifier(l2, m2, /*prune_bias=*/true);
   Tensor x = randn({5, 3});
   Tensor y_masked = l2(l1(x).tanh());
   prune_linear_activation_linear(
@@ -85,7 +74,7 @@ TEST(TestPruneFunctions, activation_nonzero_at_zero_is_not_exact) {
   manual_seed(2);
   nn::Linear l1(3, 4), l2(4, 2);
   Tensor m1 = bool_mask({1, 0, 1, 0});
-  prepare(l1, m1, /*prune_bias=*/true);
+  prepare_like_sparsifier(l1, m1, /*prune_bias=*/true);
   Tensor w2 = l2.weight().clone();
   Tensor x = randn({5, 3});
   Tensor y_masked = l2(l1(x).sigmoid());
@@ -109,7 +98,7 @@ TEST(TestPruneFunctions, padded_route_depends_on_a_forward_with_prune_bias) {
       nn::Conv2d c2(nn::Conv2dOptions(3, 2, 3).padding(1));
       Tensor b1 = c1.bias().clone();
       Tensor mask = bool_mask({1, 0, 1});
-      prepare(c1, mask, prune_bias);
+      prepare_like_sparsifier(c1, mask, prune_bias);
       Tensor x = randn({1, 2, 7, 7});
       if (forward) c1(x);
       const int64_t before = c1.num_parameters() + c2.num_parameters();
@@ -134,7 +123,7 @@ TEST(TestPruneFunctions, padded_route_depends_on_a_forward_with_prune_bias) {
 TEST(TestPruneFunctions, padded_route_propagated_bias_only) {
   manual_seed(4);
   nn::Conv2d c1(nn::Conv2dOptions(2, 3, 3).bias(false));
-  prepare(c1, bool_mask({0, 1, 1}), true);
+  prepare_like_sparsifier(c1, bool_mask({0, 1, 1}), true);
   c1.set_attribute("bias", tensor({1.0f, 2.0f, 3.0f}).requires_grad_());
   Tensor bias = c1.bias();
   prune_conv2d_padded(c1);
@@ -147,7 +136,7 @@ TEST(TestPruneFunctions, same_padding_takes_the_padded_route) {
   manual_seed(5);
   nn::Conv2d c1(nn::Conv2dOptions(1, 3, 3));
   nn::Conv2d c2(nn::Conv2dOptions(3, 2, 3).padding("same"));
-  prepare(c1, bool_mask({1, 0, 1}), false);
+  prepare_like_sparsifier(c1, bool_mask({1, 0, 1}), false);
   prune_conv2d_conv2d(c1, c2);
   EXPECT_EQ(c1.weight().size(0), 3);
   EXPECT_EQ(c2.weight().size(1), 3);
@@ -161,7 +150,7 @@ TEST(TestPruneFunctions, flatten_linear_conv_without_bias) {
   nn::AdaptiveAvgPool2d pool(2);
   nn::Linear lin(12, 2);
   Tensor mask = bool_mask({1, 0, 1});
-  prepare(conv, mask, false);
+  prepare_like_sparsifier(conv, mask, false);
   Tensor x = randn({2, 1, 6, 6});
   Tensor y_masked = lin(pool(conv(x)).flatten(1));
   prune_conv2d_pool_flatten_linear(conv, Activation(), Activation(), lin);
@@ -199,7 +188,7 @@ TEST(TestPruneFunctions, errors_leave_modules_unchanged) {
   }
   {  // the next layer's columns do not match the mask
     nn::Linear l1(3, 4), l2(5, 2);
-    prepare(l1, bool_mask({1, 0, 1, 1}), false);
+    prepare_like_sparsifier(l1, bool_mask({1, 0, 1, 1}), false);
     Snapshot s1(l1), s2(l2);
     expect_error<ValueError>([&] { prune_linear_linear(l1, l2); }, {"[2, 5]", "4 masked rows"});
     s1.expect_same(l1);
@@ -209,7 +198,7 @@ TEST(TestPruneFunctions, errors_leave_modules_unchanged) {
   {  // flatten size that does not divide: PyTorch's AssertionError and message
     nn::Conv2d conv(nn::Conv2dOptions(1, 3, 3));
     nn::Linear lin(10, 2);
-    prepare(conv, bool_mask({1, 0, 1}), false);
+    prepare_like_sparsifier(conv, bool_mask({1, 0, 1}), false);
     Snapshot s1(conv), s2(lin);
     expect_error<AssertionError>([&] { prune_conv2d_pool_flatten_linear(conv, Activation(), Activation(), lin); },
                                  "Flattening from dimensions 3 to 10 not supported");
@@ -218,7 +207,7 @@ TEST(TestPruneFunctions, errors_leave_modules_unchanged) {
   }
   {  // a grouped conv would shrink
     nn::Conv2d c1(nn::Conv2dOptions(2, 4, 1).groups(2).bias(false)), c2(nn::Conv2dOptions(4, 2, 1));
-    prepare(c1, bool_mask({1, 0, 1, 1}), false);
+    prepare_like_sparsifier(c1, bool_mask({1, 0, 1, 1}), false);
     Snapshot s1(c1), s2(c2);
     expect_error<ValueError>([&] { prune_conv2d_conv2d(c1, c2); }, "groups=2");
     s1.expect_same(c1);

@@ -29,6 +29,7 @@ namespace twig::ao {
 namespace {
 
 using testing::BottomHalfLSTMPruner;
+using testing::check_pruner_prepared;
 using testing::ImplementedPruner;
 using testing::SimplePruner;
 using testing::structured_parametrization;
@@ -36,19 +37,6 @@ namespace models = testing::models;
 
 // The module a group names.
 nn::ModulePtr module_of(const Dict& group) { return group.at("module").to_module(); }
-
-// _check_pruner_prepared (spec §7.2).
-void check_pruner_prepared(const BaseStructuredSparsifier& pruner) {
-  for (const Dict& config : pruner.groups) {
-    nn::ModulePtr module = module_of(config);
-    EXPECT_TRUE(module->get("weight").device().is_cpu());
-    EXPECT_TRUE(pruner.state.contains(config.at("tensor_fqn").to_string()));
-    EXPECT_TRUE(nn::is_parametrized(*module));
-    EXPECT_TRUE(module->is_child("parametrizations"));
-    auto p = nn::parametrizations_of(*module, "weight")->at(0);
-    EXPECT_EQ(std::type_index(typeid(*p)), std::type_index(typeid(FakeStructuredSparsity)));
-  }
-}
 
 // _check_pruner_valid_before_step.
 void check_pruner_valid_before_step(const BaseStructuredSparsifier& pruner) {
