@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "twig/nn/data.h"
@@ -135,6 +136,19 @@ class CliTest : public ::testing::Test {
     }
     for (const auto& [path, bytes] : after)
       if (!before.contains(path)) ADD_FAILURE() << path << " is new";
+  }
+
+  // Runs each (arguments, message) case and asserts a usage error: status 2, stderr naming the
+  // message, and the test folder exactly as `before` (expect_unchanged).
+  void expect_usage_errors(const std::vector<std::pair<std::string, std::string>>& cases,
+                           const std::map<std::string, std::string>& before) {
+    for (const auto& [args, says] : cases) {
+      SCOPED_TRACE(args);
+      RunResult r = run(args);
+      EXPECT_EQ(r.status, 2) << r.err;
+      EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+      expect_unchanged(before);
+    }
   }
 
   fs::path dir_;

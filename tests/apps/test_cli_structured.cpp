@@ -146,13 +146,7 @@ TEST_F(StructuredCliTest, UsageErrorsComeFirstAndLeaveEveryFileAsItWas) {
       {"prune --in " + file("l1.twig") + " --out " + file("out.twig") + " --method saliency --amount 0.5 --structured",
        "fc1.weight is already pruned"},
   };
-  for (const auto& [args, says] : cases) {
-    SCOPED_TRACE(args);
-    RunResult r = run(args);
-    EXPECT_EQ(r.status, 2) << r.err;
-    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
-    expect_unchanged(before);
-  }
+  expect_usage_errors(cases, before);
   // A failure after the pruning (no data set for the fine-tuning) leaves the files as they were too.
   RunResult r = run(in + "--method saliency --amount 0.5 --structured --finetune-epochs 1 --data " + file("nowhere"));
   EXPECT_NE(r.status, 0);

@@ -215,13 +215,7 @@ TEST_F(WeightNormCliTest, UsageErrorsComeFirstAndLeaveEveryFileAsItWas) {
       {"prune --in " + file("p.twig") + " --out " + file("out.twig") + " --method l1_unstructured --amount 0.9",
        "fc1.weight has a weight_norm mask"},
   };
-  for (const auto& [args, says] : cases) {
-    SCOPED_TRACE(args);
-    RunResult r = run(args);
-    EXPECT_EQ(r.status, 2) << r.err;
-    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
-    expect_unchanged(before);
-  }
+  expect_usage_errors(cases, before);
 }
 
 }  // namespace
