@@ -176,14 +176,21 @@ class Conv2dPadBias(nn.Module):
         return x
 
 
+def conv_pool_chain(c1, c2):
+    """The `seq` of spec section 1's Conv2dPool, Conv2dPoolFlattenFunctional and Conv2dPoolFlatten:
+    Conv2d(1, c1) -> MaxPool2d -> ReLU -> Conv2d(c1, c2) -> Tanh -> AvgPool2d (3x3 convolutions
+    with padding 1 and a bias; 2x2 pools with stride 2 and padding 1)."""
+    return nn.Sequential(
+        nn.Conv2d(1, c1, kernel_size=3, padding=1, bias=True),
+        nn.MaxPool2d(kernel_size=2, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(c1, c2, kernel_size=3, padding=1, bias=True), nn.Tanh(),
+        nn.AvgPool2d(kernel_size=2, stride=2, padding=1))
+
+
 class Conv2dPool(nn.Module):
     def __init__(self):
         super().__init__()
-        self.seq = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, padding=1, bias=True),
-            nn.MaxPool2d(kernel_size=2, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=True), nn.Tanh(),
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=1))
+        self.seq = conv_pool_chain(32, 64)
         self.conv2d1 = nn.Conv2d(64, 48, kernel_size=3, padding=1, bias=True)
         self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2, padding=1)
         self.af1 = nn.ReLU()
@@ -205,11 +212,7 @@ class Conv2dPool(nn.Module):
 class Conv2dPoolFlattenFunctional(nn.Module):
     def __init__(self):
         super().__init__()
-        self.seq = nn.Sequential(
-            nn.Conv2d(1, 3, kernel_size=3, padding=1, bias=True),
-            nn.MaxPool2d(kernel_size=2, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(3, 5, kernel_size=3, padding=1, bias=True), nn.Tanh(),
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=1))
+        self.seq = conv_pool_chain(3, 5)
         self.conv2d1 = nn.Conv2d(5, 7, kernel_size=3, padding=1, bias=True)
         self.af1 = nn.ReLU()
         self.conv2d2 = nn.Conv2d(7, 11, kernel_size=3, padding=1, bias=True)
@@ -231,11 +234,7 @@ class Conv2dPoolFlattenFunctional(nn.Module):
 class Conv2dPoolFlatten(nn.Module):
     def __init__(self):
         super().__init__()
-        self.seq = nn.Sequential(
-            nn.Conv2d(1, 3, kernel_size=3, padding=1, bias=True),
-            nn.MaxPool2d(kernel_size=2, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(3, 5, kernel_size=3, padding=1, bias=True), nn.Tanh(),
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=1))
+        self.seq = conv_pool_chain(3, 5)
         self.conv2d1 = nn.Conv2d(5, 7, kernel_size=3, padding=1, bias=True)
         self.af1 = nn.ReLU()
         self.conv2d2 = nn.Conv2d(7, 11, kernel_size=3, padding=1, bias=True)
