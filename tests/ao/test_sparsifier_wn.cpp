@@ -44,6 +44,18 @@ Tensor weight_mask(const nn::Module& module) { return weight_param(module)->get(
 double mean_of(const Tensor& t) { return t.to(kFloat64).mean().item<double>(); }
 const nn::Module& module_of(const Dict& group) { return *group.at("module").to_module(); }
 
+// The test_prepare checks on SimpleLinear: five groups, each module's weight parametrized with a
+// FakeSparsity that holds a mask.
+void expect_prepared_with_fake_sparsity(const ao::BaseSparsifier& sparsifier) {
+  ASSERT_EQ(sparsifier.groups.size(), 5u);
+  for (const Dict& g : sparsifier.groups) {
+    const nn::Module& module = module_of(g);
+    EXPECT_TRUE(weight_param(module)->has("mask"));
+    EXPECT_TRUE(nn::is_parametrized(module, "weight"));
+    EXPECT_EQ(typeid(*weight_param(module)), typeid(ao::FakeSparsity));
+  }
+}
+
 const std::set<std::string> kSimpleLinearFqns{"seq.0", "seq.1", "seq.2", "linear1", "linear2"};
 
 // Python's re.sub(r"[-\.\s]", "_", name).
@@ -138,15 +150,7 @@ TEST(TestWeightNormSparsifier, test_prepare) {
   auto model = std::make_shared<twig::testing::models::SimpleLinear>();
   ao::WeightNormSparsifier sparsifier;
   sparsifier.prepare(model, std::nullopt);
-  ASSERT_EQ(sparsifier.groups.size(), 5u);
-  for (const Dict& g : sparsifier.groups) {
-    const nn::Module& module = module_of(g);
-    // Check mask exists
-    EXPECT_TRUE(weight_param(module)->has("mask"));
-    // Check parametrization exists and is correct
-    EXPECT_TRUE(nn::is_parametrized(module, "weight"));
-    EXPECT_EQ(typeid(*weight_param(module)), typeid(ao::FakeSparsity));
-  }
+  expect_prepared_with_fake_sparsity(sparsifier);
 }
 
 TEST(TestWeightNormSparsifier, test_mask_squash) {
@@ -274,13 +278,7 @@ TEST(TestNearlyDiagonalSparsifier, test_prepare) {
   auto model = std::make_shared<twig::testing::models::SimpleLinear>();
   ao::NearlyDiagonalSparsifier sparsifier(1);
   sparsifier.prepare(model, std::nullopt);
-  ASSERT_EQ(sparsifier.groups.size(), 5u);
-  for (const Dict& g : sparsifier.groups) {
-    const nn::Module& module = module_of(g);
-    EXPECT_TRUE(weight_param(module)->has("mask"));
-    EXPECT_TRUE(nn::is_parametrized(module, "weight"));
-    EXPECT_EQ(typeid(*weight_param(module)), typeid(ao::FakeSparsity));
-  }
+  expect_prepared_with_fake_sparsity(sparsifier);
 }
 
 TEST(TestNearlyDiagonalSparsifier, test_mask_squash) {
