@@ -75,6 +75,31 @@ std::vector<nn::ModulePtr> list_of_modules(const nn::ModulePtr& model) {
   return out;
 }
 
+// Every module's own parameters in model_list()'s models, with their fqns (the loops of PyTorch's
+// test_fqn_to_module_for_tensors and test_get_arg_info_from_tensor_fqn).
+struct ParameterFqn {
+  nn::ModulePtr model;
+  nn::ModulePtr module;
+  std::string module_fqn;
+  std::string tensor_name;
+  Tensor tensor;
+  std::string tensor_fqn;
+};
+std::vector<ParameterFqn> parameter_fqns() {
+  std::vector<ParameterFqn> out;
+  for (const auto& make : model_list()) {
+    nn::ModulePtr model = make();
+    for (const auto& module : list_of_modules(model)) {
+      std::string module_fqn = *module_to_fqn(*model, *module);
+      for (const auto& [tensor_name, tensor] : module->named_parameters("", /*recurse=*/false)) {
+        std::string tensor_fqn = module_fqn + (module_fqn.empty() ? "" : ".") + tensor_name;
+        out.push_back({model, module, module_fqn, tensor_name, tensor, tensor_fqn});
+      }
+    }
+  }
+  return out;
+}
+
 TEST(TestSparsityUtilFunctions, test_module_to_fqn) {
   for (const auto& make : model_list()) {
     nn::ModulePtr model = make();
@@ -136,18 +161,11 @@ TEST(TestSparsityUtilFunctions, test_fqn_to_module_fail) {
 
 TEST(TestSparsityUtilFunctions, test_fqn_to_module_for_tensors) {
   int checked = 0;
-  for (const auto& make : model_list()) {
-    nn::ModulePtr model = make();
-    for (const auto& module : list_of_modules(model)) {
-      std::string module_fqn = *module_to_fqn(*model, *module);
-      for (const auto& [tensor_name, tensor] : module->named_parameters("", /*recurse=*/false)) {
-        std::string tensor_fqn = module_fqn + (module_fqn.empty() ? "" : ".") + tensor_name;
-        Object check_tensor = fqn_to_module(model, tensor_fqn);
-        ASSERT_TRUE(check_tensor.is_tensor()) << tensor_fqn;
-        EXPECT_EQ(check_tensor.to_tensor().impl(), tensor.impl()) << tensor_fqn;
-        ++checked;
-      }
-    }
+  for (const ParameterFqn& p : parameter_fqns()) {
+    Object check_tensor = fqn_to_module(p.model, p.tensor_fqn);
+    ASSERT_TRUE(check_tensor.is_tensor()) << p.tensor_fqn;
+    EXPECT_EQ(check_tensor.to_tensor().impl(), p.tensor.impl()) << p.tensor_fqn;
+    ++checked;
   }
   EXPECT_GT(checked, 10);
   // Buffers and plain tensor attributes are reached too (getattr finds them).
@@ -158,20 +176,13 @@ TEST(TestSparsityUtilFunctions, test_fqn_to_module_for_tensors) {
 }
 
 TEST(TestSparsityUtilFunctions, test_get_arg_info_from_tensor_fqn) {
-  for (const auto& make : model_list()) {
-    nn::ModulePtr model = make();
-    for (const auto& module : list_of_modules(model)) {
-      std::string module_fqn = *module_to_fqn(*model, *module);
-      for (const auto& [tensor_name, tensor] : module->named_parameters("", /*recurse=*/false)) {
-        std::string tensor_fqn = module_fqn + (module_fqn.empty() ? "" : ".") + tensor_name;
-        Dict arg_info = get_arg_info_from_tensor_fqn(model, tensor_fqn);
-        EXPECT_EQ(arg_info.at("module").to_module(), module);
-        EXPECT_EQ(arg_info.at("module_fqn"), Object(module_fqn));
-        EXPECT_EQ(arg_info.at("tensor_name"), Object(tensor_name));
-        EXPECT_EQ(arg_info.at("tensor_fqn"), Object(tensor_fqn));
-        EXPECT_EQ(arg_info.keys(), (std::vector<std::string>{"module_fqn", "module", "tensor_name", "tensor_fqn"}));
-      }
-    }
+  for (const ParameterFqn& p : parameter_fqns()) {
+    Dict arg_info = get_arg_info_from_tensor_fqn(p.model, p.tensor_fqn);
+    EXPECT_EQ(arg_info.at("module").to_module(), p.module);
+    EXPECT_EQ(arg_info.at("module_fqn"), Object(p.module_fqn));
+    EXPECT_EQ(arg_info.at("tensor_name"), Object(p.tensor_name));
+    EXPECT_EQ(arg_info.at("tensor_fqn"), Object(p.tensor_fqn));
+    EXPECT_EQ(arg_info.keys(), (std::vector<std::string>{"module_fqn", "module", "tensor_name", "tensor_fqn"}));
   }
 }
 
