@@ -103,7 +103,10 @@ class Decoder {
     if (j.is_number_float()) return Object(j.get<double>());
     if (j.is_string()) return Object(j.get<std::string>());
     TWIG_CHECK(j.is_object() && j.size() == 1, ValueError, "sparsifier state file: malformed value ", j.dump());
-    const auto& [tag, body] = *j.items().begin();
+    // (Not `*j.items().begin()`: that proxy refers to an iterator that dies with the statement.)
+    const auto first = j.begin();
+    const std::string tag = first.key();
+    const ordered_json& body = first.value();
     if (tag == "__float__") {
       const std::string s = body.is_string() ? body.get<std::string>() : "";
       TWIG_CHECK(s == "inf" || s == "-inf" || s == "nan", ValueError, "sparsifier state file: malformed float ",

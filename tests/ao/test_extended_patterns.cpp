@@ -133,8 +133,10 @@ ConvFlattenNet make_conv_flatten_net(int64_t cin, int64_t c, bool bias, const St
   if (pool.module) n.net->register_module("pool", pool.module);
   auto flatten = std::make_shared<nn::Flatten>();
   if (flatten_module) n.net->register_module("flatten", flatten);
-  auto body = [=](const Tensor& x) {
-    Tensor h = (*n.conv)(x);
+  // (Captures the conv, not `n`: n holds the net, whose fwd holds this body; a cycle would leak.)
+  auto conv = n.conv;
+  auto body = [conv, act, pool, pool_first](const Tensor& x) {
+    Tensor h = (*conv)(x);
     h = pool_first ? run_stage(act, run_stage(pool, h)) : run_stage(pool, run_stage(act, h));
     return h;
   };
