@@ -9,6 +9,7 @@
 #include "twig/nn/linear.h"
 #include "twig/serialize/module_io.h"
 #include "twig/tensor/error.h"
+#include "twig/tensor/ops.h"
 
 namespace twig::cli {
 
