@@ -170,7 +170,7 @@ Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
 void check_defined(const Tensor& t, const char* op) {
   TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
   if (t.impl()->layout != Layout::Strided) [[unlikely]]
-    TWIG_THROW(RuntimeError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
+    TWIG_THROW(NotImplementedError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
                "; call to_dense() first");
 }
 
