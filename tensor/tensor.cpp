@@ -85,6 +85,7 @@ T* Tensor::data_ptr() const {
 }
 
 Scalar Tensor::item() const {
+  detail::check_defined(*this, "item");
   TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
              " elements cannot be converted to Scalar (item() needs exactly one)");
   Tensor c = device().is_cpu() ? *this : cpu();
@@ -94,6 +95,7 @@ Scalar Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  detail::check_defined(*this, "to_vector");
   Tensor c = to(Device::cpu()).to(dtype_of<T>::value).contiguous();
   const T* p = static_cast<const T*>(c.raw_data_ptr());
   return std::vector<T>(p, p + c.numel());
