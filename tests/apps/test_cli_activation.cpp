@@ -179,6 +179,13 @@ TEST_F(ActivationCliTest, LayersPicksTheLayersHooked) {
   Tensor mask = applied_mask(hooked, "fc2", 120);
   ASSERT_TRUE(mask.defined());
   EXPECT_EQ(zeros_in(mask), 90);
+  // `twig info` lists the hook.
+  RunResult info = run("info " + file("h.twig"));
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_NE(
+      info.out.find("activation sparsify hooks (the layer's input times a mask):\n  fc2: ActivationSparsifyHook\n"),
+      std::string::npos)
+      << info.out;
   // Only fc2's input is masked: the forward by hand with that one mask.
   nn::ModulePtr dense = load("m.twig");
   data::FashionMNIST test(data(), false);
