@@ -32,6 +32,10 @@
 
 namespace twig::ao {
 
+namespace detail {
+struct ActivationSparsifierImpl;
+}  // namespace detail
+
 // Python functions as nn::Object functions (compared by identity): typed wrappers.
 // aggregate_fn(agg, input) -> the new aggregate (agg is zeros at the first forward).
 nn::Object aggregate_function(std::function<Tensor(const Tensor& agg, const Tensor& input)> f);
@@ -94,7 +98,6 @@ class ActivationSparsifier {
  private:
   // The dicts live in a shared block that the aggregate hooks reach weakly (Python's hooks close
   // over self): no ownership cycle through the model's hook tables.
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<detail::ActivationSparsifierImpl> impl_;
 };
 }  // namespace twig::ao

@@ -12,7 +12,7 @@ namespace twig::ao {
 // Python pickles functions by qualified name; these files store a function (an ActivationSparsifier's
 // aggregate_fn, reduce_fn, mask_fn) by the name it was registered under, and loading gives back the
 // very Object registered. Registering a name again replaces its function. ValueError for an empty
-// name or an fn that is not a function.
+// name, TypeError for an fn that is not a function.
 void register_function(const std::string& name, const nn::Object& fn);
 // The name fn (by identity) was registered under, or nullopt.
 std::optional<std::string> registered_function_name(const nn::Object& fn);
