@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -144,8 +145,21 @@ struct LayerArgs {
   Dict sparse_config;
 };
 
+// (Assigned field by field: designated initializers that leave fields out warn under -Wextra.)
 ActivationArgs constructor_args() {
-  return {.aggregate_fn = agg_obj(), .reduce_fn = reduce_obj(), .sparse_config = {{"sparsity_level", 0.5}}};
+  ActivationArgs a;
+  a.aggregate_fn = agg_obj();
+  a.reduce_fn = reduce_obj();
+  a.sparse_config = {{"sparsity_level", 0.5}};
+  return a;
+}
+
+// register_layer's mask_fn=_vanilla_norm_sparsifier (and sparsity_level when given).
+ActivationArgs vanilla_args(std::optional<double> sparsity_level = std::nullopt) {
+  ActivationArgs a;
+  a.mask_fn = vanilla_obj();
+  if (sparsity_level) a.sparse_config = {{"sparsity_level", *sparsity_level}};
+  return a;
 }
 
 std::vector<LayerArgs> register_test_layers(ActivationSparsifier& sp, const nn::ModulePtr& model) {
@@ -164,7 +178,9 @@ std::vector<LayerArgs> register_test_layers(ActivationSparsifier& sp, const nn::
        {{"sparsity_level", 0.1}}},
   };
   for (const LayerArgs& la : list) {
-    ActivationArgs a{.mask_fn = la.args.at("mask_fn"), .sparse_config = la.sparse_config};
+    ActivationArgs a;
+    a.mask_fn = la.args.at("mask_fn");
+    a.sparse_config = la.sparse_config;
     if (la.args.contains("features")) {
       a.features = la.args.at("features").to_int_vector();
       a.feature_dim = la.args.at("feature_dim").to_int();
@@ -187,7 +203,7 @@ void check_constructor(const ActivationSparsifier& sp, const Dict& defaults, con
   }
   // Spec §8.1: the six keys in Python's order.
   EXPECT_EQ(sp.defaults().keys(), (std::vector<std::string>{"sparse_config", "aggregate_fn", "reduce_fn", "mask_fn",
-                                                             "features", "feature_dim"}));
+                                                            "features", "feature_dim"}));
 }
 
 void check_register_layer(const ActivationSparsifier& sp, const Dict& defaults, const Dict& sparse_config,
@@ -213,7 +229,7 @@ void check_register_layer(const ActivationSparsifier& sp, const Dict& defaults, 
     expect_error<ValueError>([&] { sp.get_mask(name); }, "Error: shape unknown");
 
     // What PyTorch's registration leaves besides (spec §8.2): the key order, the layer, the hook.
-    std::vector<std::string> keys{"sparse_config", "aggregate_fn", "reduce_fn", "mask_fn", "features",
+    std::vector<std::string> keys{"sparse_config", "aggregate_fn", "reduce_fn", "mask_fn",   "features",
                                   "feature_dim",   "layer",        "hook",      "hook_state"};
     EXPECT_EQ(config.keys(), keys) << name;
     EXPECT_TRUE(config.at("layer").is(la.args.at("layer"))) << name;
@@ -418,9 +434,9 @@ TEST(TestActivationSparsifier, test_activation_sparsifier) {
   check_state_dict(sp);
   // 12
   check_step(sp, data_agg_actual);
-  expect_masks(sp, "conv1", {1, 28, 28}, 235);          // round(0.3 * 784)
-  expect_masks(sp, "identity1", {32, 24, 24}, 5530);    // round(0.3 * 18432)
-  expect_masks(sp, "linear1", {1}, 0, 3);               // round(0.1 * 1) = 0
+  expect_masks(sp, "conv1", {1, 28, 28}, 235);        // round(0.3 * 784)
+  expect_masks(sp, "identity1", {32, 24, 24}, 5530);  // round(0.3 * 18432)
+  expect_masks(sp, "linear1", {1}, 0, 3);             // round(0.1 * 1) = 0
   expect_masks(sp, "identity2", {1}, 0, 3);
   // 13-14
   sp.squash_mask();
@@ -527,7 +543,9 @@ TEST(TestActivationSparsifier, GoldenMasksStateAndOutputMatchPytorch) {
       ASSERT_EQ(masks[i].shape(), shape) << name;
       Tensor expected = mask_from_hex(g["hex"].get<std::string>(), shape);
       EXPECT_EQ(masks[i].ne(expected).sum().item<int64_t>(), 0) << name << " [" << i << "]: entries differ";
-      if (g.contains("zeros")) EXPECT_EQ(masks[i].eq(0).sum().item<int64_t>(), g["zeros"].get<int64_t>()) << name;
+      if (g.contains("zeros")) {
+        EXPECT_EQ(masks[i].eq(0).sum().item<int64_t>(), g["zeros"].get<int64_t>()) << name;
+      }
     }
   }
   // conv1's sparse indices are its mask's nonzero positions in row-major order.
@@ -593,8 +611,8 @@ TEST(TestActivationSparsifier, SquashedHooksMaskTheLayerInputs) {
   NoGradGuard no_grad;
   Tensor hooked, raw_id1, out_id1, raw_id2, out_id2, in_conv1, in_linear1;
   {
-    Capture conv1(run.model->child("conv1")), conv2(run.model->child("conv2")),
-        id1(run.model->child("identity1")), lin1(run.model->child("linear1")), id2(run.model->child("identity2"));
+    Capture conv1(run.model->child("conv1")), conv2(run.model->child("conv2")), id1(run.model->child("identity1")),
+        lin1(run.model->child("linear1")), id2(run.model->child("identity2"));
     hooked = run.model->call({x}).tensor();
     in_conv1 = conv1.input;
     raw_id1 = conv2.output;
@@ -633,7 +651,7 @@ TEST(TestActivationSparsifier, ErrorsMatchPytorch) {
   const json& errors = fixture()["errors"];
   auto model = std::make_shared<Model>();
   ActivationSparsifier sp(model, constructor_args());
-  sp.register_layer(model->child("conv1"), {.mask_fn = vanilla_obj(), .sparse_config = {{"sparsity_level", 0.3}}});
+  sp.register_layer(model->child("conv1"), vanilla_args(0.3));
   auto message = [&](const char* key, const char* type) {
     EXPECT_EQ(errors[key]["type"], type) << key;
     return errors[key]["message"].get<std::string>();
@@ -644,14 +662,15 @@ TEST(TestActivationSparsifier, ErrorsMatchPytorch) {
   expect_error<AssertionError>([&] { sp.get_mask_of(std::make_shared<nn::Identity>()); },
                                "layer not found in the specified model");
   expect_error<AssertionError>([&] { sp.register_layer(std::make_shared<nn::Identity>()); }, "layer not found");
-  expect_error<AssertionError>(
-      [&] { sp.register_layer(model->child("linear1"), {.mask_fn = vanilla_obj(), .features = std::vector<int64_t>{0, 1}}); },
-      "need feature dim to select features");
+  ActivationArgs no_feature_dim = vanilla_args();
+  no_feature_dim.features = std::vector<int64_t>{0, 1};
+  expect_error<AssertionError>([&] { sp.register_layer(model->child("linear1"), no_feature_dim); },
+                               "need feature dim to select features");
   EXPECT_EQ(sp.data_groups().keys(), std::vector<std::string>{"conv1"});
 
   // A step that fails on a later layer leaves the earlier one as it was (not half stepped).
   model->call({randn({2, 1, 28, 28})});
-  sp.register_layer(model->child("identity1"), {.mask_fn = vanilla_obj()});
+  sp.register_layer(model->child("identity1"), vanilla_args());
   Object mask = sp.get_mask("conv1");
   expect_error<KeyError>([&] { sp.step(); }, "'data'");
   EXPECT_EQ(mask.to_tensor().shape(), (Shape{2, 1, 28, 28}));
@@ -734,7 +753,7 @@ TEST(TestActivationSparsifier, StateAndSparsifiedModelSurviveFiles) {
   serialize::save_module(*run.model, dir.file("model.twig"));
   auto back = serialize::load_module<Model>(dir.file("model.twig"));
   for (const std::string& name : kNames) {
-    const auto& hooks = back->child(name)->forward_pre_hooks();
+    const auto& hooks = back->child(name)->forward_pre_hooks().items();
     ASSERT_EQ(hooks.size(), 1u) << name;
     EXPECT_EQ(hooks.begin()->second->type_name(), "ActivationSparsifyHook") << name;
   }
@@ -759,7 +778,9 @@ TEST(TestActivationSparsifier, UnregisteredFunctionIsATypeErrorAndKeepsTheFile) 
   TempDir dir;
   std::string path = dir.file("state.twig");
   auto model = std::make_shared<Model>();
-  ActivationSparsifier sp(model, {.aggregate_fn = aggregate_function(agg_fn), .reduce_fn = reduce_obj()});
+  ActivationArgs args = constructor_args();
+  args.aggregate_fn = aggregate_function(agg_fn);  // a new function object, never registered
+  ActivationSparsifier sp(model, args);
   save_sparsifier_state(Dict{{"x", 1}}, path);
   std::string before = testing::read_bytes(path);
   expect_error<TypeError>([&] { save_sparsifier_state(sp.state_dict(), path); }, "aggregate_fn");
