@@ -15,6 +15,7 @@ bool Tensor::requires_grad() const {
 }
 
 const Tensor& Tensor::requires_grad_(bool value) const {
+  if (!value && defined() && is_sparse()) return *this;  // never requires grad: nothing to clear
   detail::check_defined(*this, "requires_grad_");
   if (value) {
     TWIG_CHECK(is_floating(dtype()), RuntimeError, "only Tensors of floating point dtype can require gradients (got ",
@@ -92,6 +93,7 @@ RemovableHandle Tensor::register_hook(TensorHook hook) const {
 }
 
 Tensor Tensor::detach() const {
+  if (defined() && is_sparse()) return detail::sparse_shallow_copy(*this);
   detail::check_defined(*this, "detach");
   Tensor out = detail::make_alias(*this, sizes(), strides(), storage_offset());
   out.impl()->view_base.reset();

@@ -40,25 +40,39 @@ const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
   TWIG_CHECK(impl != nullptr, RuntimeError, "use of an undefined tensor (a default-constructed twig::Tensor)");
   return *impl;
 }
+
+// A sparse tensor has no storage, strides or data pointer: the paths that would read them throw
+// instead (PyTorch's errors), so no op can reach memory that is not there.
+const TensorImpl& strided(const std::shared_ptr<TensorImpl>& impl, const char* what) {
+  const TensorImpl& t = checked(impl);
+  if (t.layout != Layout::Strided) [[unlikely]]
+    TWIG_THROW(RuntimeError, what, ": a tensor with layout ", layout_name(t.layout), " has no ", what,
+               " (call to_dense() first)");
+  return t;
+}
 }  // namespace
 
 int64_t Tensor::dim() const { return static_cast<int64_t>(checked(impl_).sizes.size()); }
 const Shape& Tensor::sizes() const { return checked(impl_).sizes; }
-const Shape& Tensor::strides() const { return checked(impl_).strides; }
+const Shape& Tensor::strides() const { return strided(impl_, "strides").strides; }
 int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim())]; }
 int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim())]; }
 int64_t Tensor::numel() const { return checked(impl_).numel(); }
 Dtype Tensor::dtype() const { return checked(impl_).dtype; }
-Device Tensor::device() const { return checked(impl_).storage->device(); }
+Layout Tensor::layout() const { return checked(impl_).layout; }
+Device Tensor::device() const {
+  const TensorImpl& t = checked(impl_);
+  return t.layout == Layout::SparseCoo ? t.coo_values->storage->device() : t.storage->device();
+}
 TensorOptions Tensor::options() const { return TensorOptions(dtype()).device(device()); }
-int64_t Tensor::storage_offset() const { return checked(impl_).offset; }
-const Storage& Tensor::storage() const { return checked(impl_).storage; }
-bool Tensor::is_contiguous() const { return checked(impl_).is_contiguous(); }
+int64_t Tensor::storage_offset() const { return strided(impl_, "storage_offset").offset; }
+const Storage& Tensor::storage() const { return strided(impl_, "storage").storage; }
+bool Tensor::is_contiguous() const { return strided(impl_, "is_contiguous").is_contiguous(); }
 uint32_t Tensor::version() const { return checked(impl_).version->value.load(); }
 void Tensor::bump_version() const { checked(impl_).version->value++; }
 
 void* Tensor::raw_data_ptr() const {
-  const TensorImpl& t = checked(impl_);
+  const TensorImpl& t = strided(impl_, "data pointer");
   return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(itemsize(t.dtype));
 }
 
@@ -134,6 +148,7 @@ Tensor make_empty(const Shape& shape, Dtype dtype, Device device) {
 }
 
 Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  check_defined(base, "view");
   auto impl = std::make_shared<TensorImpl>();
   const TensorImpl& b = *base.impl();
   impl->storage = b.storage;
@@ -154,6 +169,9 @@ Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
 
 void check_defined(const Tensor& t, const char* op) {
   TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
+  if (t.impl()->layout != Layout::Strided) [[unlikely]]
+    TWIG_THROW(RuntimeError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
+               "; call to_dense() first");
 }
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {

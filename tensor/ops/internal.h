@@ -16,7 +16,8 @@ Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset
 Tensor broadcast_raw(const Tensor& t, const Shape& shape);
 // A 0-d tensor holding s in dtype.
 Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device);
-// RuntimeError unless t is defined.
+// RuntimeError unless t is defined and strided: nearly every op calls it, so an op that does not
+// support sparse COO says so by name ("add: expected a strided tensor but got one with layout ...").
 void check_defined(const Tensor& t, const char* op);
 // RuntimeError when tensors are on different devices.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
@@ -34,6 +35,10 @@ ReduceDims reduce_dims(const Tensor& t, const Dims& dims, bool keepdim);
 Tensor reduce_raw(ReduceOp op, const Tensor& in, const ReduceDims& rd, Dtype out_dtype, double p = 0.0);
 // A reduced gradient broadcast back over the input's shape.
 Tensor expand_reduced_grad(const Tensor& g, const ReduceDims& rd, const Shape& input_shape);
+// Sparse COO (tensor/ops/sparse.cpp): a new sparse tensor sharing t's indices and values (detach),
+// and t's indices and values copied / converted (clone, to).
+Tensor sparse_shallow_copy(const Tensor& t);
+Tensor sparse_to(const Tensor& t, const TensorOptions& options, bool copy);
 // Undefined-safe "Float[2, 3]" description for messages.
 std::string describe(const Tensor& t);
 
