@@ -1,6 +1,9 @@
 // ActivationSparsifier: PyTorch 1.13's torch.ao.sparsity._experimental.activation_sparsifier, with
-// one difference where PyTorch leaves a trap: every public operation checks what it needs before
-// it changes anything, so a failure leaves the sparsifier and the model's hooks as they were.
+// three differences where PyTorch leaves a trap: every public operation checks what it needs before
+// it changes anything (a failure leaves the sparsifier and the model's hooks as they were);
+// load_state_dict removes the hooks of the layers it replaces (PyTorch's keep aggregating); and a
+// layer squashed without a sparsify hook can be unregistered, re-registered and squashed again
+// (PyTorch raises KeyError 'hook').
 #include "twig/ao/activation_sparsifier.h"
 
 #include <utility>
@@ -91,6 +94,14 @@ std::optional<int64_t> feature_dim_of(const Dict& config) {
 
 Tensor feature_index(int64_t feature) { return tensor({feature}, kInt64); }
 
+// Item i of a per-feature tuple (data or mask) of layer `name` as a Tensor.
+Tensor feature_item(const Object& tuple, size_t i, const std::string& name, const char* what) {
+  const Tuple& items = tuple.to_tuple();
+  TWIG_CHECK(i < items.size(), IndexError, "ActivationSparsifier: layer '", name, "' has ", items.size(), " ", what,
+             " tensors, feature ", i, " has none");
+  return items[i].to_tensor();
+}
+
 // The aggregate forward pre-hook of layer `name`. Like PyTorch's it reads features, feature_dim
 // and aggregate_fn from the config now, and the config's "data" and the state at every call (so
 // a load_state_dict that replaces the dicts is seen). It reaches the sparsifier weakly: once the
@@ -118,7 +129,7 @@ nn::ForwardPreHookFn make_aggregate_hook(const std::weak_ptr<detail::ActivationS
           Tuple out_items, mask_items;
           for (size_t i = 0; i < features->size(); ++i) {
             Tensor selected = input.index_select(*feature_dim, feature_index((*features)[i]));
-            Tensor agg = data.is_none() ? zeros_like(selected) : data.to_tuple().at(i).to_tensor();
+            Tensor agg = data.is_none() ? zeros_like(selected) : feature_item(data, i, name, "data");
             if (data.is_none()) mask_items.push_back(ones_like(selected));
             out_items.push_back(call_tensor(agg_fn, {agg, selected}, "aggregate_fn"));
           }
@@ -369,7 +380,7 @@ void ActivationSparsifier::step() {
       updates.emplace_back(mask.to_tensor(), new_mask(data.to_tensor()));
     } else {
       for (size_t i = 0; i < features->size(); ++i)
-        updates.emplace_back(mask.to_tuple().at(i).to_tensor(), new_mask(data.to_tuple().at(i).to_tensor()));
+        updates.emplace_back(feature_item(mask, i, name, "mask"), new_mask(feature_item(data, i, name, "data")));
     }
   }
   for (auto& [mask, value] : updates) mask.set_data(value);

@@ -60,6 +60,8 @@ uint32_t Tensor::output_nr() const {
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  detail::check_defined(*this, "backward");
+  if (gradient.defined()) detail::check_defined(gradient, "backward");
   autograd::backward({*this}, {gradient}, retain_graph);
 }
 
@@ -86,6 +88,7 @@ bool Tensor::retains_grad() const {
 }
 
 RemovableHandle Tensor::register_hook(TensorHook hook) const {
+  detail::check_defined(*this, "register_hook");
   TWIG_CHECK(requires_grad(), RuntimeError, "cannot register a hook on a tensor that doesn't require gradient");
   auto& m = meta(*this);
   if (m.grad_fn) return m.grad_fn->register_grad_hook(m.output_nr, std::move(hook));

@@ -85,6 +85,7 @@ T* Tensor::data_ptr() const {
 }
 
 Scalar Tensor::item() const {
+  detail::check_defined(*this, "item");
   TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
              " elements cannot be converted to Scalar (item() needs exactly one)");
   Tensor c = device().is_cpu() ? *this : cpu();
@@ -94,6 +95,7 @@ Scalar Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  detail::check_defined(*this, "to_vector");
   Tensor c = to(Device::cpu()).to(dtype_of<T>::value).contiguous();
   const T* p = static_cast<const T*>(c.raw_data_ptr());
   return std::vector<T>(p, p + c.numel());
@@ -170,7 +172,7 @@ Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
 void check_defined(const Tensor& t, const char* op) {
   TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
   if (t.impl()->layout != Layout::Strided) [[unlikely]]
-    TWIG_THROW(RuntimeError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
+    TWIG_THROW(NotImplementedError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
                "; call to_dense() first");
 }
 

@@ -238,7 +238,8 @@ class Tensor {
   Tensor to_sparse(std::optional<int64_t> sparse_dim = std::nullopt) const;
   // A sparse tensor as a strided one, duplicates summed; a strided tensor is returned as is.
   Tensor to_dense() const;
-  // Sorted by linear index with duplicates summed (a coalesced tensor is returned as is).
+  // Sparse COO only, like the methods below: sorted by linear index with duplicates summed (a coalesced tensor is
+  // returned as is).
   Tensor coalesce() const;
   bool is_coalesced() const;
   // int64 (sparse_dim, nnz) and (nnz, dense dims...); coalesced tensors only (RuntimeError otherwise).
@@ -247,8 +248,9 @@ class Tensor {
   // The same, whether coalesced or not.
   Tensor _indices() const;
   Tensor _values() const;
-  int64_t sparse_dim() const;  // strided: 0
-  int64_t dense_dim() const;   // strided: dim()
+  // Sparse only (NotImplementedError for a strided tensor, as PyTorch).
+  int64_t sparse_dim() const;
+  int64_t dense_dim() const;
   int64_t _nnz() const;
 
   // ---- elementwise ------------------------------------------------------------------------

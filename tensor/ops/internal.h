@@ -16,8 +16,9 @@ Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset
 Tensor broadcast_raw(const Tensor& t, const Shape& shape);
 // A 0-d tensor holding s in dtype.
 Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device);
-// RuntimeError unless t is defined and strided: nearly every op calls it, so an op that does not
-// support sparse COO says so by name ("add: expected a strided tensor but got one with layout ...").
+// RuntimeError unless t is defined; NotImplementedError unless it is strided: nearly every op calls
+// it, so an op that does not support sparse COO says so by name ("add: expected a strided tensor but got one with
+// layout ...").
 void check_defined(const Tensor& t, const char* op);
 // RuntimeError when tensors are on different devices.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

@@ -27,10 +27,12 @@ Tensor make_sparse(const Tensor& indices, const Tensor& values, const Shape& siz
   return Tensor(std::move(impl));
 }
 
-// The impl of a sparse tensor, else PyTorch's RuntimeError naming the op.
+// The impl of a sparse tensor, else NotImplementedError naming the op (PyTorch has no strided kernel
+// for these either).
 const TensorImpl& coo(const Tensor& t, const char* op) {
   TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
-  TWIG_CHECK(t.is_sparse(), RuntimeError, op, " expected sparse coordinate tensor layout but got Strided");
+  TWIG_CHECK(t.is_sparse(), NotImplementedError, op,
+             ": expected a tensor with layout torch.sparse_coo but got one with layout ", layout_name(t.layout()));
   return *t.impl();
 }
 
@@ -127,7 +129,6 @@ Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, std::optio
     TWIG_CHECK(static_cast<int64_t>(sizes.size()) == k + dense_dim, RuntimeError,
                "number of dimensions must be sparse_dim (", k, ") + dense_dim (", dense_dim, "), but got ",
                sizes.size());
-    for (int64_t s : sizes) TWIG_CHECK(s >= 0, RuntimeError, "sparse_coo_tensor: negative size in ", sizes);
     TWIG_CHECK(tail(sizes, k) == dense_sizes, RuntimeError, "values has incorrect size, expected ",
                prepend(nnz, tail(sizes, k)), ", got ", values.sizes());
     for (int64_t d = 0; d < k; ++d) {
@@ -146,7 +147,8 @@ Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, std::optio
     sizes.insert(sizes.end(), dense_sizes.begin(), dense_sizes.end());
   }
   Tensor vals = options.dtype_ ? values.to(*options.dtype_) : values;
-  return make_sparse(indices, vals, sizes, /*coalesced=*/false);
+  // Zero or one entry cannot hold duplicates or be out of order.
+  return make_sparse(indices, vals, sizes, /*coalesced=*/nnz <= 1);
 }
 
 Tensor Tensor::to_sparse(std::optional<int64_t> sparse_dim) const {
@@ -250,15 +252,9 @@ Tensor Tensor::values() const {
 Tensor Tensor::_indices() const { return Tensor(coo(*this, "_indices").coo_indices); }
 Tensor Tensor::_values() const { return Tensor(coo(*this, "_values").coo_values); }
 
-int64_t Tensor::sparse_dim() const {
-  if (!is_sparse()) return 0;
-  return static_cast<int64_t>(impl()->coo_indices->sizes[0]);
-}
+int64_t Tensor::sparse_dim() const { return coo(*this, "sparse_dim").coo_indices->sizes[0]; }
 
-int64_t Tensor::dense_dim() const {
-  if (!is_sparse()) return dim();
-  return static_cast<int64_t>(impl()->coo_values->sizes.size()) - 1;
-}
+int64_t Tensor::dense_dim() const { return static_cast<int64_t>(coo(*this, "dense_dim").coo_values->sizes.size()) - 1; }
 
 int64_t Tensor::_nnz() const { return coo(*this, "_nnz").coo_values->sizes[0]; }
 
