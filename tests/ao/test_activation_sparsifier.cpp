@@ -563,7 +563,8 @@ TEST(TestActivationSparsifier, GoldenMasksStateAndOutputMatchPytorch) {
   EXPECT_EQ(out.dtype(), kFloat32);
   ASSERT_EQ(out.shape(), g["shape"].get<Shape>());
   Tensor expected = from_vector(g["values"].get<std::vector<double>>(), out.shape()).to(kFloat32);
-  EXPECT_TRUE(allclose(out, expected, 1e-4, 1e-6)) << (out - expected).abs().max().item<double>();
+  // Summation order differs from PyTorch's (measured: 4.5e-8 at most).
+  EXPECT_TRUE(allclose(out, expected, 1e-5, 1e-6)) << (out - expected).abs().max().item<double>();
 }
 
 // A forward hook on `layer` keeping a copy of its first input and of its output.
@@ -630,8 +631,9 @@ TEST(TestActivationSparsifier, SquashedHooksMaskTheLayerInputs) {
   Tensor manual = layer("linear2", nn::functional::relu(layer("linear1", b) * col_id2));
   Tensor unhooked = twin->call({x}).tensor();
 
-  EXPECT_TRUE(allclose(hooked, manual, 1e-5, 1e-7)) << (hooked - manual).abs().max().item<double>();
-  EXPECT_GT((hooked - unhooked).abs().max().item<double>(), 1e-3);
+  // The same kernels on the same values: exactly equal.
+  EXPECT_TRUE(equal(hooked, manual)) << (hooked - manual).abs().max().item<double>();
+  EXPECT_GT((hooked - unhooked).abs().max().item<double>(), 1e-2);  // measured: 0.054
   EXPECT_TRUE(equal(in_conv1, x * m_conv1));
   EXPECT_FALSE(equal(in_conv1, x));
   EXPECT_TRUE(equal(in_linear1.select(1, 10), zeros({16})));
