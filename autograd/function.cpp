@@ -9,10 +9,12 @@ AutogradMeta& meta(const Tensor& t) {
   TensorImpl* impl = t.impl();
   TWIG_INTERNAL_ASSERT(impl != nullptr, "autograd meta of an undefined tensor");
   if (!impl->autograd) impl->autograd = std::make_unique<AutogradMeta>();
-  return *impl->autograd;
+  return static_cast<AutogradMeta&>(*impl->autograd);  // autograd/ creates every meta
 }
 
-AutogradMeta* meta_or_null(const Tensor& t) { return t.defined() ? t.impl()->autograd.get() : nullptr; }
+AutogradMeta* meta_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<AutogradMeta*>(t.impl()->autograd.get()) : nullptr;
+}
 
 Edge gradient_edge(const Tensor& t) {
   AutogradMeta* m = meta_or_null(t);
