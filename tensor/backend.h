@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <optional>
 
-#include "twig/tensor/ops.h"
 #include "twig/tensor/tensor.h"
 
 namespace twig {
@@ -85,6 +84,15 @@ struct Pool2dGeometry {
   int64_t dilation_h = 1, dilation_w = 1;
   bool count_include_pad = true;
   int64_t divisor_override = 0;
+};
+
+// The scalars of one Adam/AdamW step (torch.optim.Adam's single-tensor algorithm), those that depend
+// on the step count already derived: step_size = lr / (1 - beta1^step),
+// bias_correction2_sqrt = sqrt(1 - beta2^step).
+struct AdamStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  double step_size = 0, bias_correction2_sqrt = 1;
+  bool decoupled = false, amsgrad = false, maximize = false;
 };
 
 class Backend {

@@ -1,40 +1,11 @@
-// Helpers for implementing ops (not part of the public API).
+// Helpers for implementing ops (not part of the public API); the non-recording ones are in
+// tensor/raw.h.
 #pragma once
 
-#include "twig/tensor/backend.h"
-#include "twig/tensor/shape.h"
-#include "twig/tensor/tensor.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::detail {
 
-// A new contiguous tensor with uninitialized contents.
-Tensor make_empty(const Shape& shape, Dtype dtype, Device device);
-// A tensor aliasing base's storage with other geometry (no autograd; views record their own).
-// Shares base's version counter and remembers base as its view base.
-Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset);
-// A view of t broadcast to shape (stride 0 on expanded dims), without autograd.
-Tensor broadcast_raw(const Tensor& t, const Shape& shape);
-// A 0-d tensor holding s in dtype.
-Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device);
-// RuntimeError unless t is defined.
-void check_defined(const Tensor& t, const char* op);
-// RuntimeError when tensors are on different devices.
-void check_same_device(const Tensor& a, const Tensor& b, const char* op);
-// A view of t with t's data converted to dtype (t itself if it already has it); no autograd.
-Tensor converted(const Tensor& t, Dtype dtype);
-// Which dims a reduction removes, and the shapes around it. Empty dims means all of them.
-struct ReduceDims {
-  std::vector<bool> reduced;  // per input dim
-  Shape keep_shape;           // input shape with reduced dims set to 1
-  Shape out_shape;            // keep_shape, or without the reduced dims when !keepdim
-  int64_t count = 1;          // elements reduced into each output
-};
-ReduceDims reduce_dims(const Tensor& t, const Dims& dims, bool keepdim);
-// The backend reduction into a new tensor of out_shape (no autograd).
-Tensor reduce_raw(ReduceOp op, const Tensor& in, const ReduceDims& rd, Dtype out_dtype, double p = 0.0);
 // A reduced gradient broadcast back over the input's shape.
 Tensor expand_reduced_grad(const Tensor& g, const ReduceDims& rd, const Shape& input_shape);
-// Undefined-safe "Float[2, 3]" description for messages.
-std::string describe(const Tensor& t);
-
 }  // namespace twig::detail
