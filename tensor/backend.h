@@ -1,4 +1,4 @@
-// The narrow interface between twig's ops and a device. Ops (tensor/ops/) check arguments, decide
+// The narrow interface between twig's ops and a device. Ops (autograd/ops/) check arguments, decide
 // shapes and dtypes, allocate outputs and record autograd; a Backend only runs kernels on tensors
 // whose shapes already agree. The CPU backend always builds and is the reference; cuda/ registers
 // a CUDA backend when it is built. Every tensor a kernel receives is on that backend's device.

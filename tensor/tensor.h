@@ -1,7 +1,9 @@
 // twig::Tensor: a cheap, reference-counted handle to a TensorImpl. Copying a Tensor copies the
 // handle (like a Python reference); `is_same` compares identity. Views share storage; `clone()`
-// and `contiguous()` copy. Every differentiable op records its backward where it is defined
-// (tensor/ops/*.cpp), so the methods below are the autograd-aware API.
+// and `contiguous()` copy. Like ATen's TensorBody, the op methods are only declared here: they are
+// defined with their backward in autograd/ops/*.cpp, the layer above tensor/ and autograd/, so
+// nothing in tensor/ or autograd/ may call them (the link check in CMakeLists.txt enforces it);
+// tensor/raw.h holds the non-recording helpers those layers use instead.
 #pragma once
 
 #include <cstdint>

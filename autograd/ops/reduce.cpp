@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

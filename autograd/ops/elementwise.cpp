@@ -3,9 +3,9 @@
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/inplace.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/inplace.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

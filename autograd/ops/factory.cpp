@@ -2,8 +2,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/random.h"
 
 namespace twig {
