@@ -1,9 +1,10 @@
 // twig::ao, PyTorch's torch.ao.pruning: the traced graph of a forward, BaseSparsifier and its
-// WeightNorm / NearlyDiagonal sparsifiers, FakeSparsity, the sparsity schedulers, sparsifier state
-// files, and structured pruning (BaseStructuredSparsifier, the Saliency / LSTMSaliency / FPGM
-// pruners and the functions that shrink a model). #include <twig/ao/ao.h> (twig.h includes it).
+// WeightNorm / NearlyDiagonal sparsifiers, the ActivationSparsifier, FakeSparsity, the sparsity schedulers, sparsifier
+// state files, and structured pruning (BaseStructuredSparsifier, the Saliency / LSTMSaliency / FPGM pruners and the
+// functions that shrink a model). #include <twig/ao/ao.h> (twig.h includes it).
 #pragma once
 
+#include "twig/ao/activation_sparsifier.h"
 #include "twig/ao/base_sparsifier.h"
 #include "twig/ao/base_structured_sparsifier.h"
 #include "twig/ao/extended_patterns.h"

@@ -7,7 +7,13 @@
 //   Tensor                         {"__tensor__": "t0"}
 //   tuple                          {"__tuple__": [...]}
 //   dict                           {"__dict__": {...}} (keys in order)
+//   function                       {"__function__": "<name given to register_function>"}
+// A sparse COO tensor is stored by serialize/ as its indices and values (layout in the metadata).
 #include "twig/ao/sparsifier_io.h"
+
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "twig/tensor/error.h"
 
@@ -20,6 +26,50 @@
 #endif
 
 namespace twig::ao {
+
+// ---- the function registry ---------------------------------------------------------------------
+
+namespace {
+
+struct FunctionRegistry {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, nn::Object>> entries;  // the latest registration last
+};
+
+FunctionRegistry& function_registry() {
+  static FunctionRegistry registry;
+  return registry;
+}
+
+}  // namespace
+
+void register_function(const std::string& name, const nn::Object& fn) {
+  TWIG_CHECK(!name.empty(), ValueError, "register_function: the name is empty");
+  TWIG_CHECK(fn.is_function(), TypeError, "register_function('", name, "'): expected a function but got ",
+             fn.type_name(), " ", fn.repr());
+  FunctionRegistry& registry = function_registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  std::erase_if(registry.entries, [&](const auto& entry) { return entry.first == name; });
+  registry.entries.emplace_back(name, fn);
+}
+
+std::optional<std::string> registered_function_name(const nn::Object& fn) {
+  FunctionRegistry& registry = function_registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  for (auto it = registry.entries.rbegin(); it != registry.entries.rend(); ++it)
+    if (it->second.is(fn)) return it->first;
+  return std::nullopt;
+}
+
+std::optional<nn::Object> registered_function(const std::string& name) {
+  FunctionRegistry& registry = function_registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  for (const auto& [key, fn] : registry.entries)
+    if (key == name) return fn;
+  return std::nullopt;
+}
+
+// ---- files ---------------------------------------------------------------------------------------
 
 #if defined(TWIG_HAS_SERIALIZE)
 
@@ -59,9 +109,15 @@ class Encoder {
       }
       case Object::Kind::Dict:
         return ordered_json{{"__dict__", encode_items(o.to_dict(), where)}};
+      case Object::Kind::Function: {
+        std::optional<std::string> name = registered_function_name(o);
+        TWIG_CHECK(name.has_value(), TypeError, "save_sparsifier_state: cannot store ", where,
+                   ": a function that was not registered (give it a name with ao::register_function)");
+        return ordered_json{{"__function__", *name}};
+      }
       default:
         TWIG_THROW(TypeError, "save_sparsifier_state: cannot store ", where, ": a ", o.type_name(),
-                   " (only None, bool, int, float, str, Tensor, tuples and dicts of these)");
+                   " (only None, bool, int, float, str, Tensor, registered functions, tuples and dicts of these)");
     }
   }
 
@@ -81,7 +137,7 @@ class Encoder {
     std::string key = std::to_string(keys_.size());
     key.insert(key.begin(), 't');
     keys_[t.impl()] = key;
-    tensors.insert(key, t.detach());
+    tensors.insert(key, t.is_sparse() ? t : t.detach());  // (a sparse tensor never requires grad)
     return key;
   }
   std::map<const void*, std::string> keys_;
@@ -131,6 +187,13 @@ class Decoder {
       return Object(std::move(items));
     }
     if (tag == "__dict__") return Object(decode_items(body));
+    if (tag == "__function__") {
+      TWIG_CHECK(body.is_string(), ValueError, "sparsifier state file: malformed function name ", body.dump());
+      std::optional<Object> fn = registered_function(body.get<std::string>());
+      TWIG_CHECK(fn.has_value(), ValueError, "sparsifier state file: unknown function '", body.get<std::string>(),
+                 "' (register it with ao::register_function before loading)");
+      return *fn;
+    }
     TWIG_THROW(ValueError, "sparsifier state file: unknown value tag '", tag, "'");
   }
 

@@ -15,6 +15,7 @@ bool Tensor::requires_grad() const {
 }
 
 const Tensor& Tensor::requires_grad_(bool value) const {
+  if (!value && defined() && is_sparse()) return *this;  // never requires grad: nothing to clear
   detail::check_defined(*this, "requires_grad_");
   if (value) {
     TWIG_CHECK(is_floating(dtype()), RuntimeError, "only Tensors of floating point dtype can require gradients (got ",
@@ -59,6 +60,8 @@ uint32_t Tensor::output_nr() const {
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  detail::check_defined(*this, "backward");
+  if (gradient.defined()) detail::check_defined(gradient, "backward");
   autograd::backward({*this}, {gradient}, retain_graph);
 }
 
@@ -85,6 +88,7 @@ bool Tensor::retains_grad() const {
 }
 
 RemovableHandle Tensor::register_hook(TensorHook hook) const {
+  detail::check_defined(*this, "register_hook");
   TWIG_CHECK(requires_grad(), RuntimeError, "cannot register a hook on a tensor that doesn't require gradient");
   auto& m = meta(*this);
   if (m.grad_fn) return m.grad_fn->register_grad_hook(m.output_nr, std::move(hook));
@@ -92,6 +96,7 @@ RemovableHandle Tensor::register_hook(TensorHook hook) const {
 }
 
 Tensor Tensor::detach() const {
+  if (defined() && is_sparse()) return detail::sparse_shallow_copy(*this);
   detail::check_defined(*this, "detach");
   Tensor out = detail::make_alias(*this, sizes(), strides(), storage_offset());
   out.impl()->view_base.reset();

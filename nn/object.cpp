@@ -143,6 +143,12 @@ Object Object::function(Function f) {
   return o;
 }
 
+Object Object::handle(RemovableHandle h) {
+  Object o;
+  o.v_ = std::make_shared<RemovableHandle>(std::move(h));
+  return o;
+}
+
 const char* Object::type_name() const {
   switch (kind()) {
     case Kind::None:
@@ -165,6 +171,8 @@ const char* Object::type_name() const {
       return "Module";
     case Kind::Function:
       return "function";
+    case Kind::Handle:
+      return "RemovableHandle";
   }
   return "object";
 }
@@ -233,6 +241,11 @@ const Function& Object::to_function() const {
   return *std::get<std::shared_ptr<const Function>>(v_);
 }
 
+RemovableHandle& Object::to_handle() const {
+  if (!is_handle()) wrong_type("RemovableHandle", *this);
+  return *std::get<std::shared_ptr<RemovableHandle>>(v_);
+}
+
 Object Object::operator()(const std::vector<Object>& args) const { return to_function()(args); }
 
 bool Object::operator==(const Object& other) const {
@@ -268,6 +281,8 @@ bool Object::is(const Object& other) const {
       return to_module() == other.to_module();
     case Kind::Function:
       return std::get<std::shared_ptr<const Function>>(v_) == std::get<std::shared_ptr<const Function>>(other.v_);
+    case Kind::Handle:
+      return &to_handle() == &other.to_handle();
     default:
       return *this == other;
   }
@@ -319,6 +334,8 @@ std::string Object::repr() const {
       return to_module()->repr();
     case Kind::Function:
       return "<function>";
+    case Kind::Handle:
+      return "<RemovableHandle>";
   }
   return "";
 }

@@ -4,7 +4,8 @@
 //   nn::Dict config{{"tensor_fqn", "linear1.weight"}, {"sparse_block_shape", {1, 4}}, {"test", 3}};
 //   int64_t t = config.at("test").to_int();
 //
-// Object holds None, bool, int, float, str, a Tensor, a tuple, a Dict, a module or a function.
+// Object holds None, bool, int, float, str, a Tensor, a tuple, a Dict, a module, a function or a
+// hook handle (a RemovableHandle, what an ActivationSparsifier keeps in its configs).
 // Like Python's objects, a Dict is a reference: copying a Dict (or an Object holding one) shares
 // it, and a change made through one copy is seen by all (a sparsifier's state_dict() returns its
 // live state, as PyTorch's does). deepcopy() makes an independent one. Tuples are immutable.
@@ -20,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "twig/tensor/hooks.h"
 #include "twig/tensor/tensor.h"
 
 namespace twig::nn {
@@ -80,7 +82,7 @@ class Dict {
 
 class Object {
  public:
-  enum class Kind { None, Bool, Int, Float, Str, Tensor, Tuple, Dict, Module, Function };
+  enum class Kind { None, Bool, Int, Float, Str, Tensor, Tuple, Dict, Module, Function, Handle };
 
   Object() = default;  // None
   Object(std::nullptr_t) {}
@@ -103,9 +105,12 @@ class Object {
   requires(std::is_base_of_v<Module, M> && !std::is_same_v<M, Module>) Object(std::shared_ptr<M> m)
       : Object(std::shared_ptr<Module>(std::move(m))) {}
   static Object function(Function f);
+  // A hook handle, shared by every copy (deepcopy too) and compared by identity.
+  static Object handle(RemovableHandle h);
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
-  // "NoneType", "bool", "int", "float", "str", "Tensor", "tuple", "dict", "Module", "function".
+  // "NoneType", "bool", "int", "float", "str", "Tensor", "tuple", "dict", "Module", "function",
+  // "RemovableHandle".
   const char* type_name() const;
   bool is_none() const { return kind() == Kind::None; }
   bool is_bool() const { return kind() == Kind::Bool; }
@@ -119,6 +124,7 @@ class Object {
   bool is_dict() const { return kind() == Kind::Dict; }
   bool is_module() const { return kind() == Kind::Module; }
   bool is_function() const { return kind() == Kind::Function; }
+  bool is_handle() const { return kind() == Kind::Handle; }
 
   // Typed access; TypeError naming the expected and the actual type otherwise.
   bool to_bool() const;
@@ -133,22 +139,25 @@ class Object {
   Dict to_dict() const;
   const std::shared_ptr<Module>& to_module() const;
   const Function& to_function() const;
+  // The held handle itself (handle.remove() removes the hook for every holder).
+  RemovableHandle& to_handle() const;
   // Calls the held function.
   Object operator()(const std::vector<Object>& args) const;
 
   // Python's ==: numbers by value across bool/int/float, strings and tuples by value, dicts by
-  // items; tensors, modules and functions by identity (what a dict comparison does first).
+  // items; tensors, modules, functions and handles by identity (what a dict comparison does first).
   bool operator==(const Object& other) const;
   // Python's `is` for reference kinds; equality for the rest.
   bool is(const Object& other) const;
-  // Python's repr: None, True, 3, 0.5, 'a', (1, 4), {'a': 1}, tensor(...) for tensors.
+  // Python's repr: None, True, 3, 0.5, 'a', (1, 4), {'a': 1}, tensor(...) for tensors,
+  // <RemovableHandle> for handles.
   std::string repr() const;
   // copy.deepcopy (see Dict::deepcopy).
   Object deepcopy() const;
 
  private:
   std::variant<std::monostate, bool, int64_t, double, std::string, Tensor, std::shared_ptr<const Tuple>, Dict,
-               std::shared_ptr<Module>, std::shared_ptr<const Function>>
+               std::shared_ptr<Module>, std::shared_ptr<const Function>, std::shared_ptr<RemovableHandle>>
       v_;
 };
 

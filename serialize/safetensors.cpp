@@ -277,8 +277,57 @@ struct Prepared {
   std::vector<std::pair<const void*, size_t>> chunks;
 };
 
-Prepared prepare(const nn::StateDict& tensors, const Metadata& metadata) {
+// A sparse COO tensor "<name>" is stored as two plain tensors, "<name>.indices" (I64, (sparse_dim,
+// nnz)) and "<name>.values", and described under the metadata key kSparseKey: a JSON object
+// {"<name>": {"layout": "sparse_coo", "size": [...], "coalesced": true}} in a string. Readers that
+// know nothing of it (NumPy) still see two ordinary arrays.
+constexpr const char* kSparseKey = "twig.sparse";
+
+std::string part_name(const std::string& name, const char* part) { return name + "." + part; }
+
+// The tensors as written: each sparse tensor replaced by its two parts, in place; the description
+// goes to *sparse (ValueError on a name clash or a user metadata key that takes kSparseKey).
+nn::StateDict expand_sparse(const nn::StateDict& tensors, const Metadata& metadata, std::string* sparse) {
+  ordered_json described = ordered_json::object();
+  nn::StateDict out;
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined() || !tensor.is_sparse()) {
+      TWIG_CHECK(out.find(name) == nullptr, ValueError, "tensor '", name,
+                 "' clashes with a part of the sparse tensor '", name.substr(0, name.rfind('.')), "'");
+      out.insert(name, tensor);
+      continue;
+    }
+    for (const char* part : {"indices", "values"}) {
+      const std::string key = part_name(name, part);
+      TWIG_CHECK(tensors.find(key) == nullptr && out.find(key) == nullptr, ValueError, "sparse tensor '", name,
+                 "' is stored as '", key, "', but a tensor of that name is saved too");
+    }
+    out.insert(part_name(name, "indices"), tensor._indices());
+    out.insert(part_name(name, "values"), tensor._values());
+    ordered_json d = ordered_json::object();
+    d["layout"] = "sparse_coo";
+    d["size"] = tensor.sizes();
+    d["coalesced"] = tensor.is_coalesced();
+    described[name] = std::move(d);
+  }
+  if (!described.empty()) {
+    TWIG_CHECK(!metadata.count(kSparseKey), ValueError, "metadata key '", kSparseKey,
+               "' is reserved for the sparse tensors of the file");
+    *sparse = described.dump();
+  }
+  return out;
+}
+
+Prepared prepare(const nn::StateDict& given, const Metadata& given_metadata) {
   Prepared out;
+  std::string sparse;
+  nn::StateDict tensors = expand_sparse(given, given_metadata, &sparse);
+  Metadata with_sparse;
+  if (!sparse.empty()) {
+    with_sparse = given_metadata;
+    with_sparse[kSparseKey] = sparse;
+  }
+  const Metadata& metadata = sparse.empty() ? given_metadata : with_sparse;
   ordered_json header = ordered_json::object();
   if (!metadata.empty()) {
     ordered_json meta = ordered_json::object();
@@ -316,6 +365,75 @@ Prepared prepare(const nn::StateDict& tensors, const Metadata& metadata) {
   for (int i = 0; i < 8; ++i) out.header[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
   out.header += json;
   return out;
+}
+
+// ---- sparse tensors on load --------------------------------------------------------------------
+
+// One sparse tensor from its parts, checked as sparse_coo_tensor checks (ValueError naming it).
+Tensor rebuild_one(const std::string& name, const ordered_json& d, const Tensor& indices, const Tensor& values) {
+  return detail::with_context("sparse tensor '" + name + "': ", [&] {
+    TWIG_CHECK(d.is_object(), ValueError, "its description must be an object, got ", d.dump());
+    TWIG_CHECK(d.contains("layout") && d["layout"] == "sparse_coo", ValueError, "layout must be \"sparse_coo\", got ",
+               d.contains("layout") ? d["layout"].dump() : "nothing");
+    TWIG_CHECK(d.contains("size") && d["size"].is_array(), ValueError, "size must be an array, got ",
+               d.contains("size") ? d["size"].dump() : "nothing");
+    Shape size;
+    for (const auto& s : d["size"]) {
+      TWIG_CHECK(s.is_number_unsigned(), ValueError, "size must hold non-negative integers, got ", d["size"].dump());
+      size.push_back(s.get<int64_t>());
+    }
+    const bool coalesced = d.contains("coalesced") && d["coalesced"].is_boolean() && d["coalesced"].get<bool>();
+    TWIG_CHECK(indices.dtype() == kInt64, ValueError, "indices must be I64, got ",
+               safetensors_dtype_name(indices.dtype()));
+    Tensor t;
+    try {
+      t = sparse_coo_tensor(indices, values, size);
+    } catch (const RuntimeError& e) {
+      TWIG_THROW(ValueError, e.what());
+    }
+    if (!coalesced || t.is_coalesced()) return t;
+    Tensor c = t.coalesce();
+    TWIG_CHECK(c._nnz() == t._nnz() && equal(c._indices(), indices), ValueError,
+               "marked coalesced, but its indices are not sorted and unique");
+    return c;
+  });
+}
+
+// Replaces the parts of each sparse tensor the metadata describes by the tensor, where its first part
+// was, and drops the description from the metadata.
+void rebuild_sparse(SafetensorsFile& file) {
+  auto it = file.metadata.find(kSparseKey);
+  if (it == file.metadata.end()) return;
+  const std::string what = std::string("__metadata__ entry '") + kSparseKey + "'";
+  ordered_json described =
+      detail::parse_json_strict(it->second.data(), it->second.data() + it->second.size(), what.c_str());
+  TWIG_CHECK(described.is_object(), ValueError, "__metadata__ entry '", kSparseKey, "' must be a JSON object, got ",
+             detail::json_kind(described));
+  std::map<std::string, std::string> part_of;  // part name -> sparse name
+  for (const auto& [name, d] : described.items()) {
+    TWIG_CHECK(file.tensors.find(name) == nullptr, ValueError, "sparse tensor '", name,
+               "' clashes with a plain tensor of the same name in the file");
+    for (const char* part : {"indices", "values"}) {
+      const std::string key = part_name(name, part);
+      TWIG_CHECK(file.tensors.find(key) != nullptr, ValueError, "sparse tensor '", name, "': its part '", key,
+                 "' is missing from the file");
+      part_of[key] = name;
+    }
+  }
+  nn::StateDict out;
+  for (const auto& [key, tensor] : file.tensors) {
+    auto p = part_of.find(key);
+    if (p == part_of.end()) {
+      out.insert(key, tensor);
+      continue;
+    }
+    const std::string& name = p->second;
+    if (out.find(name) != nullptr) continue;
+    out.insert(name, rebuild_one(name, described[name], file.tensors.at(part_name(name, "indices")),
+                                 file.tensors.at(part_name(name, "values"))));
+  }
+  file.tensors = std::move(out);
+  file.metadata.erase(kSparseKey);
 }
 
 // ---- files ----------------------------------------------------------------------------------------
@@ -444,6 +562,7 @@ SafetensorsFile from_safetensors_bytes(const void* data, size_t size) {
     if (e.dtype == kBool) check_bool_bytes(e, p);
     out.tensors.insert(e.name, copy_out(e, p));
   }
+  rebuild_sparse(out);
   return out;
 }
 
@@ -483,6 +602,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
       impl->dtype = e.dtype;
       out.tensors.insert(e.name, Tensor(std::move(impl)));
     }
+    rebuild_sparse(out);
     return out;
   });
 }

@@ -42,7 +42,10 @@ struct SaveOptions {
 void save_state_dict(const nn::Module& module, const std::string& path, const Metadata& metadata = {},
                      const SaveOptions& options = {});
 // Any named tensors; non-contiguous ones are packed, CUDA ones copied to the CPU. ValueError for an
-// undefined tensor, a name that is not UTF-8 or is "__metadata__".
+// undefined tensor, a name that is not UTF-8 or is "__metadata__". A sparse COO tensor "<name>" is
+// written as two plain tensors "<name>.indices" (I64) and "<name>.values" plus its size, layout and
+// coalesced flag in __metadata__["twig.sparse"] (a JSON string); loading gives the sparse tensor back
+// under "<name>" (ValueError naming it for a name clash, a missing part, or parts that do not fit).
 void save_state_dict(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata = {},
                      const SaveOptions& options = {});
 

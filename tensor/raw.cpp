@@ -14,6 +14,7 @@ Tensor make_empty(const Shape& shape, Dtype dtype, Device device) {
 }
 
 Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  check_defined(base, "view");
   auto impl = std::make_shared<TensorImpl>();
   const TensorImpl& b = *base.impl();
   impl->storage = b.storage;
@@ -34,6 +35,9 @@ Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
 
 void check_defined(const Tensor& t, const char* op) {
   TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
+  if (t.impl()->layout != Layout::Strided) [[unlikely]]
+    TWIG_THROW(NotImplementedError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
+               "; call to_dense() first");
 }
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
@@ -138,6 +142,26 @@ Tensor reduce_raw(ReduceOp op, const Tensor& in, const ReduceDims& rd, Dtype out
   Tensor out = make_empty(rd.keep_shape, out_dtype, in.device());
   backend_for(in.device()).reduce(op, out, in, rd.reduced, p);
   return make_alias(out, rd.out_shape, contiguous_strides(rd.out_shape), 0);
+}
+
+Tensor make_sparse(const Tensor& indices, const Tensor& values, const Shape& sizes, bool coalesced) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->layout = Layout::SparseCoo;
+  impl->sizes = sizes;
+  impl->strides.clear();
+  impl->dtype = values.dtype();
+  impl->coo_indices = indices.impl_ptr();
+  impl->coo_values = values.impl_ptr();
+  impl->coo_coalesced = coalesced;
+  return Tensor(std::move(impl));
+}
+
+Tensor sparse_shallow_copy(const Tensor& t) {
+  TWIG_CHECK(t.defined() && t.is_sparse(), NotImplementedError,
+             "detach: expected a tensor with layout torch.sparse_coo but got one with layout ",
+             t.defined() ? layout_name(t.layout()) : "undefined");
+  const TensorImpl& s = *t.impl();
+  return make_sparse(Tensor(s.coo_indices), Tensor(s.coo_values), s.sizes, s.coo_coalesced);
 }
 
 }  // namespace twig::detail

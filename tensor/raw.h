@@ -23,7 +23,9 @@ Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset
 Tensor broadcast_raw(const Tensor& t, const Shape& shape);
 // A 0-d tensor holding s in dtype.
 Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device);
-// RuntimeError unless t is defined.
+// RuntimeError unless t is defined; NotImplementedError unless it is strided: nearly every op calls
+// it, so an op that does not support sparse COO says so by name ("add: expected a strided tensor but got one with
+// layout ...").
 void check_defined(const Tensor& t, const char* op);
 // RuntimeError when tensors are on different devices.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
@@ -50,6 +52,10 @@ struct ReduceDims {
 ReduceDims reduce_dims(const Tensor& t, const Dims& dims, bool keepdim);
 // The backend reduction into a new tensor of out_shape (no autograd).
 Tensor reduce_raw(ReduceOp op, const Tensor& in, const ReduceDims& rd, Dtype out_dtype, double p = 0.0);
+// Sparse COO: a new sparse tensor over indices (sparse_dim, nnz) int64 and values (nnz, dense...),
+// taking both as they are (no check, no copy); and one sharing t's indices and values (detach).
+Tensor make_sparse(const Tensor& indices, const Tensor& values, const Shape& sizes, bool coalesced);
+Tensor sparse_shallow_copy(const Tensor& t);
 // Undefined-safe "Float[2, 3]" description for messages.
 std::string describe(const Tensor& t);
 

@@ -39,25 +39,39 @@ const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
   TWIG_CHECK(impl != nullptr, RuntimeError, "use of an undefined tensor (a default-constructed twig::Tensor)");
   return *impl;
 }
+
+// A sparse tensor has no storage, strides or data pointer: the paths that would read them throw
+// instead (PyTorch's errors), so no op can reach memory that is not there.
+const TensorImpl& strided(const std::shared_ptr<TensorImpl>& impl, const char* what) {
+  const TensorImpl& t = checked(impl);
+  if (t.layout != Layout::Strided) [[unlikely]]
+    TWIG_THROW(RuntimeError, what, ": a tensor with layout ", layout_name(t.layout), " has no ", what,
+               " (call to_dense() first)");
+  return t;
+}
 }  // namespace
 
 int64_t Tensor::dim() const { return static_cast<int64_t>(checked(impl_).sizes.size()); }
 const Shape& Tensor::sizes() const { return checked(impl_).sizes; }
-const Shape& Tensor::strides() const { return checked(impl_).strides; }
+const Shape& Tensor::strides() const { return strided(impl_, "strides").strides; }
 int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim())]; }
 int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim())]; }
 int64_t Tensor::numel() const { return checked(impl_).numel(); }
 Dtype Tensor::dtype() const { return checked(impl_).dtype; }
-Device Tensor::device() const { return checked(impl_).storage->device(); }
+Layout Tensor::layout() const { return checked(impl_).layout; }
+Device Tensor::device() const {
+  const TensorImpl& t = checked(impl_);
+  return t.layout == Layout::SparseCoo ? t.coo_values->storage->device() : t.storage->device();
+}
 TensorOptions Tensor::options() const { return TensorOptions(dtype()).device(device()); }
-int64_t Tensor::storage_offset() const { return checked(impl_).offset; }
-const Storage& Tensor::storage() const { return checked(impl_).storage; }
-bool Tensor::is_contiguous() const { return checked(impl_).is_contiguous(); }
+int64_t Tensor::storage_offset() const { return strided(impl_, "storage_offset").offset; }
+const Storage& Tensor::storage() const { return strided(impl_, "storage").storage; }
+bool Tensor::is_contiguous() const { return strided(impl_, "is_contiguous").is_contiguous(); }
 uint32_t Tensor::version() const { return checked(impl_).version->value.load(); }
 void Tensor::bump_version() const { checked(impl_).version->value++; }
 
 void* Tensor::raw_data_ptr() const {
-  const TensorImpl& t = checked(impl_);
+  const TensorImpl& t = strided(impl_, "data pointer");
   return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(itemsize(t.dtype));
 }
 
@@ -70,6 +84,7 @@ T* Tensor::data_ptr() const {
 }
 
 Scalar Tensor::item() const {
+  detail::check_defined(*this, "item");
   TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
              " elements cannot be converted to Scalar (item() needs exactly one)");
   Tensor c = device().is_cpu() ? *this : detail::copy_raw(*this, dtype(), Device::cpu());
@@ -79,6 +94,7 @@ Scalar Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  detail::check_defined(*this, "to_vector");
   const bool direct = device().is_cpu() && dtype() == dtype_of<T>::value && is_contiguous();
   Tensor c = direct ? *this : detail::copy_raw(*this, dtype_of<T>::value, Device::cpu());
   const T* p = static_cast<const T*>(c.raw_data_ptr());

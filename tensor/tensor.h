@@ -20,6 +20,7 @@
 #include "twig/tensor/device.h"
 #include "twig/tensor/dtype.h"
 #include "twig/tensor/hooks.h"
+#include "twig/tensor/layout.h"
 #include "twig/tensor/scalar.h"
 #include "twig/tensor/tensor_impl.h"
 
@@ -139,6 +140,8 @@ class Tensor {
   const Storage& storage() const;
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
+  Layout layout() const;
+  bool is_sparse() const { return layout() == Layout::SparseCoo; }
   size_t element_size() const { return itemsize(dtype()); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * element_size(); }
   // Number of in-place modifications of this tensor's storage (shared with its views).
@@ -230,6 +233,27 @@ class Tensor {
   const Tensor& copy_(const Tensor& src) const;
   const Tensor& fill_(Scalar value) const;
   const Tensor& zero_() const;
+
+  // ---- sparse COO (autograd/ops/sparse.cpp) -----------------------------------------------------
+  // A strided tensor as sparse COO with its first sparse_dim dims sparse (all by default) and the rest
+  // dense (hybrid); coalesced, indices in row-major order, exact zeros dropped (NaN kept).
+  Tensor to_sparse(std::optional<int64_t> sparse_dim = std::nullopt) const;
+  // A sparse tensor as a strided one, duplicates summed; a strided tensor is returned as is.
+  Tensor to_dense() const;
+  // Sparse COO only, like the methods below: sorted by linear index with duplicates summed (a coalesced tensor is
+  // returned as is).
+  Tensor coalesce() const;
+  bool is_coalesced() const;
+  // int64 (sparse_dim, nnz) and (nnz, dense dims...); coalesced tensors only (RuntimeError otherwise).
+  Tensor indices() const;
+  Tensor values() const;
+  // The same, whether coalesced or not.
+  Tensor _indices() const;
+  Tensor _values() const;
+  // Sparse only (NotImplementedError for a strided tensor, as PyTorch).
+  int64_t sparse_dim() const;
+  int64_t dense_dim() const;
+  int64_t _nnz() const;
 
   // ---- elementwise ------------------------------------------------------------------------
   Tensor add(const Tensor& other, Scalar alpha = 1) const;

@@ -1,5 +1,6 @@
 // The data behind a Tensor handle: {shared storage, sizes, strides, offset, dtype} plus optional
-// autograd metadata and a version counter shared with every view of the same storage.
+// autograd metadata and a version counter shared with every view of the same storage. A sparse COO
+// tensor has no storage and no strides: its data are two strided tensors, indices and values.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "twig/tensor/dtype.h"
+#include "twig/tensor/layout.h"
 #include "twig/tensor/storage.h"
 
 namespace twig {
@@ -45,6 +47,13 @@ struct TensorImpl {
   std::unique_ptr<AutogradMetaInterface> autograd;
   // Set for views: the tensor whose storage this one aliases (used to refuse unsafe in-place ops).
   std::shared_ptr<TensorImpl> view_base;
+
+  // Sparse COO (layout == SparseCoo): storage and strides stay empty; sizes is the dense size and
+  // dtype the values' dtype. sparse_dim = coo_indices' rows; the values' trailing dims are dense.
+  Layout layout = Layout::Strided;
+  std::shared_ptr<TensorImpl> coo_indices;  // int64 (sparse_dim, nnz)
+  std::shared_ptr<TensorImpl> coo_values;   // (nnz, dense dims...)
+  bool coo_coalesced = false;               // sorted by linear index, no duplicates
 
   TensorImpl();
   ~TensorImpl();

@@ -9,6 +9,8 @@
 //   twig prune --in MODEL.twig --out MODEL.twig --method {saliency,fpgm} --amount A --structured
 //              [--finetune-epochs E] [--lr X] [--seed S] [--data DIR]
 //   twig eval  --in MODEL.twig [--data DIR]
+//   twig eval  --in MODEL.twig --activation-sparsity LEVELS [--layers L1,L2] [--calibration-batches N]
+//              [--batch-size B] [--out HOOKED.twig] [--data DIR]
 //   twig info  FILE
 // Everywhere: --threads N, --json (one JSON object on stdout), --help. Exit status 0 on success,
 // 2 on a usage error, 1 on any other error (one line on stderr naming the problem). Outputs are
@@ -31,6 +33,7 @@
 #include <variant>
 #include <vector>
 
+#include "apps/twig/activation.h"
 #include "apps/twig/args.h"
 #include "apps/twig/fashion.h"
 #include "apps/twig/model_ops.h"
@@ -69,7 +72,7 @@ const char* kUsage =
     "  demo   train LeNet-5, prune it four ways, fine-tune, compare (table, results.json, plot)\n"
     "  train  train an MLP or LeNet-5 on Fashion-MNIST and save it\n"
     "  prune  prune a saved model (optionally fine-tune, make permanent) and save it\n"
-    "  eval   test accuracy, sparsity and inference time of a saved model\n"
+    "  eval   test accuracy, sparsity and inference time of a saved model (--activation-sparsity: vs level)\n"
     "  info   the tensors, module tree and pruning hooks of a .twig or .safetensors file\n"
     "  twig --version, twig --help\n";
 
@@ -133,8 +136,20 @@ const std::map<std::string, std::string> kCommandHelp = {
      "--out may be the same file as --in: it is replaced only when everything has succeeded.\n"},
     {"eval",
      "usage: twig eval --in MODEL.twig [--data DIR]\n"
+     "       twig eval --in MODEL.twig --activation-sparsity LEVELS [--layers L1,L2] [--calibration-batches N]\n"
+     "                 [--batch-size B] [--out HOOKED.twig] [--data DIR]\n"
      "Test accuracy, inference time, sparsity and nonzero parameters of a saved model. Needs only the\n"
-     "test files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in DIR.\n"},
+     "test files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in DIR.\n"
+     "--activation-sparsity LEVELS  levels in [0, 1] separated by commas (e.g. 0,0.25,0.5,0.75,0.9): for each,\n"
+     "             torch.ao's ActivationSparsifier zeroes that fraction of the input features of every Linear\n"
+     "             layer (or of --layers), the ones with the smallest mean |x| over a calibration pass of the\n"
+     "             first N training batches of B images (default 100 x 64, in file order); then a table: level,\n"
+     "             test accuracy, and the fraction of each layer's test-set inputs that are zero as it gets them\n"
+     "             (the ReLU's zeros and the mask's). The masks multiply the inputs (sparsify pre-hooks);\n"
+     "             the weights are not changed. Needs the training files too\n"
+     "--layers L1,L2  the Linear layers sparsified, by name (twig info shows them; default: all)\n"
+     "--out HOOKED.twig  with one level: saves the model with its sparsify hooks (twig eval --in it applies\n"
+     "             them)\n"},
     {"info",
      "usage: twig info FILE\n"
      "Every tensor of a safetensors file (name, dtype, shape, sparsity) and, for a .twig file, the\n"
@@ -300,27 +315,147 @@ int cmd_train(const std::vector<std::string>& argv) {
 
 // ---- twig eval ----------------------------------------------------------------------------------
 
+// "0,0.25,0.5": each level a fraction in [0, 1].
+std::vector<double> parse_levels(const std::string& text) {
+  std::vector<double> levels;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto level = parse_double(item);
+    if (!level || !(*level >= 0.0 && *level <= 1.0))
+      throw UsageError(
+          "--activation-sparsity expects sparsity levels in [0, 1] separated by commas (e.g. 0,0.5,0.9), got '" + item +
+          "' in '" + text + "'");
+    levels.push_back(*level);
+    if (comma == std::string::npos) return levels;
+    start = comma + 1;
+  }
+}
+
+// "fc1,fc2": layer names.
+std::vector<std::string> parse_names(const std::string& text, const std::string& option) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    names.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (names.back().empty()) throw UsageError(option + " expects names separated by commas, got '" + text + "'");
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
+
+// The --activation-sparsity table: per level, a calibrated copy of the model (activation.h), its
+// test accuracy and the zeros in each layer's inputs. With out_tmp (one level) the hooked copy is
+// saved there. Returns the JSON of the table.
+json activation_table(const nn::Module& model, const ActivationRequest& req, const FashionData& data, const Output& out,
+                      const std::optional<std::string>& out_path, const std::optional<std::string>& out_tmp) {
+  std::string layers;
+  for (const std::string& name : req.layers) layers += (layers.empty() ? "" : " ") + name;
+  out.line(
+      format("activation sparsity of the inputs of %s: masks from %lld calibration batches of %lld training images",
+             layers.c_str(), (long long)req.calibration_batches, (long long)req.batch_size));
+  std::string header = format("%6s %9s   zero inputs:", "level", "accuracy");
+  for (const std::string& name : req.layers) header += format(" %7s", name.c_str());
+  out.line(header);
+  json rows = json::array();
+  for (double level : req.levels) {
+    SparsifiedModel sm =
+        sparsify_activations(model, req.layers, level, *data.train, req.calibration_batches, req.batch_size);
+    ActivationRow row = evaluate_activations(sm, req.layers, data.test);
+    std::string line = format("%6.2f %8.2f%%  %12s", level, 100 * row.accuracy, "");
+    json mask_zeros = json::object(), input_zeros = json::object();
+    for (size_t i = 0; i < req.layers.size(); ++i) {
+      line += format(" %6.1f%%", 100 * row.input_zeros[i]);
+      mask_zeros[req.layers[i]] = row.mask_zeros[i];
+      input_zeros[req.layers[i]] = row.input_zeros[i];
+    }
+    out.line(line);
+    rows.push_back(
+        {{"level", level}, {"accuracy", row.accuracy}, {"mask_zeros", mask_zeros}, {"input_zeros", input_zeros}});
+    if (out_tmp) saving(*out_path, "--out", [&] { save_model(*sm.model, *out_tmp); });
+  }
+  out.line(
+      "zero inputs: the fraction of each layer's inputs over the test set that are zero as the layer gets them (the "
+      "ReLU's zeros and the mask's; level 0 keeps every feature)");
+  return {{"layers", req.layers},
+          {"calibration_batches", req.calibration_batches},
+          {"batch_size", req.batch_size},
+          {"aggregate", "sum of |x|"},
+          {"reduce", "mean over the calibration examples"},
+          {"mask", "vanilla norm: the round(level * features) smallest zeroed"},
+          {"rows", rows}};
+}
+
+const char* kActivationOptions[] = {"layers", "calibration-batches", "batch-size", "out"};
+
 int cmd_eval(const std::vector<std::string>& argv) {
-  Args args(argv, with_common({"in", "data"}), with_common_switches({}));
+  Args args(argv,
+            with_common({"in", "data", "activation-sparsity", "layers", "calibration-batches", "batch-size", "out"}),
+            with_common_switches({}));
   Output out = common_setup(args);
   std::string in = args.require("in");
+  std::optional<ActivationRequest> areq;
+  std::optional<std::string> out_path;
+  if (auto levels = args.get("activation-sparsity")) {
+    areq.emplace();
+    areq->levels = parse_levels(*levels);
+    if (auto layers = args.get("layers")) areq->layers = parse_names(*layers, "--layers");
+    areq->calibration_batches = args.get_int("calibration-batches", areq->calibration_batches, 1, 1 << 30);
+    areq->batch_size = args.get_int("batch-size", areq->batch_size, 1, 1 << 20);
+    out_path = args.get("out");
+    if (out_path && areq->levels.size() != 1)
+      throw UsageError("--out saves the model sparsified at one level: give --activation-sparsity one level, not '" +
+                       *levels + "'");
+  } else {
+    for (const char* opt : kActivationOptions)
+      if (args.has(opt)) throw UsageError(std::string("--") + opt + " needs --activation-sparsity");
+  }
+  const std::string data_dir = args.get("data", data::FashionMNIST::kDefaultRoot);
+
+  // Before any work: the input, the layers against it, the output, the dataset.
   nn::ModulePtr model = load_model(in);
-  FashionData data(args.get("data", data::FashionMNIST::kDefaultRoot), /*with_train=*/false);
+  if (areq) {
+    if (std::string problem = check_activation_layers(*model, areq->layers); !problem.empty())
+      throw UsageError(problem);
+    if (areq->layers.empty()) areq->layers = linear_layers(*model);
+  }
+  Outputs outputs;
+  std::optional<std::string> out_tmp;
+  if (out_path) out_tmp = outputs.file(*out_path, "--out");
+  check_fashion_files(data_dir, /*with_train=*/areq.has_value());
+  FashionData data(data_dir, /*with_train=*/areq.has_value());
+  if (areq) {
+    const int64_t full = data.train->size() / areq->batch_size;
+    if (areq->calibration_batches > full)
+      throw UsageError("--calibration-batches " + std::to_string(areq->calibration_batches) + " is more than the " +
+                       std::to_string(full) + " full batches of " + std::to_string(areq->batch_size) +
+                       " in the training set (" + std::to_string(data.train->size()) + " images)");
+  }
+
   EvalResult r = evaluate(*model, data.test);
   Sparsity s = measure_sparsity(*model);
   out.line(format("%s: test accuracy %.2f%%  inference %.3f s  sparsity %.1f%%  nonzero parameters %lld", in.c_str(),
                   100 * r.accuracy, r.seconds, 100 * s.fraction(), (long long)s.nonzero_params));
-  if (out.json_mode) {
-    json j = {{"command", "eval"},
-              {"in", in},
-              {"accuracy", r.accuracy},
-              {"inference_s", r.seconds},
-              {"epoch_s", nullptr},
-              {"sparsity", s.fraction()},
-              {"nonzero_params", s.nonzero_params},
-              {"threads", get_num_threads()}};
-    std::printf("%s\n", j.dump().c_str());
+  json j = {{"command", "eval"},
+            {"in", in},
+            {"accuracy", r.accuracy},
+            {"inference_s", r.seconds},
+            {"epoch_s", nullptr},
+            {"sparsity", s.fraction()},
+            {"nonzero_params", s.nonzero_params},
+            {"threads", get_num_threads()}};
+  if (areq) {
+    j["activation_sparsity"] = activation_table(*model, *areq, data, out, out_path, out_tmp);
+    if (out_path) {
+      outputs.commit();
+      out.line("saved " + *out_path + " (the model with its sparsify hooks at level " +
+               format("%g", areq->levels.front()) + ")");
+      j["activation_sparsity"]["out"] = *out_path;
+    }
   }
+  if (out.json_mode) std::printf("%s\n", j.dump().c_str());
   return 0;
 }
 

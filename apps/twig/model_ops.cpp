@@ -282,6 +282,19 @@ std::string describe_file(const std::string& path, bool as_json) {
         j["parametrizations"].push_back({{"tensor", where}, {"parametrizations", desc}});
       }
     }
+    // ActivationSparsifier's sparsify pre-hooks (twig eval --activation-sparsity --out): input masks.
+    j["activation_hooks"] = nlohmann::ordered_json::array();
+    any = false;
+    for (auto& [mname, m] : model->named_modules()) {
+      for (const auto& [id, hook] : m->forward_pre_hooks().items()) {
+        (void)id;
+        if (hook->type_name() != "ActivationSparsifyHook") continue;
+        if (!any) text << "activation sparsify hooks (the layer's input times a mask):\n";
+        any = true;
+        text << "  " << mname << ": " << hook->type_name() << "\n";
+        j["activation_hooks"].push_back({{"layer", mname}, {"hook", hook->type_name()}});
+      }
+    }
   } else if (file.metadata.contains(serialize::kModuleTreeKey)) {
     text << "module tree: not built (no codec for its hook types: " << join_names(facts.unknown_hooks) << ")\n";
   }

@@ -20,6 +20,7 @@ Tensor copy_to(const Tensor& t, Dtype dtype, Device device) {
 }  // namespace
 
 Tensor Tensor::clone() const {
+  if (defined() && is_sparse()) return detail::sparse_to(*this, options(), /*copy=*/true);
   detail::check_defined(*this, "clone");
   trace::Scope scope;
   Tensor out = copy_to(*this, dtype(), device());
@@ -39,6 +40,7 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::to(const TensorOptions& options, bool copy) const {
+  if (defined() && is_sparse()) return detail::sparse_to(*this, options, copy);
   detail::check_defined(*this, "to");
   Dtype dt = options.dtype_or(dtype());
   Device dev = options.device_;

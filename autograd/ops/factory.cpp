@@ -88,7 +88,9 @@ Tensor eye(int64_t n, std::optional<int64_t> m, const TensorOptions& options) {
 }
 
 namespace {
-TensorOptions like(const Tensor& t, const TensorOptions& options) {
+// (A sparse t would get a dense result: refused, as PyTorch's *_like would make a sparse one.)
+TensorOptions like(const Tensor& t, const TensorOptions& options, const char* op) {
+  detail::check_defined(t, op);
   TensorOptions o = options;
   if (!o.dtype_) o.dtype_ = t.dtype();
   // An explicit device in options wins only when it differs from the CPU default.
@@ -97,11 +99,17 @@ TensorOptions like(const Tensor& t, const TensorOptions& options) {
 }
 }  // namespace
 
-Tensor empty_like(const Tensor& t, const TensorOptions& options) { return empty(t.sizes(), like(t, options)); }
-Tensor zeros_like(const Tensor& t, const TensorOptions& options) { return zeros(t.sizes(), like(t, options)); }
-Tensor ones_like(const Tensor& t, const TensorOptions& options) { return ones(t.sizes(), like(t, options)); }
+Tensor empty_like(const Tensor& t, const TensorOptions& options) {
+  return empty(t.sizes(), like(t, options, "empty_like"));
+}
+Tensor zeros_like(const Tensor& t, const TensorOptions& options) {
+  return zeros(t.sizes(), like(t, options, "zeros_like"));
+}
+Tensor ones_like(const Tensor& t, const TensorOptions& options) {
+  return ones(t.sizes(), like(t, options, "ones_like"));
+}
 Tensor full_like(const Tensor& t, Scalar value, const TensorOptions& options) {
-  return full(t.sizes(), value, like(t, options));
+  return full(t.sizes(), value, like(t, options, "full_like"));
 }
 
 template <typename T>

@@ -60,6 +60,12 @@ class NestedList {
 };
 Tensor tensor(const NestedList& values, const TensorOptions& options = {});
 
+// A sparse COO tensor from int64 indices (sparse_dim, nnz) and values (nnz, dense dims...). size
+// defaults to each index's max + 1 (and the values' dense sizes); indices are checked against it
+// (RuntimeError as PyTorch's). options may convert the values' dtype. Not coalesced unless nnz <= 1.
+Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, std::optional<Shape> size = std::nullopt,
+                         const TensorOptions& options = {});
+
 // ---- random (tensor/random.h has the Generator) ---------------------------------------------
 class Generator;
 Tensor rand(const Shape& shape, const TensorOptions& options = {}, Generator* gen = nullptr);

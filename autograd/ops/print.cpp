@@ -201,7 +201,9 @@ std::string tensor_str(const Data& data, const Formatter& fmt, int64_t d, int64_
 }
 
 // torch._tensor_str._add_suffixes: ", suffix" or a new line when the line would pass 80 columns.
-std::string add_suffixes(const std::string& body, const std::vector<std::string>& suffixes, int64_t indent) {
+// force_newline (sparse tensors) puts the first suffix on a new line.
+std::string add_suffixes(const std::string& body, const std::vector<std::string>& suffixes, int64_t indent,
+                         bool force_newline = false) {
   std::string out = body;
   size_t nl = body.rfind('\n');
   // Python: len(s) - s.rfind('\n') + 1, with rfind giving -1 when there is no newline.
@@ -209,9 +211,10 @@ std::string add_suffixes(const std::string& body, const std::vector<std::string>
       static_cast<int64_t>(body.size()) - (nl == std::string::npos ? -1 : static_cast<int64_t>(nl)) + 1;
   for (const std::string& suffix : suffixes) {
     int64_t len = static_cast<int64_t>(suffix.size());
-    if (last_line_len + len + 2 > kLineWidth) {
+    if (force_newline || last_line_len + len + 2 > kLineWidth) {
       out += ",\n" + std::string(static_cast<size_t>(indent), ' ') + suffix;
       last_line_len = indent + len;
+      force_newline = false;
     } else {
       out += ", " + suffix;
       last_line_len += len + 2;
@@ -226,36 +229,66 @@ std::string size_str(const Shape& sizes) {
   return s + (sizes.size() == 1 ? ",)" : ")");
 }
 
+// torch._tensor_str._tensor_str: the bracketed elements of a strided tensor, rows indented by indent.
+std::string elements_str(const Tensor& t, int64_t indent) {
+  if (t.numel() == 0) return "[]";
+  Data data;
+  data.kind = is_floating(t.dtype()) ? Kind::Floating : t.dtype() == kBool ? Kind::Boolean : Kind::Integer;
+  Dtype read_as = data.kind == Kind::Floating ? kFloat64 : data.kind == Kind::Boolean ? kBool : kInt64;
+  {
+    autograd::NoGradGuard no_grad;
+    data.values = t.detach().to(Device::cpu()).to(read_as).contiguous();
+  }
+  data.sizes = t.sizes();
+  data.strides = contiguous_strides(data.sizes);
+  data.summarize = t.numel() > kThreshold;
+  Formatter fmt(data);
+  return tensor_str(data, fmt, 0, 0, indent);
+}
+
+// Int64 and bool print without a dtype suffix, as the default dtype does.
+bool has_default_dtype(Dtype dtype) { return dtype == default_dtype() || dtype == kInt64 || dtype == kBool; }
+
+// torch._tensor_str._str_intern's sparse COO branch: indices=, values= and size/nnz/layout suffixes.
+std::string sparse_to_string(const Tensor& t) {
+  const std::string prefix = "tensor(";
+  const auto indent = static_cast<int64_t>(prefix.size());
+  std::vector<std::string> suffixes;
+  if (!t.device().is_cpu()) suffixes.push_back("device='" + t.device().str() + "'");
+  const std::string indices_prefix = "indices=tensor(";
+  const std::string values_prefix = "values=tensor(";
+  Tensor indices = t._indices();
+  Tensor values = t._values();
+  std::string indices_str = elements_str(indices, indent + static_cast<int64_t>(indices_prefix.size()));
+  if (indices.numel() == 0) indices_str += ", size=" + size_str(indices.sizes());
+  std::string values_str = elements_str(values, indent + static_cast<int64_t>(values_prefix.size()));
+  if (values.numel() == 0) values_str += ", size=" + size_str(values.sizes());
+  std::string body = indices_prefix + indices_str + "),\n" + std::string(static_cast<size_t>(indent), ' ') +
+                     values_prefix + values_str + ")";
+  suffixes.push_back("size=" + size_str(t.sizes()));
+  suffixes.push_back("nnz=" + std::to_string(t._nnz()));
+  if (!has_default_dtype(t.dtype())) suffixes.push_back(std::string("dtype=torch.") + dtype_name(t.dtype()));
+  suffixes.push_back(std::string("layout=") + layout_name(t.layout()));
+  return add_suffixes(prefix + body, suffixes, indent, /*force_newline=*/true);
+}
+
 }  // namespace
 
 std::string Tensor::to_string() const {
   if (!defined()) return "tensor(undefined)";
+  if (is_sparse()) return sparse_to_string(*this);
   const std::string prefix = "tensor(";
   const int64_t indent = static_cast<int64_t>(prefix.size());
   std::vector<std::string> suffixes;
   if (!device().is_cpu()) suffixes.push_back("device='" + device().str() + "'");
 
-  std::string body;
   if (numel() == 0) {
     if (dim() != 1) suffixes.push_back("size=" + size_str(sizes()));
     if (dtype() != default_dtype()) suffixes.push_back(std::string("dtype=torch.") + dtype_name(dtype()));
-    body = "[]";
-  } else {
-    bool default_printed = dtype() == default_dtype() || dtype() == kInt64 || dtype() == kBool;
-    if (!default_printed) suffixes.push_back(std::string("dtype=torch.") + dtype_name(dtype()));
-    Data data;
-    data.kind = is_floating(dtype()) ? Kind::Floating : dtype() == kBool ? Kind::Boolean : Kind::Integer;
-    Dtype read_as = data.kind == Kind::Floating ? kFloat64 : data.kind == Kind::Boolean ? kBool : kInt64;
-    {
-      autograd::NoGradGuard no_grad;
-      data.values = detach().to(Device::cpu()).to(read_as).contiguous();
-    }
-    data.sizes = sizes();
-    data.strides = contiguous_strides(data.sizes);
-    data.summarize = numel() > kThreshold;
-    Formatter fmt(data);
-    body = tensor_str(data, fmt, 0, 0, indent);
+  } else if (!has_default_dtype(dtype())) {
+    suffixes.push_back(std::string("dtype=torch.") + dtype_name(dtype()));
   }
+  std::string body = elements_str(*this, indent);
 
   if (auto fn = grad_fn()) {
     suffixes.push_back("grad_fn=<" + fn->name() + ">");

@@ -8,6 +8,10 @@
                                     a pruned whole-module file read with NumPy alone: each state-dict
                                     tensor (weight_orig, weight_mask, ...) equals the module file's
                                     entry, bit-packed masks unpacked with the tree's "packed" table
+  numpy_safetensors.py sparse FILE DENSE_FILE
+                                    FILE holds sparse COO tensors (each as NAME.indices and NAME.values,
+                                    described in __metadata__["twig.sparse"]); each one rebuilt densely
+                                    with NumPy equals the tensor of that name in DENSE_FILE
 Exit status 0 on success.
 """
 import json
@@ -95,8 +99,30 @@ def pruned(module_path, state_dict_path):
     return ok
 
 
+def sparse(path, dense_path):
+    entries, meta = read(path)
+    described = json.loads(meta["twig.sparse"])
+    want, _ = read(dense_path)
+    ok = len(described) > 0 and set(want) == set(described)
+    for name, d in described.items():
+        indices, values = entries[name + ".indices"], entries[name + ".values"]
+        got = np.zeros(d["size"], dtype=values.dtype)
+        if values.dtype == np.bool_:
+            got[tuple(indices)] |= values  # (no duplicates among the bool ones here)
+        else:
+            np.add.at(got, tuple(indices), values)  # duplicates are summed
+        arr = want.get(name)
+        if d["layout"] != "sparse_coo" or arr is None or got.dtype != arr.dtype or got.shape != arr.shape or \
+                got.tobytes() != arr.tobytes():
+            print("mismatch:", name, got, arr)
+            ok = False
+    return ok
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
+    if mode == "sparse":
+        sys.exit(0 if sparse(sys.argv[2], sys.argv[3]) else 1)
     if mode == "pruned":
         sys.exit(0 if pruned(sys.argv[2], sys.argv[3]) else 1)
     sys.exit(0 if {"check": check, "write": write}[mode](sys.argv[2]) else 1)
