@@ -161,8 +161,15 @@ class ActivationSparsifyHook : public nn::ForwardPreHook {
 
   std::optional<nn::Values> operator()(nn::Module&, const nn::Values& inputs) override {
     TWIG_CHECK(!inputs.empty(), IndexError, "ActivationSparsifyHook: the layer was called without inputs");
-    const Tensor& input = inputs[0].tensor();
+    Tensor input = inputs[0].tensor();
     if (!features_) return nn::Values{input * masks_[0]};
+    // PyTorch writes into input[0] even when it is a view of a tensor that requires grad (a
+    // reshaped activation while training); twig's autograd refuses in-place ops on such views, so
+    // there, and only there, the features are written into a copy, which the layer gets instead.
+    if (autograd::GradMode::is_enabled() && input.impl()->view_base &&
+        Tensor(input.impl()->view_base).requires_grad()) {
+      input = input.clone();
+    }
     for (size_t i = 0; i < features_->size(); ++i) {
       Tensor index = feature_index((*features_)[i]);
       Tensor sparsified = input.index_select(*feature_dim_, index) * masks_[i];

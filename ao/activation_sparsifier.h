@@ -45,11 +45,13 @@ nn::Object reduce_function(std::function<Tensor(const Tensor& data)> f);
 nn::Object mask_function(std::function<Tensor(const Tensor& data, const nn::Dict& sparse_config)> f);
 
 // The keyword arguments of the constructor and of register_layer; None / nullopt = not given.
+// Every field has a default member initializer, so designated initializers may leave any out
+// without -Wmissing-field-initializers: {.mask_fn = f, .sparse_config = {{"sparsity_level", 0.3}}}.
 struct ActivationArgs {
-  nn::Object aggregate_fn, reduce_fn, mask_fn;
-  std::optional<std::vector<int64_t>> features;
-  std::optional<int64_t> feature_dim;
-  nn::Dict sparse_config;  // **sparse_config, e.g. {{"sparsity_level", 0.5}}
+  nn::Object aggregate_fn{}, reduce_fn{}, mask_fn{};
+  std::optional<std::vector<int64_t>> features{};
+  std::optional<int64_t> feature_dim{};
+  nn::Dict sparse_config{};  // **sparse_config, e.g. {{"sparsity_level", 0.5}}
 };
 
 class ActivationSparsifier {

@@ -14,6 +14,11 @@ namespace functional {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   trace::Scope scope;
+  for (const Tensor* t : {&x, &weight, &bias}) {
+    TWIG_CHECK(!t->defined() || !t->is_sparse(), NotImplementedError,
+               "linear: expected a strided tensor but got one with layout ", layout_name(t->layout()),
+               "; call to_dense() first");
+  }
   TWIG_CHECK(weight.defined() && weight.dim() == 2, RuntimeError, "linear: weight must be 2-D (out, in), got ",
              weight.defined() ? weight.sizes() : Shape{});
   TWIG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), RuntimeError, "mat1 and mat2 shapes cannot be multiplied (",

@@ -144,6 +144,7 @@ Tensor Tensor::sub(const Tensor& other, Scalar alpha) const {
 
 Tensor Tensor::mul(const Tensor& other) const {
   trace::Scope scope;
+  detail::check_defined(*this, "mul");
   detail::check_defined(other, "mul");
   Tensor out = binary_raw(BinaryOp::Mul, *this, other, result_type(*this, other));
   autograd::record("MulBackward0", {*this, other}, {out},
@@ -159,6 +160,7 @@ Tensor Tensor::mul(const Tensor& other) const {
 
 Tensor Tensor::div(const Tensor& other) const {
   trace::Scope scope;
+  detail::check_defined(*this, "div");
   detail::check_defined(other, "div");
   Dtype compute = result_type(*this, other);
   if (!is_floating(compute)) compute = default_dtype();  // true division
@@ -448,6 +450,7 @@ Tensor bool_unary(const Tensor& a, UnaryOp op) { return unary_raw(op, a, a.dtype
 
 Tensor Tensor::neg() const {
   trace::Scope scope;
+  detail::check_defined(*this, "neg");
   TWIG_CHECK(dtype() != kBool, RuntimeError,
              "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
              "use the `~` or `logical_not()` operator instead.");
@@ -459,6 +462,7 @@ Tensor Tensor::neg() const {
 }
 
 Tensor Tensor::abs() const {
+  detail::check_defined(*this, "abs");
   Tensor out = unary_raw(UnaryOp::Abs, *this, dtype(), dtype());
   autograd::record("AbsBackward0", {*this}, {out}, [sa = SavedTensor(*this)](const TensorList& g, const Node&) {
     return TensorList{g[0] * sa.get().sign()};
@@ -468,6 +472,7 @@ Tensor Tensor::abs() const {
 
 Tensor Tensor::relu() const {
   trace::Scope scope;
+  detail::check_defined(*this, "relu");
   Tensor out = unary_raw(UnaryOp::Relu, *this, dtype(), dtype());
   autograd::record("ReluBackward0", {*this}, {out}, [so = SavedTensor(out)](const TensorList& g, const Node&) {
     // One fused select pass (no bool mask tensor, no multiply by a converted mask).
@@ -563,6 +568,7 @@ Tensor Tensor::erf() const {
 }
 
 Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
+  detail::check_defined(*this, "clamp");
   TWIG_CHECK(lo.has_value() || hi.has_value(), RuntimeError,
              "torch.clamp: At least one of 'min' or 'max' must not be None");
   TWIG_CHECK(dtype() != kBool, RuntimeError, "clamp is not supported for bool tensors");
@@ -632,6 +638,7 @@ const Tensor& Tensor::exp_() const { return unary_inplace(*this, UnaryOp::Exp, "
 
 #define TWIG_COMPARISON(method, OP)                                           \
   Tensor Tensor::method(const Tensor& other) const {                          \
+    detail::check_defined(*this, #method);                                    \
     detail::check_defined(other, #method);                                    \
     return binary_raw(BinaryOp::OP, *this, other, result_type(*this, other)); \
   }                                                                           \
@@ -676,6 +683,8 @@ Tensor bitwise(const Tensor& a, const Tensor& b, BinaryOp op, const char* name) 
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_defined(cond, "where");
+  detail::check_defined(a, "where");
+  detail::check_defined(b, "where");
   TWIG_CHECK(cond.dtype() == kBool, TypeError,
              "where expected condition to be a boolean tensor, but got a tensor with dtype ", dtype_name(cond.dtype()));
   Dtype compute = result_type(a, b);

@@ -276,6 +276,7 @@ Tensor rand_like(const Tensor& t, Generator* gen) { return rand(t.sizes(), t.opt
 Tensor randn_like(const Tensor& t, Generator* gen) { return randn(t.sizes(), t.options(), gen); }
 
 const Tensor& Tensor::uniform_(double from, double to) const {
+  detail::check_defined(*this, "uniform_");
   TWIG_CHECK(from <= to, ValueError, "uniform_: expects from <= to, but got from=", from, " to=", to);
   backend_for(device()).uniform(*this, from, to, default_generator());
   bump_version();
@@ -283,6 +284,7 @@ const Tensor& Tensor::uniform_(double from, double to) const {
 }
 
 const Tensor& Tensor::normal_(double mean, double std) const {
+  detail::check_defined(*this, "normal_");
   TWIG_CHECK(std >= 0.0, ValueError, "normal_: expects std >= 0.0, but found std ", std);
   backend_for(device()).normal(*this, mean, std, default_generator());
   bump_version();
@@ -290,6 +292,7 @@ const Tensor& Tensor::normal_(double mean, double std) const {
 }
 
 const Tensor& Tensor::bernoulli_(double p) const {
+  detail::check_defined(*this, "bernoulli_");
   TWIG_CHECK(p >= 0.0 && p <= 1.0, ValueError, "bernoulli_: p must be in [0, 1], got ", p);
   backend_for(device()).bernoulli(*this, detail::scalar_to_tensor(p, kFloat64, Device::cpu()), default_generator());
   bump_version();

@@ -23,6 +23,9 @@ const Tensor& inplace(const Tensor& self, const char* name, const TensorList& ot
                       Direct direct) {
   trace::Scope scope;  // what an in-place op runs inside is never recorded (the op itself may be)
   detail::check_defined(self, name);
+  for (const Tensor& t : others) {
+    if (t.defined()) detail::check_defined(t, name);  // (names the op when an operand is sparse)
+  }
   TensorList inputs = others;
   inputs.push_back(self);
   if (autograd::should_record(inputs)) {

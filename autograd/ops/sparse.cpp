@@ -139,14 +139,17 @@ Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, std::optio
 Tensor Tensor::to_sparse(std::optional<int64_t> sparse_dim) const {
   TWIG_CHECK(defined(), RuntimeError, "to_sparse: got an undefined tensor");
   if (is_sparse()) {
-    TWIG_CHECK(!sparse_dim || *sparse_dim == this->sparse_dim(), RuntimeError, "to_sparse: conversion from sparse_dim ",
-               this->sparse_dim(), " to sparse_dim ", *sparse_dim, " is not supported");
+    TWIG_CHECK(!sparse_dim, NotImplementedError, "to_sparse(sparse_dim=", *sparse_dim,
+               "): not supported for a tensor with layout torch.sparse_coo");
     return *this;
   }
   detail::check_defined(*this, "to_sparse");
   int64_t n = dim();
   int64_t k = sparse_dim.value_or(n);
-  TWIG_CHECK(k >= 0 && k <= n, RuntimeError, "sparse_dim argument must be in [0,", n, "] range, but ", k, " is given");
+  TWIG_CHECK(k <= n, RuntimeError, "sparse_dim must be less than or equal to self.dim() (got sparse_dim ", k,
+             " for dim ", n, ")");
+  TWIG_CHECK(k > 0 || (n == 0 && k == 0), RuntimeError, "sparse_dim must be >0 if dimensionality > 0 (got sparse_dim ",
+             k, " for dim ", n, ")");
   NoGradGuard no_grad;
   Shape sparse_sizes = head(sizes(), k);
   Shape dense_sizes = tail(sizes(), k);
@@ -213,7 +216,10 @@ Tensor Tensor::to_dense() const {
   if (nnz > 0) {
     std::vector<int64_t> lin = linear_indices(c._indices().to_vector<int64_t>(), nnz, sparse_sizes);
     Tensor rows_index = from_vector(lin).to(device());
-    out.reshape({rows, row_size}).index_copy_(0, rows_index, c._values().reshape({nnz, row_size}));
+    Tensor values = c._values().reshape({nnz, row_size});
+    // PyTorch adds the values onto zeros, so a stored -0.0 comes out as +0.0.
+    if (is_floating(values.dtype())) values = values.add(0.0);
+    out.reshape({rows, row_size}).index_copy_(0, rows_index, values);
   }
   return out;
 }

@@ -251,6 +251,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 
 Tensor Tensor::unsqueeze(int64_t d) const {
   trace::Scope scope;
+  detail::check_defined(*this, "unsqueeze");
   d = wrap_dim(d, dim() + 1);
   Shape s = sizes(), st = strides();
   int64_t new_stride = d < dim() ? stride(d) * size(d) : 1;
@@ -266,6 +267,7 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   trace::Scope scope;
+  detail::check_defined(*this, "flatten");
   int64_t n = dim();
   Shape s{1};
   if (n > 0) {

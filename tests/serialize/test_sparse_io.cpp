@@ -14,6 +14,7 @@ namespace twig::testing {
 namespace {
 
 using json = nlohmann::ordered_json;
+using namespace twig::serialize;
 
 // Plain and sparse tensors: coalesced, hybrid, empty, uncoalesced with duplicates, bool, 0-d.
 nn::StateDict sparse_tensors(bool with_scalar = true) {
