@@ -16,8 +16,8 @@
 
 #include "twig/ao/utils.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/warning.h"
 
 namespace twig::ao {

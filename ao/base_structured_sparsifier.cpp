@@ -5,6 +5,7 @@
 
 #include "twig/ao/prune_functions.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
@@ -13,7 +14,6 @@
 #include "twig/nn/pooling.h"
 #include "twig/nn/rnn.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 #if defined(TWIG_HAS_SERIALIZE)

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::ao {
 

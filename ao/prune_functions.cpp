@@ -5,9 +5,9 @@
 
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::ao {
 

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <sstream>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::ao {
 

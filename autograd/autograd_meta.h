@@ -8,7 +8,8 @@
 
 namespace twig::autograd {
 
-struct AutogradMeta {
+// Implements tensor/'s AutogradMetaInterface; TensorImpl::autograd always holds one of these.
+struct AutogradMeta final : AutogradMetaInterface {
   bool requires_grad = false;
   Tensor grad;                                     // accumulated gradient (leaves, or retain_grad)
   std::shared_ptr<Node> grad_fn;                   // null for leaves
@@ -17,6 +18,10 @@ struct AutogradMeta {
   bool retains_grad = false;
   RemovableHandle retain_grad_hook;  // on grad_fn; moved when an in-place op rebases history
   HookDict<TensorHook> hooks;        // leaf hooks (non-leaf hooks live on grad_fn)
+
+  bool requires_grad_flag() const override { return requires_grad; }
+  const Tensor& accumulated_grad() const override { return grad; }
+  std::string grad_fn_name() const override { return grad_fn ? grad_fn->name() : std::string(); }
 };
 
 // The tensor's metadata, created if absent.

@@ -6,8 +6,7 @@
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::autograd {
 
@@ -28,7 +27,7 @@ void accumulate_into(Tensor& slot, const Tensor& g) {
   if (!slot.defined()) {
     slot = g;
   } else {
-    slot = slot + g;
+    slot = detail::add_raw(slot, g);
   }
 }
 
@@ -40,9 +39,9 @@ void validate_grads(const Node& node, TensorList& grads) {
       TWIG_CHECK(grads[i].numel() == shape_numel(metas[i].shape), RuntimeError, "Function ", node.name(),
                  " received an invalid gradient at index ", i, " - got ", grads[i].sizes(), " but expected shape ",
                  metas[i].shape);
-      grads[i] = grads[i].reshape(metas[i].shape);
+      grads[i] = detail::reshape_raw(grads[i], metas[i].shape);
     }
-    if (grads[i].dtype() != metas[i].dtype) grads[i] = grads[i].to(metas[i].dtype);
+    if (grads[i].dtype() != metas[i].dtype) grads[i] = detail::copy_raw(grads[i], metas[i].dtype, grads[i].device());
   }
 }
 
@@ -64,7 +63,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
     if (!g.defined()) {
       TWIG_CHECK(r.numel() == 1, RuntimeError, "grad can be implicitly created only for scalar outputs (got shape ",
                  r.sizes(), ")");
-      g = ones_like(r);
+      g = detail::make_full(r.sizes(), 1, r.dtype(), r.device());
     } else {
       TWIG_CHECK(g.sizes() == r.sizes(), RuntimeError, "backward: gradient has shape ", g.sizes(),
                  " but the tensor has shape ", r.sizes());
@@ -140,8 +139,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& grad_roots, b
       if (!is_sink) {
         const auto& metas = node->outputs();
         for (size_t i = 0; i < grads.size(); ++i) {
-          if (!grads[i].defined())
-            grads[i] = zeros(metas[i].shape, TensorOptions(metas[i].dtype).device(metas[i].device));
+          if (!grads[i].defined()) grads[i] = detail::make_full(metas[i].shape, 0, metas[i].dtype, metas[i].device);
         }
       }
       outs = node->apply(std::move(grads));

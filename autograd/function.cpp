@@ -1,7 +1,7 @@
 #include "twig/autograd/function.h"
 
 #include "twig/autograd/autograd_meta.h"
-#include "twig/tensor/ops.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::autograd {
 
@@ -9,10 +9,12 @@ AutogradMeta& meta(const Tensor& t) {
   TensorImpl* impl = t.impl();
   TWIG_INTERNAL_ASSERT(impl != nullptr, "autograd meta of an undefined tensor");
   if (!impl->autograd) impl->autograd = std::make_unique<AutogradMeta>();
-  return *impl->autograd;
+  return static_cast<AutogradMeta&>(*impl->autograd);  // autograd/ creates every meta
 }
 
-AutogradMeta* meta_or_null(const Tensor& t) { return t.defined() ? t.impl()->autograd.get() : nullptr; }
+AutogradMeta* meta_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<AutogradMeta*>(t.impl()->autograd.get()) : nullptr;
+}
 
 Edge gradient_edge(const Tensor& t) {
   AutogradMeta* m = meta_or_null(t);
@@ -88,8 +90,11 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 1 && grad.size(lead + static_cast<int64_t>(i)) != 1) dims.push_back(lead + static_cast<int64_t>(i));
   }
-  Tensor r = dims.empty() ? grad : grad.sum(dims, /*keepdim=*/true);
-  return r.reshape(shape);
+  if (dims.empty()) return detail::reshape_raw(grad, shape);
+  // The kernel of Tensor::sum(dims, keepdim), without the op: backward runs without grad mode.
+  Dtype dtype = is_floating(grad.dtype()) ? grad.dtype() : kInt64;
+  Tensor r = detail::reduce_raw(ReduceOp::Sum, grad, detail::reduce_dims(grad, dims, /*keepdim=*/true), dtype);
+  return detail::reshape_raw(r, shape);
 }
 
 }  // namespace twig::autograd

@@ -5,8 +5,7 @@
 
 #include "twig/autograd/engine.h"
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::autograd {
 
@@ -83,7 +82,7 @@ GradcheckResult gradcheck(const std::function<TensorList(const TensorList&)>& fn
     TensorList roots, grads;
     int64_t base = 0;
     for (const Tensor& out : outs) {
-      Tensor g = zeros_like(out);
+      Tensor g = detail::make_full(out.sizes(), 0, out.dtype(), out.device());
       if (o >= base && o < base + out.numel()) write(g, o - base, 1.0);
       base += out.numel();
       if (out.requires_grad()) {

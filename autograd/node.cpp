@@ -4,8 +4,7 @@
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::autograd {
 
@@ -106,9 +105,9 @@ TensorList AccumulateGrad::apply(TensorList grads) {
   if (!m.grad.defined()) {
     // Steal a gradient nobody else holds; copy one that may alias another tensor.
     bool owned = g.use_count() == 1 && g.is_contiguous() && !g.impl()->view_base && g.dtype() == leaf.dtype();
-    m.grad = owned ? g : g.to(leaf.dtype()).clone();
+    m.grad = owned ? g : detail::copy_raw(g, leaf.dtype(), g.device());
   } else {
-    m.grad.add_(g);
+    detail::add_into_raw(m.grad, g);
   }
   return {};
 }

@@ -2,7 +2,7 @@
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/engine.h"
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig {
 
@@ -76,7 +76,7 @@ void Tensor::retain_grad() const {
     if (auto impl = weak.lock()) {
       Tensor self(impl);
       auto& mm = meta(self);
-      mm.grad = mm.grad.defined() ? mm.grad + g : g.clone();
+      mm.grad = mm.grad.defined() ? detail::add_raw(mm.grad, g) : detail::copy_raw(g, g.dtype(), g.device());
     }
     return Tensor();
   });

@@ -10,10 +10,10 @@
 #include <string>
 
 #include "bench/bench_timer.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "bench_timer.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/serialize/safetensors.h"
-#include "twig/tensor/ops.h"
 
 using namespace twig;
 

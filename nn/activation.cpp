@@ -6,10 +6,10 @@
 #include <cmath>
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
 #include "twig/nn/py_format.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/trace.h"

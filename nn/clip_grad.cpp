@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig::nn::utils {
 

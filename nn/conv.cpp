@@ -25,10 +25,10 @@
 #include <cmath>
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/trace.h"
 

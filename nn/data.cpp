@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig::data {
 

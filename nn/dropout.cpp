@@ -1,8 +1,8 @@
 #include "twig/nn/dropout.h"
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/py_format.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

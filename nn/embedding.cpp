@@ -1,9 +1,9 @@
 #include "twig/nn/embedding.h"
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

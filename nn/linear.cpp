@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

@@ -7,7 +7,7 @@
 #include "twig/nn/loss.h"
 
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

@@ -8,9 +8,9 @@
 #include <typeinfo>
 
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/init.h"
 #include "twig/nn/parametrize.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

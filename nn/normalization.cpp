@@ -2,10 +2,10 @@
 
 #include "twig/autograd/function.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
 #include "twig/nn/py_format.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

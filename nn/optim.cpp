@@ -8,7 +8,7 @@
 #include <set>
 
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig::optim {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::nn::functional {
 

@@ -4,9 +4,9 @@
 #include "twig/nn/pooling.h"
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {

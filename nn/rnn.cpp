@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "twig/autograd/function.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/parallel.h"
 
 namespace twig::nn {

@@ -11,9 +11,9 @@
 #include <numeric>
 
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/cpu/selection.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/random.h"
 

@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/prune/kernels.h"
 #include "twig/prune/patch.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/shape.h"
 
 namespace twig::prune {

@@ -10,8 +10,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/serialize/detail.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::serialize {
 

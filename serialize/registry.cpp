@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
@@ -21,7 +22,6 @@
 #include "twig/nn/pooling.h"
 #include "twig/nn/rnn.h"
 #include "twig/serialize/module_io.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::serialize {
 

@@ -14,8 +14,8 @@
 #include <set>
 #include <vector>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/serialize/detail.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/shape.h"
 
 static_assert(std::endian::native == std::endian::little,

@@ -1,4 +1,4 @@
-// The narrow interface between twig's ops and a device. Ops (tensor/ops/) check arguments, decide
+// The narrow interface between twig's ops and a device. Ops (autograd/ops/) check arguments, decide
 // shapes and dtypes, allocate outputs and record autograd; a Backend only runs kernels on tensors
 // whose shapes already agree. The CPU backend always builds and is the reference; cuda/ registers
 // a CUDA backend when it is built. Every tensor a kernel receives is on that backend's device.
@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <optional>
 
-#include "twig/tensor/ops.h"
 #include "twig/tensor/tensor.h"
 
 namespace twig {
@@ -85,6 +84,15 @@ struct Pool2dGeometry {
   int64_t dilation_h = 1, dilation_w = 1;
   bool count_include_pad = true;
   int64_t divisor_override = 0;
+};
+
+// The scalars of one Adam/AdamW step (torch.optim.Adam's single-tensor algorithm), those that depend
+// on the step count already derived: step_size = lr / (1 - beta1^step),
+// bias_correction2_sqrt = sqrt(1 - beta2^step).
+struct AdamStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  double step_size = 0, bias_correction2_sqrt = 1;
+  bool decoupled = false, amsgrad = false, maximize = false;
 };
 
 class Backend {

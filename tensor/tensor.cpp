@@ -5,8 +5,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "twig/autograd/autograd_meta.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig {
 
@@ -88,7 +87,7 @@ Scalar Tensor::item() const {
   detail::check_defined(*this, "item");
   TWIG_CHECK(numel() == 1, RuntimeError, "a Tensor with ", numel(),
              " elements cannot be converted to Scalar (item() needs exactly one)");
-  Tensor c = device().is_cpu() ? *this : cpu();
+  Tensor c = device().is_cpu() ? *this : detail::copy_raw(*this, dtype(), Device::cpu());
   return TWIG_DISPATCH_ALL(dtype(), "item",
                            [&]() -> Scalar { return Scalar(*static_cast<scalar_t*>(c.raw_data_ptr())); });
 }
@@ -96,7 +95,8 @@ Scalar Tensor::item() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   detail::check_defined(*this, "to_vector");
-  Tensor c = to(Device::cpu()).to(dtype_of<T>::value).contiguous();
+  const bool direct = device().is_cpu() && dtype() == dtype_of<T>::value && is_contiguous();
+  Tensor c = direct ? *this : detail::copy_raw(*this, dtype_of<T>::value, Device::cpu());
   const T* p = static_cast<const T*>(c.raw_data_ptr());
   return std::vector<T>(p, p + c.numel());
 }
@@ -137,62 +137,4 @@ std::string NormP::str() const {
   return os.str();
 }
 
-namespace detail {
-
-Tensor make_empty(const Shape& shape, Dtype dtype, Device device) {
-  int64_t n = shape_numel(shape);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<StorageImpl>(static_cast<size_t>(n) * itemsize(dtype), device);
-  impl->sizes = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
-
-Tensor make_alias(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
-  check_defined(base, "view");
-  auto impl = std::make_shared<TensorImpl>();
-  const TensorImpl& b = *base.impl();
-  impl->storage = b.storage;
-  impl->sizes = std::move(sizes);
-  impl->strides = std::move(strides);
-  impl->offset = offset;
-  impl->dtype = b.dtype;
-  impl->version = b.version;
-  impl->view_base = b.view_base ? b.view_base : base.impl_ptr();
-  return Tensor(std::move(impl));
-}
-
-Tensor scalar_to_tensor(Scalar s, Dtype dtype, Device device) {
-  Tensor t = make_empty({}, dtype, device);
-  backend_for(device).fill(t, s);
-  return t;
-}
-
-void check_defined(const Tensor& t, const char* op) {
-  TWIG_CHECK(t.defined(), RuntimeError, op, ": got an undefined tensor");
-  if (t.impl()->layout != Layout::Strided) [[unlikely]]
-    TWIG_THROW(NotImplementedError, op, ": expected a strided tensor but got one with layout ", layout_name(t.layout()),
-               "; call to_dense() first");
-}
-
-void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  TWIG_CHECK(a.device() == b.device(), RuntimeError, op,
-             ": expected all tensors to be on the same device, but found at least two devices, ", a.device(), " and ",
-             b.device());
-}
-
-Tensor converted(const Tensor& t, Dtype dtype) {
-  if (t.dtype() == dtype) return t;
-  Tensor out = make_empty(t.sizes(), dtype, t.device());
-  backend_for(t.device()).copy(out, t);
-  return out;
-}
-
-std::string describe(const Tensor& t) {
-  if (!t.defined()) return "undefined";
-  return detail::str_cat(dtype_tensor_name(t.dtype()), t.sizes());
-}
-
-}  // namespace detail
 }  // namespace twig

@@ -1,7 +1,9 @@
 // twig::Tensor: a cheap, reference-counted handle to a TensorImpl. Copying a Tensor copies the
 // handle (like a Python reference); `is_same` compares identity. Views share storage; `clone()`
-// and `contiguous()` copy. Every differentiable op records its backward where it is defined
-// (tensor/ops/*.cpp), so the methods below are the autograd-aware API.
+// and `contiguous()` copy. Like ATen's TensorBody, the op methods are only declared here: they are
+// defined with their backward in autograd/ops/*.cpp, the layer above tensor/ and autograd/, so
+// nothing in tensor/ or autograd/ may call them (the link check in CMakeLists.txt enforces it);
+// tensor/raw.h holds the non-recording helpers those layers use instead.
 #pragma once
 
 #include <cstdint>
@@ -232,7 +234,7 @@ class Tensor {
   const Tensor& fill_(Scalar value) const;
   const Tensor& zero_() const;
 
-  // ---- sparse COO (tensor/ops/sparse.cpp) -------------------------------------------------------
+  // ---- sparse COO (autograd/ops/sparse.cpp) -----------------------------------------------------
   // A strided tensor as sparse COO with its first sparse_dim dims sparse (all by default) and the rest
   // dense (hybrid); coalesced, indices in row-major order, exact zeros dropped (NaN kept).
   Tensor to_sparse(std::optional<int64_t> sparse_dim = std::nullopt) const;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "twig/tensor/dtype.h"
@@ -14,11 +15,20 @@
 
 namespace twig {
 
-namespace autograd {
-struct AutogradMeta;
-}
-
+class Tensor;
 using Shape = std::vector<int64_t>;
+
+// What tensor/ knows of a tensor's autograd state (c10's AutogradMetaInterface). autograd/
+// implements it (autograd::AutogradMeta) and is the only code that creates one; tensor/ only owns
+// and destroys it.
+struct AutogradMetaInterface {
+  virtual ~AutogradMetaInterface() = default;
+  virtual bool requires_grad_flag() const = 0;
+  // The accumulated gradient (undefined when none).
+  virtual const Tensor& accumulated_grad() const = 0;
+  // The name of the node that made the tensor ("AddBackward0"); empty for leaves.
+  virtual std::string grad_fn_name() const = 0;
+};
 
 // Counts in-place modifications; a tensor and all its views hold the same counter, so a tensor
 // saved for backward notices when any alias of it was written.
@@ -34,7 +44,7 @@ struct TensorImpl {
   Dtype dtype = kFloat32;
   std::shared_ptr<VersionCounter> version = std::make_shared<VersionCounter>();
   // Null until the tensor takes part in autograd (requires_grad, a grad_fn, a hook).
-  std::unique_ptr<autograd::AutogradMeta> autograd;
+  std::unique_ptr<AutogradMetaInterface> autograd;
   // Set for views: the tensor whose storage this one aliases (used to refuse unsafe in-place ops).
   std::shared_ptr<TensorImpl> view_base;
 

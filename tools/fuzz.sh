@@ -15,7 +15,7 @@ mkdir -p "$OUT/obj" "$OUT/corpus" "$OUT/crashes" "$OUT/include"
 ln -sfn "$ROOT" "$OUT/include/twig"
 FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -DTWIG_NO_ALLOC_CACHE -I"$OUT/include" -I"$ROOT" -I/usr/include/x86_64-linux-gnu/openblas-pthread)
-SOURCES=$(ls "$ROOT"/tensor/*.cpp "$ROOT"/tensor/cpu/*.cpp "$ROOT"/tensor/ops/*.cpp "$ROOT"/autograd/*.cpp \
+SOURCES=$(ls "$ROOT"/tensor/*.cpp "$ROOT"/tensor/cpu/*.cpp "$ROOT"/autograd/*.cpp "$ROOT"/autograd/ops/*.cpp \
              "$ROOT"/nn/*.cpp "$ROOT"/serialize/*.cpp "$ROOT"/tests/models/common_pruning.cpp)
 OBJS=()
 TODO=()

@@ -6,10 +6,10 @@
 #include "twig/ao/activation_sparsifier.h"
 #include "twig/ao/utils.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/linear.h"
 #include "twig/serialize/module_io.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::cli {
 

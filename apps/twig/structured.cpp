@@ -7,11 +7,11 @@
 #include "twig/ao/extended_patterns.h"
 #include "twig/ao/pruners.h"
 #include "twig/ao/utils.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::cli {
 

@@ -11,6 +11,7 @@
 
 #include "twig/tensor/cpu/loops.h"
 #include "twig/tensor/random.h"
+#include "twig/tensor/raw.h"
 
 namespace twig {
 
@@ -244,8 +245,7 @@ void CpuBackend::normal(const Tensor& out, double mean, double std, Generator& g
 }
 
 void CpuBackend::bernoulli(const Tensor& out, const Tensor& p, Generator& gen) {
-  Tensor pd = p.dtype() == kFloat64 ? p : p.to(kFloat64);
-  Tensor pe = pd.expand(out.sizes()).contiguous();
+  Tensor pe = detail::contiguous_raw(detail::broadcast_raw(detail::converted(p, kFloat64), out.sizes()));
   const double* probs = pe.data_ptr<double>();
   int64_t i = 0;
   fill_serial(out, [&] { return gen.uniform() < probs[i++] ? 1.0 : 0.0; });

@@ -4,8 +4,8 @@
 
 #include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/cpu/cpu_small_gemm.h"
-#include "twig/tensor/ops/internal.h"
 #include "twig/tensor/parallel.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::cpu {
 
@@ -123,11 +123,11 @@ void CpuBackend::gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in,
   BlasOperand la = blas_layout(M, K, a.stride(1), a.stride(2));
   BlasOperand lb = blas_layout(K, N, b.stride(1), b.stride(2));
   if (!la.usable) {
-    a = a.contiguous();
+    a = detail::contiguous_raw(a);
     la = blas_layout(M, K, a.stride(1), a.stride(2));
   }
   if (!lb.usable) {
-    b = b.contiguous();
+    b = detail::contiguous_raw(b);
     lb = blas_layout(K, N, b.stride(1), b.stride(2));
   }
   const int64_t a_bs = a.size(0) == 1 ? 0 : a.stride(0), b_bs = b.size(0) == 1 ? 0 : b.stride(0);

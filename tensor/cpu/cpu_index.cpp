@@ -7,7 +7,7 @@
 #include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/cpu/loops.h"
 #include "twig/tensor/cpu/selection.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::cpu {
 
@@ -89,7 +89,7 @@ void CpuBackend::kthvalue(const Tensor& values, const Tensor& indices, const Ten
 }
 
 void CpuBackend::index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
-  Tensor idx = index.contiguous();
+  Tensor idx = detail::contiguous_raw(index);
   const int64_t* ip = idx.data_ptr<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i) {
     Tensor dst = detail::make_alias(out, line_starts(out, dim).sizes(), out.strides(),
@@ -144,7 +144,7 @@ void CpuBackend::scatter(const Tensor& self, int64_t dim, const Tensor& index, c
 
 void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
                            bool accumulate) {
-  Tensor idx = index.contiguous();
+  Tensor idx = detail::contiguous_raw(index);
   const int64_t* ip = idx.data_ptr<int64_t>();
   Shape slice_shape = line_starts(self, dim).sizes();
   for (int64_t i = 0; i < idx.numel(); ++i) {
@@ -161,7 +161,7 @@ void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index,
 }
 
 Tensor CpuBackend::nonzero(const Tensor& in) {
-  Tensor c = in.contiguous();
+  Tensor c = detail::contiguous_raw(in);
   const int64_t nd = c.dim(), n = c.numel();
   std::vector<int64_t> hits;
   TWIG_DISPATCH_ALL(c.dtype(), "nonzero", [&] {

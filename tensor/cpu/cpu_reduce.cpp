@@ -6,7 +6,7 @@
 
 #include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/cpu/loops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::cpu {
 

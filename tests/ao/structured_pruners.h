@@ -17,8 +17,8 @@
 
 #include "twig/ao/base_structured_sparsifier.h"
 #include "twig/ao/fake_structured_sparsity.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/parametrize.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::testing {
 

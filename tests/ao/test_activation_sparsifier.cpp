@@ -19,6 +19,7 @@
 #include "twig/ao/sparsifier_io.h"
 #include "twig/ao/utils.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/linear.h"
@@ -26,7 +27,6 @@
 #include "twig/serialize/module_io.h"
 #include "twig/serialize/registry.h"
 #include "twig/tensor/layout.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::ao {
 namespace {

@@ -4,12 +4,12 @@
 #include "models/common_pruning.h"
 #include "tests/testing.h"
 #include "twig/ao/graph.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 
 namespace twig {

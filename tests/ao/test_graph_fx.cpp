@@ -22,8 +22,8 @@
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
 #include "twig/ao/graph.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 
 namespace twig {

@@ -17,11 +17,11 @@
 #include "twig/ao/fake_structured_sparsity.h"
 #include "twig/ao/pruners.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/parametrize.h"
 #include "twig/tensor/backend.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 using namespace twig;
 using ao::Dict;

@@ -22,12 +22,12 @@
 #include "twig/ao/utils.h"
 #include "twig/ao/weight_norm_sparsifier.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/container.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/parametrize.h"
 #include "twig/serialize/module_io.h"
 #include "twig/tensor/error.h"
-#include "twig/tensor/ops.h"
 
 using namespace twig;
 using ao::Dict;

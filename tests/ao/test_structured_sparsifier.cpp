@@ -15,6 +15,7 @@
 #include "tests/ao/structured_pruners.h"
 #include "twig/ao/base_structured_sparsifier.h"
 #include "twig/ao/fake_structured_sparsity.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
@@ -23,7 +24,6 @@
 #include "twig/nn/pooling.h"
 #include "twig/nn/rnn.h"
 #include "twig/serialize/module_io.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::ao {
 namespace {

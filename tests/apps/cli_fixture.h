@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/data.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/tensor.h"
 

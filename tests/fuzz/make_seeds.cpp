@@ -5,10 +5,10 @@
 #include <string>
 
 #include "models/common_pruning.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/parametrize.h"
 #include "twig/serialize/module_io.h"
 #include "twig/serialize/safetensors.h"
-#include "twig/tensor/ops.h"
 
 using namespace twig;
 

@@ -4,10 +4,10 @@
 #include <iostream>
 #include <string>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/linear.h"
 #include "twig/serialize/module_io.h"
 #include "twig/serialize/safetensors.h"
-#include "twig/tensor/ops.h"
 
 using namespace twig;
 

@@ -1,8 +1,8 @@
 #include "models/common_pruning.h"
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/parametrize.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::testing::models {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/module.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::testing {
 

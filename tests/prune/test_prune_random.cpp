@@ -10,12 +10,12 @@
 
 #include "tests/prune/prune_testing.h"
 #include "tests/testing.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/optim.h"
 #include "twig/nn/rnn.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/shape.h"
 

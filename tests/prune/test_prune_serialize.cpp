@@ -12,11 +12,11 @@
 #include <string>
 
 #include "tests/testing.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
 #include "twig/nn/linear.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 
 #if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")

@@ -15,9 +15,9 @@
 #include "tests/fixture_file.h"
 #include "tests/prune/prune_fixture_helpers.h"
 #include "tests/testing.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/module.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 
 namespace twig {
 namespace {

@@ -15,6 +15,7 @@
 #include "tests/prune/prune_testing.h"
 #include "tests/testing.h"
 #include "twig/autograd/grad_mode.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/activation.h"
 #include "twig/nn/container.h"
 #include "twig/nn/conv.h"
@@ -22,7 +23,6 @@
 #include "twig/nn/rnn.h"
 #include "twig/prune/patch.h"
 #include "twig/prune/prune.h"
-#include "twig/tensor/ops.h"
 #include "twig/tensor/random.h"
 
 #if defined(TWIG_HAS_SERIALIZE) && __has_include("twig/serialize/module_io.h")

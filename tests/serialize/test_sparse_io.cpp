@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "serialize/serialize_testing.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/serialize/safetensors.h"
-#include "twig/tensor/ops.h"
 
 namespace twig::testing {
 namespace {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "testing.h"
+#include "twig/autograd/ops/internal.h"
 #include "twig/tensor/backend.h"
 #include "twig/tensor/cpu/cpu_small_gemm.h"
-#include "twig/tensor/ops/internal.h"
 
 using namespace twig;
 using cpu::SimdLevel;

@@ -8,10 +8,10 @@
 
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/linear.h"
 #include "twig/nn/object.h"
-#include "twig/tensor/ops.h"
 
 namespace twig {
 namespace {

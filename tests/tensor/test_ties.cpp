@@ -12,7 +12,7 @@
 
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
-#include "twig/tensor/ops.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 namespace {

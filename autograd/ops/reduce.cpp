@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {
@@ -15,37 +15,6 @@ using autograd::Node;
 using autograd::SavedTensor;
 
 namespace detail {
-
-ReduceDims reduce_dims(const Tensor& t, const Dims& dims, bool keepdim) {
-  ReduceDims rd;
-  const int64_t n = t.dim();
-  rd.reduced.assign(static_cast<size_t>(n), dims.empty());
-  for (int64_t d : dims) {
-    int64_t w = wrap_dim(d, n);
-    if (n == 0) continue;
-    TWIG_CHECK(!rd.reduced[w] || dims.empty(), RuntimeError, "dim ", w, " appears multiple times in the list of dims ",
-               dims);
-    rd.reduced[w] = true;
-  }
-  rd.count = 1;
-  for (int64_t i = 0; i < n; ++i) {
-    if (rd.reduced[i]) {
-      rd.count *= t.size(i);
-      rd.keep_shape.push_back(1);
-      if (keepdim) rd.out_shape.push_back(1);
-    } else {
-      rd.keep_shape.push_back(t.size(i));
-      rd.out_shape.push_back(t.size(i));
-    }
-  }
-  return rd;
-}
-
-Tensor reduce_raw(ReduceOp op, const Tensor& in, const ReduceDims& rd, Dtype out_dtype, double p) {
-  Tensor out = make_empty(rd.keep_shape, out_dtype, in.device());
-  backend_for(in.device()).reduce(op, out, in, rd.reduced, p);
-  return out.view(rd.out_shape);
-}
 
 Tensor expand_reduced_grad(const Tensor& g, const ReduceDims& rd, const Shape& input_shape) {
   return g.reshape(rd.keep_shape).expand(input_shape);

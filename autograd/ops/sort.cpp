@@ -2,8 +2,8 @@
 // of contiguous tensors, so each op moves `dim` last, runs, and moves it back. The values'
 // gradient goes back to the positions the indices name.
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

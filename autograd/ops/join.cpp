@@ -2,8 +2,8 @@
 // repeat_interleave, broadcast_tensors. cat is the one kernel here (copies into slices of the
 // output); the rest are views (narrow / select / expand) or compose differentiable ops.
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

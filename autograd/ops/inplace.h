@@ -3,7 +3,7 @@
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::detail {

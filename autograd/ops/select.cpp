@@ -1,9 +1,9 @@
 // Index-based selection and writes: index_select, gather, scatter_add, index_add_/copy_/fill_,
 // masked_fill/masked_select and nonzero.
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/inplace.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/inplace.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

@@ -4,8 +4,8 @@
 #include <numeric>
 
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

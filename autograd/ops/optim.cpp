@@ -1,7 +1,7 @@
 // Fused optimizer steps: the per-parameter update of torch.optim's algorithms as one kernel call.
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

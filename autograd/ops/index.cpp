@@ -13,9 +13,9 @@
 #include <algorithm>
 
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/inplace.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/inplace.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <vector>
 
+#include "twig/tensor/backend.h"
 #include "twig/tensor/tensor.h"
 
 namespace twig {
@@ -108,15 +109,7 @@ Tensor addmm(const Tensor& self, const Tensor& m1, const Tensor& m2, Scalar beta
 Tensor cdist(const Tensor& x1, const Tensor& x2, double p = 2.0);
 
 // ---- optimizer steps -----------------------------------------------------------------------
-// The scalars of one Adam/AdamW step (torch.optim.Adam's single-tensor algorithm), those that depend
-// on the step count already derived: step_size = lr / (1 - beta1^step),
-// bias_correction2_sqrt = sqrt(1 - beta2^step).
-struct AdamStep {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  double step_size = 0, bias_correction2_sqrt = 1;
-  bool decoupled = false, amsgrad = false, maximize = false;
-};
-
+// (AdamStep, the scalars of one step, is declared beside the Backend in tensor/backend.h.)
 // The whole update of one parameter in place, in one pass over memory: weight decay, both moment
 // updates, the amsgrad maximum and the parameter step. param, grad, exp_avg, exp_avg_sq (and
 // max_exp_avg_sq when s.amsgrad) share shape, floating dtype and device, else ValueError/TypeError/

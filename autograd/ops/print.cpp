@@ -7,8 +7,8 @@
 
 #include "twig/autograd/grad_mode.h"
 #include "twig/autograd/node.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

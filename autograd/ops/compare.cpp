@@ -1,8 +1,8 @@
 // Comparison helpers with PyTorch 1.13 semantics: equal, isclose, allclose. Built from existing
 // ops; none of them is differentiable, so the work runs without recording a graph.
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 

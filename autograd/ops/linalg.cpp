@@ -11,8 +11,8 @@
 
 #include "twig/autograd/function.h"
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

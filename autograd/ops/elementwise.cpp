@@ -3,9 +3,9 @@
 
 #include "twig/autograd/autograd_meta.h"
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/inplace.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/inplace.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {
@@ -37,26 +37,6 @@ Dtype result_type(const Tensor& a, const Tensor& b) {
 Dtype result_type(const Tensor& a, Scalar b) { return combine(a.dtype(), b.dtype()); }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) { return broadcast_shape(a, b); }
-
-namespace detail {
-
-// A view of t broadcast to shape (stride 0 on expanded dims), without autograd.
-Tensor broadcast_raw(const Tensor& t, const Shape& shape) {
-  if (t.sizes() == shape) return t;
-  int64_t lead = static_cast<int64_t>(shape.size()) - t.dim();
-  TWIG_CHECK(lead >= 0, RuntimeError, "cannot broadcast shape ", t.sizes(), " to ", shape);
-  Shape strides(shape.size(), 0);
-  for (int64_t i = 0; i < t.dim(); ++i) {
-    int64_t s = t.size(i);
-    TWIG_CHECK(s == shape[lead + i] || s == 1, RuntimeError, "The expanded size of the tensor (", shape[lead + i],
-               ") must match the existing size (", s, ") at non-singleton dimension ", lead + i,
-               ".  Target sizes: ", shape, ".  Tensor sizes: ", t.sizes());
-    strides[lead + i] = s == 1 ? 0 : t.stride(i);
-  }
-  return make_alias(t, shape, strides, t.storage_offset());
-}
-
-}  // namespace detail
 
 namespace {
 

@@ -1,8 +1,8 @@
 // Copies and conversions: contiguous, clone, to(dtype/device), copy_, fill_, zero_.
 #include "twig/autograd/function.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/inplace.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/inplace.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 #include "twig/tensor/trace.h"
 
 namespace twig {

@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "twig/autograd/grad_mode.h"
-#include "twig/tensor/ops.h"
-#include "twig/tensor/ops/internal.h"
+#include "twig/autograd/ops/internal.h"
+#include "twig/autograd/ops/ops.h"
 
 namespace twig {
 
@@ -15,17 +15,7 @@ namespace {
 
 using autograd::NoGradGuard;
 
-Tensor make_sparse(const Tensor& indices, const Tensor& values, const Shape& sizes, bool coalesced) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->layout = Layout::SparseCoo;
-  impl->sizes = sizes;
-  impl->strides.clear();
-  impl->dtype = values.dtype();
-  impl->coo_indices = indices.impl_ptr();
-  impl->coo_values = values.impl_ptr();
-  impl->coo_coalesced = coalesced;
-  return Tensor(std::move(impl));
-}
+using detail::make_sparse;
 
 // The impl of a sparse tensor, else NotImplementedError naming the op (PyTorch has no strided kernel
 // for these either).
@@ -75,11 +65,6 @@ Tensor unravel(const std::vector<int64_t>& lin, const Shape& sparse_sizes, Devic
 }  // namespace
 
 namespace detail {
-
-Tensor sparse_shallow_copy(const Tensor& t) {
-  const TensorImpl& s = coo(t, "detach");
-  return make_sparse(Tensor(s.coo_indices), Tensor(s.coo_values), s.sizes, s.coo_coalesced);
-}
 
 Tensor sparse_to(const Tensor& t, const TensorOptions& options, bool copy) {
   const TensorImpl& s = coo(t, "to");
