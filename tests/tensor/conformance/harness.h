@@ -42,6 +42,9 @@ const std::vector<Dtype> kAllDtypes = {kBool, kUInt8, kInt32, kInt64, kFloat32, 
 const std::vector<Dtype> kNumericDtypes = {kUInt8, kInt32, kInt64, kFloat32, kFloat64};
 const std::vector<Dtype> kFloatingDtypes = {kFloat32, kFloat64};
 
+// Thrown by a call to skip its run: conv2d_direct returned false (a backend may decline it per call).
+struct Declined {};
+
 // The tensors of one run, in the order the case made them, on the device of the backend called.
 using Args = std::vector<Tensor>;
 using Call = std::function<void(Backend&, const Args&)>;
@@ -69,6 +72,9 @@ class Case {
                double hi = 4);
   // An input with the given values (a CPU tensor; its shape and dtype), laid out per layout.
   size_t input(const Tensor& values, ArgLayout layout = ArgLayout::Contiguous);
+  // An input of whole numbers in [lo, hi) whatever the dtype (zeros for nonzero, ties, exact sums).
+  size_t input_whole(const Shape& shape, Dtype dtype, ArgLayout layout = ArgLayout::Contiguous, int64_t lo = -4,
+                     int64_t hi = 4);
   // An output: filled with random values first (both devices see the same), compared after the run.
   size_t output(const Shape& shape, Dtype dtype, ArgLayout layout = ArgLayout::Contiguous);
   // Marks an input as written by the kernel (in-place kernels): compared after the run.
@@ -101,7 +107,7 @@ class Case {
   bool ran() const { return ran_; }
 
  private:
-  size_t add(Tensor base_values, const Shape& shape, ArgLayout layout, bool written);
+  size_t add(const Shape& shape, Dtype dtype, ArgLayout layout, bool written);
 
   Dtype dtype_;
   int round_;
