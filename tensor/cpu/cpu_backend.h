@@ -1,12 +1,11 @@
-// The CPU backend: always built, and the reference every other backend is tested against. Not
-// final: the tests' fake device backend (tests/tensor/conformance/) derives from it.
+// The CPU backend: always built, and the reference every other backend is tested against.
 #pragma once
 
 #include "twig/tensor/backend.h"
 
 namespace twig::cpu {
 
-class CpuBackend : public Backend {
+class CpuBackend final : public Backend {
  public:
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr) override;

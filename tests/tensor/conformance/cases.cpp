@@ -130,15 +130,16 @@ void add_elementwise_cases(Table& t) {
                                                      {BinaryOp::BitwiseOr, "bitwise_or"},
                                                      {BinaryOp::BitwiseXor, "bitwise_xor"}};
   for (auto [op, name] : binary) {
-    t.add(BackendOp::Binary, std::string("binary.") + name, kAllDtypes, [op](Case& c) {
-      const Shape s = random_shape(c, 1, 3);
-      // No zero divisors (integer division by zero is undefined) and no negative integer powers.
-      const bool positive = op == BinaryOp::Div || op == BinaryOp::Remainder || op == BinaryOp::Pow;
-      auto x = c.input(s, c.dtype(), c.dense_layout());
-      auto y = positive ? c.input(s, c.dtype(), c.layout(), 1, 4) : c.input(s, c.dtype(), c.layout());
-      auto out = c.output(s, is_comparison(op) ? kBool : c.dtype(), c.dense_layout());
-      c.run([=](Backend& b, const Args& a) { b.binary(op, a[out], a[x], a[y]); });
-    });
+    t.add(BackendOp::Binary, std::string("binary.") + name, op == BinaryOp::Remainder ? kNumericDtypes : kAllDtypes,
+          [op](Case& c) {
+            const Shape s = random_shape(c, 1, 3);
+            // No zero divisors (integer division by zero is undefined) and no negative integer powers.
+            const bool positive = op == BinaryOp::Div || op == BinaryOp::Remainder || op == BinaryOp::Pow;
+            auto x = c.input(s, c.dtype(), c.dense_layout());
+            auto y = positive ? c.input(s, c.dtype(), c.layout(), 1, 4) : c.input(s, c.dtype(), c.layout());
+            auto out = c.output(s, is_comparison(op) ? kBool : c.dtype(), c.dense_layout());
+            c.run([=](Backend& b, const Args& a) { b.binary(op, a[out], a[x], a[y]); });
+          });
   }
   t.add(BackendOp::Where, "where", kAllDtypes, [](Case& c) {
     const Shape s = random_shape(c);
@@ -404,7 +405,11 @@ void add_conv_cases(Table& t) {
   t.add(
       BackendOp::Conv2dDirect, "conv2d_direct", kFloatingDtypes,
       [](Case& c) {
+        // The CPU's direct kernel wants a unit column stride and rows that fill its vectors.
         ConvGeometry g = conv_geometry(c);
+        g.stride[1] = 1;
+        g.out[1] = c.size(12, 16);
+        g.in[1] = g.out[1] - 2 * g.padding[1] + g.dilation[1] * (g.kernel[1] - 1);
         const int64_t N = c.size(1, 2), C = c.size(1, 3), O = c.size(1, 4);
         const bool accumulate = c.round() % 2 == 1;
         auto in = c.input({N, C, g.in[0], g.in[1]}, c.dtype());

@@ -15,8 +15,6 @@ namespace {
 
 Backend& cpu() { return cpu::cpu_backend(); }
 
-bool is_floating(Dtype d) { return d == kFloat32 || d == kFloat64; }
-
 // The elements of a CPU tensor as doubles, row-major.
 std::vector<double> values_of(const Tensor& t) {
   Tensor d = detail::copy_raw(t, kFloat64, Device::cpu());
@@ -80,7 +78,7 @@ uint64_t seed_of(const std::string& name, Dtype dtype, int round) {
   return h ^ (static_cast<uint64_t>(dtype) << 32) ^ static_cast<uint64_t>(round);
 }
 
-enum class Outcome { Compared, Skipped, Failed };
+enum class Outcome { Compared, Declined, Skipped, Failed };
 
 // One run of a case on device: fills `failures` and says what happened.
 Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend, std::vector<std::string>& failures) {
@@ -121,7 +119,7 @@ Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend,
       c.call()(cpu(), ref_args);
     }
   } catch (const Declined&) {
-    return Outcome::Skipped;
+    return Outcome::Declined;
   } catch (const Error&) {
     return Outcome::Skipped;  // the CPU backend does not take this (op, dtype): nothing to compare
   }
@@ -132,7 +130,7 @@ Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend,
       c.call()(backend, dev_args);
     }
   } catch (const Declined&) {
-    return Outcome::Skipped;
+    return Outcome::Declined;
   } catch (const std::exception& ex) {
     failures.push_back(where + "threw: " + ex.what());
     return Outcome::Failed;
@@ -322,6 +320,7 @@ std::vector<std::string> check_entry(const Entry& entry, Device device, int roun
       if (run_case(entry, c, device, backend, failures) != Outcome::Skipped) ++compared;
     }
   }
+  // (A run the kernel declined by returning false counts: declining is in its contract.)
   if (claimed > 0 && compared == 0) {
     failures.push_back(entry.name + " on " + device.str() + ": nothing compared (the CPU backend refused every run)");
   }
