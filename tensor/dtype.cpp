@@ -126,8 +126,7 @@ Device::Device(const std::string& spec) {
     }
     break;
   }
-  TWIG_THROW(ValueError, "invalid device string '", spec,
-             "' (expected 'cpu', 'cuda', 'cuda:N' or 'privateuseone:N')");
+  TWIG_THROW(ValueError, "invalid device string '", spec, "' (expected 'cpu', 'cuda', 'cuda:N' or 'privateuseone:N')");
 }
 
 std::string Device::str() const {
