@@ -1,7 +1,7 @@
 // Convolution and pooling kernels on CPU: im2col / col2im (2-D and 3-D) for conv-as-gemm, and
 // 2-D max / average / adaptive pooling with their backward passes. Each kernel is parallelized
 // over (batch x channel) planes with parallel_for, so every task writes its own plane (or its own
-// rows of cols). Called inside a pool task (nn/conv.cpp's sample chunks) they run serially.
+// rows of cols). Called inside a pool task (cpu_conv_gemm.cpp's sample chunks) they run serially.
 //
 // Dimension letters: N batch, C channels, (D, H, W) input dims, (OD, OH, OW) output dims,
 // K = kD * kH * kW kernel positions, L = OD * OH * OW output positions, B = N * C planes.
@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "twig/tensor/cpu/conv_kernels.h"
 #include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/cpu/cpu_small_gemm.h"
 #include "twig/tensor/parallel.h"
@@ -536,7 +537,7 @@ void check_contiguous(std::initializer_list<const Tensor*> ts, const char* op) {
 
 }  // namespace
 
-void CpuBackend::im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) {
+void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) {
   check_contiguous({&cols, &in}, "im2col");
   const Geom3 g3 = to_geom3(g);
   TWIG_DISPATCH_FLOATING(in.dtype(), "im2col", [&] {
@@ -545,7 +546,7 @@ void CpuBackend::im2col(const Tensor& cols, const Tensor& in, const ConvGeometry
   });
 }
 
-void CpuBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) {
+void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) {
   check_contiguous({&cols, &in}, "col2im");
   const Geom3 g3 = to_geom3(g);
   TWIG_DISPATCH_FLOATING(in.dtype(), "col2im", [&] {
@@ -554,8 +555,7 @@ void CpuBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry
   });
 }
 
-bool CpuBackend::conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
-                               bool accumulate) {
+bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate) {
   check_contiguous({&out, &in, &w}, "conv2d_direct");
   // Output rows are runs of input columns only with a unit column stride.
   const SimdLevel level = best_simd_level();
