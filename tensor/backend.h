@@ -127,9 +127,6 @@ enum class BackendOp : int16_t {
   Scatter,                    // self
   IndexPut,                   // self
   Nonzero,                    // in
-  Im2col,                     // in
-  Col2im,                     // cols
-  Conv2dDirect,               // in; declined means "returns false" (the caller takes im2col + gemm), no copies
   MaxPool2d,                  // in
   MaxPool2dBackward,          // grad_out
   AvgPool2d,                  // in
@@ -141,6 +138,8 @@ enum class BackendOp : int16_t {
   Normal,                     // out
   Bernoulli,                  // out
   // ---- convpool's entries ----
+  ConvForward,   // in
+  ConvBackward,  // grad_out
   // ---- actlstm's entries ----
   Count  // not an op: the number of entries
 };
