@@ -13,6 +13,8 @@
 
 using namespace twig;
 namespace F = twig::nn::functional;
+using twig::testing::leaf;
+using twig::testing::shape_str;
 
 namespace {
 
@@ -59,10 +61,8 @@ class ConvPoolDevice : public ::testing::Test {
   void SetUp() override { register_backend(dev, &backend); }
   void TearDown() override { unregister_backend(dev); }
 
-  // A float64 leaf on dev with the values testing::leaf(shape, seed) has on the CPU.
-  Tensor leaf_on_dev(const Shape& shape, uint64_t seed) {
-    return testing::leaf(shape, seed).detach().to(dev).requires_grad_();
-  }
+  // A float64 leaf on dev with the values leaf(shape, seed) has on the CPU.
+  Tensor leaf_on_dev(const Shape& shape, uint64_t seed) { return leaf(shape, seed).detach().to(dev).requires_grad_(); }
 
   const Device dev{DeviceType::PrivateUse1, 9};
   CountingBackend backend;
@@ -71,7 +71,7 @@ class ConvPoolDevice : public ::testing::Test {
 // conv2d on dev and on the CPU: the same outputs and gradients, all on dev.
 void expect_conv_matches(const Device& dev, const Shape& xs, const Shape& ws, int64_t groups, const F::IntPair& stride,
                          const F::IntPair& padding) {
-  const Tensor x = testing::leaf(xs, 1), w = testing::leaf(ws, 2), b = testing::leaf({ws[0]}, 3);
+  const Tensor x = leaf(xs, 1), w = leaf(ws, 2), b = leaf({ws[0]}, 3);
   const Tensor xd = x.detach().to(dev).requires_grad_(), wd = w.detach().to(dev).requires_grad_(),
                bd = b.detach().to(dev).requires_grad_();
   const Tensor y = F::conv2d(x, w, b, stride, padding, {1}, groups);
@@ -79,11 +79,11 @@ void expect_conv_matches(const Device& dev, const Shape& xs, const Shape& ws, in
   EXPECT_EQ(yd.device(), dev);
   y.sum().backward();
   yd.sum().backward();
-  EXPECT_TRUE(equal(yd.cpu(), y)) << "x " << testing::shape_str(xs) << " groups " << groups;
+  EXPECT_TRUE(equal(yd.cpu(), y)) << "x " << shape_str(xs) << " groups " << groups;
   for (auto [cpu_t, dev_t] : {std::pair{x, xd}, std::pair{w, wd}, std::pair{b, bd}}) {
     ASSERT_TRUE(dev_t.grad().defined());
     EXPECT_EQ(dev_t.grad().device(), dev);
-    EXPECT_TRUE(equal(dev_t.grad().cpu(), cpu_t.grad())) << "x " << testing::shape_str(xs) << " groups " << groups;
+    EXPECT_TRUE(equal(dev_t.grad().cpu(), cpu_t.grad())) << "x " << shape_str(xs) << " groups " << groups;
   }
 }
 
@@ -118,7 +118,7 @@ TEST_F(ConvPoolDevice, PoolGradsStayOnTheDevice) {
       [](const Tensor& t) { return F::adaptive_max_pool2d(t, {3}); },
   };
   for (size_t i = 0; i < pools.size(); ++i) {
-    const Tensor x = testing::leaf({2, 3, 6, 7}, 4);
+    const Tensor x = leaf({2, 3, 6, 7}, 4);
     const Tensor xd = x.detach().to(dev).requires_grad_();
     const Tensor y = pools[i](x), yd = pools[i](xd);
     EXPECT_EQ(yd.device(), dev);
