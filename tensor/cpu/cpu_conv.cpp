@@ -126,6 +126,17 @@ inline void add_row(T* __restrict dst, const T* __restrict src, int64_t n) {
   for (; i < n; ++i) dst[i] += src[i];
 }
 
+// d[0, n) = 0 for the few columns (n <= padding) of a row that lie in the padding. GCC turns the
+// plain loop into a memset call, one per row: LeNet-5's conv1 made about 17000 of them per batch,
+// 3.4% of a training run's instructions (callgrind). The empty asm hides the pattern.
+template <typename T>
+inline void zero_few(T* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    d[i] = T(0);
+    asm volatile("" : "+r"(i));
+  }
+}
+
 // One (sample, channel) plane into its K cols rows, the first at `block`, `row_len` apart.
 template <typename T>
 void im2col_plane_2d(T* block, int64_t row_len, const T* src, const Geom3& g) {
@@ -142,13 +153,13 @@ void im2col_plane_2d(T* block, int64_t row_len, const T* src, const Geom3& g) {
       for (int64_t oy = y0; oy < y1; ++oy) {
         T* d = dst + oy * OW;
         const T* s = src + (oy * sh - ph + ky * dh) * W + kx * dw - pw;  // s[ox * sw]: input under ox
-        for (int64_t ox = 0; ox < lo; ++ox) d[ox] = T(0);
+        zero_few(d, lo);
         if (sw == 1) {
           copy_row(d + lo, s + lo, hi - lo);
         } else {
           for (int64_t ox = lo; ox < hi; ++ox) d[ox] = s[ox * sw];
         }
-        for (int64_t ox = hi; ox < OW; ++ox) d[ox] = T(0);
+        zero_few(d + hi, OW - hi);
       }
       std::fill(dst + y1 * OW, dst + OH * OW, T(0));
     }
