@@ -1,23 +1,9 @@
-// F::conv2d / F::conv3d and the Conv2d / Conv3d modules.
+// F::conv2d / F::conv3d and the Conv2d / Conv3d modules: argument checks as PyTorch 1.13 makes
+// them, shapes, and one autograd node per call. The compute is the backend's
+// (Backend::conv_forward / conv_backward; the CPU's chunking and threading are in
+// tensor/cpu/cpu_conv_gemm.cpp). Gradients are allocated on the device of the tensors they are for.
 //
-// Convolution as gemm. For groups == 1 and a batch (the common case), the batch is cut into fixed
-// chunks of samples that run on the thread pool. Each chunk writes out (ns, O, L) = weight
-// (O, C*K) @ cols[n] in place, no permuting copy: either Backend::conv2d_direct reads the input
-// windows where they lie (2-D, where the backend has it), or im2col lays the chunk out as cols
-// (ns, C*K, L) and gemms read it while it is hot. No cols outlive the chunk. Backward, chunk by
-// chunk:
-//   grad_cols[n] = weightᵀ @ grad_out[n] → col2im (grad_cols only lives inside the chunk),
-//   grad_weight = Σn grad_out[n] @ cols[n]ᵀ over the chunk's cols built again from x (one
-//     gemm_sum per chunk; partial sums added in chunk order),
-//   grad_bias = grad_out summed over N and L.
-// Grouped convs and single samples use cols (C*K, N*L) and one gemm per group over the whole
-// batch (out (O, N*L), then one strided copy into (N, O, L) when N > 1). bench/bench_conv measured
-// both on LeNet at batch 64 (2 threads, shared machine): per-sample 5.9-6.7 ms per conv+pool
-// fwd+bwd iteration against 9.3-10.7 ms for the one-big-gemm layout (1 thread: 5.4-5.9 vs
-// 5.7-5.8), so the per-sample layout is the default where it applies.
-// Forward and backward run on raw tensors and record a single autograd node per call.
-//
-// Dimension letters: N batch, C input channels, O output channels, G groups (Cg = C/G, Og = O/G),
+// Dimension letters: N batch, C input channels, O output channels, G groups,
 // S... input spatial dims, K = prod(kernel), L = prod(output spatial dims).
 #include "twig/nn/conv.h"
 
@@ -29,7 +15,6 @@
 #include "twig/autograd/ops/ops.h"
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/parallel.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {
@@ -40,22 +25,6 @@ namespace {
 
 using autograd::Node;
 using autograd::SavedTensor;
-
-// Per-sample cols (N, C*K, L) where groups == 1 (see the file comment); false forces the
-// one-big-gemm layout everywhere (for benchmarking).
-constexpr bool kPerSampleLayout = true;
-
-// The per-sample path works on chunks of this many samples, spread over the thread pool. The
-// chunking is fixed (not per thread) so the weight-gradient partial sums are the same whatever
-// the thread count; 4 LeNet samples' cols stay within a core's L2 between im2col and gemm.
-constexpr int64_t kSampleChunk = 4;
-int64_t num_chunks(int64_t n) { return (n + kSampleChunk - 1) / kSampleChunk; }
-
-int64_t contiguous_numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
 
 // One value for every spatial dim, or one per dim.
 Shape expand_param(const std::vector<int64_t>& v, size_t dims, const char* name) {
@@ -70,23 +39,6 @@ std::string join_x(const Shape& s) {
   std::string r;
   for (size_t i = 0; i < s.size(); ++i) r += (i ? " x " : "") + std::to_string(s[i]);
   return r;
-}
-
-Tensor contiguous_raw(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor c = detail::make_empty(t.sizes(), t.dtype(), t.device());
-  backend_for(t.device()).copy(c, t);
-  return c;
-}
-
-// A contiguous (1, rows, cols) matrix view of `t` starting at element `offset` of t's storage
-// region (t contiguous), for Backend::gemm.
-Tensor mat(const Tensor& t, int64_t offset, int64_t rows, int64_t cols) {
-  return detail::make_alias(t, {1, rows, cols}, {rows * cols, cols, 1}, t.storage_offset() + offset);
-}
-// The transpose of the contiguous (rows, cols) block at `offset`: a (1, cols, rows) view.
-Tensor mat_t(const Tensor& t, int64_t offset, int64_t rows, int64_t cols) {
-  return detail::make_alias(t, {1, cols, rows}, {rows * cols, 1, cols}, t.storage_offset() + offset);
 }
 
 struct ConvPlan {
@@ -170,185 +122,55 @@ ConvPlan plan_conv(const char* op, size_t D, const Tensor& x, const Tensor& w, c
   return p;
 }
 
-// The cols (ns, C*K, L) of samples [s0, s0 + ns) of xc (N, C, S...) contiguous, in a fresh buffer
-// that a chunk's gemm reads while it is in L2. A whole batch's cols kept from the forward for the
-// weight gradient (5 MB for LeNet-5's conv1) went out to memory and back; building a chunk's again
-// costs less, and lets the forward skip cols entirely where the backend has a direct conv.
-Tensor chunk_cols(const Tensor& xc, const Shape& xs, const ConvPlan& p, int64_t s0, int64_t ns) {
-  const int64_t CK = p.C * p.K, S = contiguous_numel(p.geom.in);
-  Tensor cols = detail::make_empty({ns, CK, p.L}, xc.dtype(), xc.device());
-  if (cols.numel() == 0) return cols;
-  Shape xs_c = xs;
-  xs_c[0] = ns;
-  backend_for(xc.device())
-      .im2col(cols, detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * p.C * S), p.geom);
-  return cols;
-}
-
 Tensor convnd(const char* op, const char* node_name, size_t D, const Tensor& x, const Tensor& w, const Tensor& b,
               const IntPair& stride, const IntPair& padding, const IntPair& dilation, int64_t groups) {
   const ConvPlan p = plan_conv(op, D, x, w, b, stride, padding, dilation, groups);
-  const int64_t N = p.N, C = p.C, O = p.O, G = p.G, K = p.K, L = p.L;
-  const int64_t Cg = C / G, Og = O / G, NL = N * L;
-  Backend& be = backend_for(x.device());
-  const Dtype dt = x.dtype();
-
-  // x as (N, C, S...) contiguous.
-  Shape xs = x.sizes();
-  if (!p.batched) xs.insert(xs.begin(), 1);
-  Tensor xc = contiguous_raw(x);
-  xc = detail::make_alias(xc, xs, contiguous_strides(xs), xc.storage_offset());
-  const Tensor wc = contiguous_raw(w);
-
-  Tensor out = detail::make_empty(p.out_shape, dt, x.device());
-  if (out.numel() > 0) {
-    // Two layouts (see the file comment).
-    const bool per_sample = G == 1 && N > 1 && kPerSampleLayout;
-    // The per-sample path keeps no cols: a chunk's live only while its gemm runs, and the
-    // backward builds them again (see chunk_cols).
-    Tensor cols = per_sample ? Tensor() : detail::make_empty({C * K, NL}, dt, x.device());
-    if (per_sample) {
-      // Chunks of samples over the pool: each writes its cols, then its outputs while they are
-      // hot; or, where the backend has a direct kernel, reads its input windows in place.
-      const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
-      parallel_for(0, num_chunks(N), 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
-          const Tensor out_c = detail::make_alias(out, {ns, O, L}, {O * L, L, 1}, s0 * O * L);
-          Scalar beta = 0;
-          if (b.defined()) {
-            be.copy(out_c, detail::make_alias(b, {ns, O, L}, {0, b.stride(0), 0}, b.storage_offset()));
-            beta = 1;
-          }
-          Shape xs_c = xs, os_c = p.out_shape;  // per-sample means batched: both lead with N
-          xs_c[0] = ns;
-          os_c[0] = ns;
-          if (be.conv2d_direct(detail::make_alias(out, os_c, contiguous_strides(os_c), s0 * O * L),
-                               detail::make_alias(xc, xs_c, contiguous_strides(xs_c), xc.storage_offset() + s0 * C * S),
-                               wc, p.geom, b.defined())) {
-            continue;
-          }
-          const Tensor cols_c = chunk_cols(xc, xs, p, s0, ns);
-          be.gemm(out_c, detail::make_alias(wc, {ns, O, CK}, {0, CK, 1}, wc.storage_offset()), cols_c, 1, beta);
-        }
-      });
-    } else {
-      if (cols.numel() > 0) be.im2col(cols, xc, p.geom);
-      Tensor out_onl =
-          N == 1 ? detail::make_alias(out, {O, NL}, {NL, 1}, 0) : detail::make_empty({O, NL}, dt, x.device());
-      Scalar beta = 0;
-      if (b.defined()) {
-        be.copy(out_onl, detail::make_alias(b, {O, NL}, {b.stride(0), 0}, b.storage_offset()));
-        beta = 1;
-      }
-      for (int64_t gi = 0; gi < G; ++gi) {
-        be.gemm(mat(out_onl, gi * Og * NL, Og, NL), mat(wc, gi * Og * Cg * K, Og, Cg * K),
-                mat(cols, gi * Cg * K * NL, Cg * K, NL), 1, beta);
-      }
-      if (N > 1) {
-        be.copy(detail::make_alias(out, {N, O, L}, {O * L, L, 1}, 0),
-                detail::make_alias(out_onl, {N, O, L}, {L, NL, 1}, 0));
-      }
-    }
-    if (autograd::should_record({x, w, b})) {
-      // cols is needed only for grad_weight; it is internal, so no version check is needed on it.
-      // The per-sample path builds each chunk's cols again from x in the backward instead.
-      Tensor saved_cols = w.requires_grad() && !per_sample ? cols : Tensor();
-      autograd::record(
-          node_name, {x, w, b}, {out},
-          [sx = SavedTensor(x), sw = SavedTensor(w), saved_cols, p, per_sample, x_shape = x.sizes(), xs,
-           w_shape = w.sizes()](const TensorList& grads, const Node& n) -> TensorList {
-            const int64_t N = p.N, C = p.C, O = p.O, G = p.G, K = p.K, L = p.L;
-            const int64_t Cg = C / G, Og = O / G, NL = N * L;
-            sx.get();  // raises if x was modified in place since the forward
-            const Tensor wt = contiguous_raw(sw.get());
-            Backend& be = backend_for(wt.device());
-            const Tensor go = contiguous_raw(grads[0]);
-            if (per_sample) {
-              // Chunks of samples over the pool. Each chunk writes its own rows of grad_x (its
-              // grad_cols live only inside the task) and its own partial grad_weight; the partials
-              // are summed in chunk order, so results do not depend on the thread count.
-              const int64_t CK = C * K, S = contiguous_numel(p.geom.in);
-              const int64_t chunks = num_chunks(N);
-              Tensor xc;  // x as (N, C, S...) contiguous, for the chunks' cols
-              if (n.needs_input_grad(1)) {
-                xc = contiguous_raw(sx.get());
-                xc = detail::make_alias(xc, xs, contiguous_strides(xs), xc.storage_offset());
-              }
-              const Tensor go3 = detail::make_alias(go, {N, O, L}, {O * L, L, 1}, go.storage_offset());
-              const bool need_gx = n.needs_input_grad(0), need_gw = n.needs_input_grad(1);
-              Tensor gx, gw, gb, gw_parts;
-              if (need_gx) gx = detail::make_empty(xs, go.dtype(), go.device());
-              if (need_gw) gw_parts = detail::make_empty({chunks, O, CK}, go.dtype(), go.device());
-              if (need_gx || need_gw) {
-                parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-                  for (int64_t c = c0; c < c1; ++c) {
-                    const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
-                    if (need_gx) {
-                      Tensor gcols = detail::make_empty({ns, CK, L}, go.dtype(), go.device());
-                      be.gemm(gcols, detail::make_alias(wt, {ns, CK, O}, {0, 1, CK}, wt.storage_offset()),
-                              detail::make_alias(go, {ns, O, L}, {O * L, L, 1}, go.storage_offset() + s0 * O * L), 1,
-                              0);
-                      Shape xs_c = xs;
-                      xs_c[0] = ns;
-                      be.col2im(detail::make_alias(gx, xs_c, contiguous_strides(xs_c), s0 * C * S), gcols, p.geom);
-                    }
-                    if (need_gw) {
-                      // Σ over the chunk's samples of grad_out[s] (O, L) @ cols[s]ᵀ (L, CK).
-                      const Tensor cols_c = chunk_cols(xc, xs, p, s0, ns);
-                      be.gemm_sum(mat(gw_parts, c * O * CK, O, CK),
-                                  detail::make_alias(go, {ns, O, L}, {O * L, L, 1}, go.storage_offset() + s0 * O * L),
-                                  detail::make_alias(cols_c, {ns, L, CK}, {CK * L, 1, L}, 0), 1, 0);
-                    }
-                  }
-                });
-              }
-              if (need_gx) gx = detail::make_alias(gx, x_shape, contiguous_strides(x_shape), 0);
-              if (need_gw) gw = (chunks == 1 ? gw_parts : gw_parts.sum({0})).view(w_shape);
-              if (n.needs_input_grad(2)) gb = go3.sum({0, 2});
-              return {gx, gw, gb};
-            }
-            // grad_out as (O, N*L), the layout of the forward's gemm.
-            Tensor go_onl = go;
-            if (N > 1) {
-              go_onl = detail::make_empty({O, NL}, go.dtype(), go.device());
-              be.copy(detail::make_alias(go_onl, {N, O, L}, {L, NL, 1}, 0),
-                      detail::make_alias(go, {N, O, L}, {O * L, L, 1}, go.storage_offset()));
-            } else {
-              go_onl = detail::make_alias(go, {O, NL}, {NL, 1}, go.storage_offset());
-            }
-            Tensor gx, gw, gb;
-            if (n.needs_input_grad(0)) {
-              Tensor gcols = detail::make_empty({C * K, NL}, go.dtype(), go.device());
-              for (int64_t gi = 0; gi < G; ++gi) {
-                be.gemm(mat(gcols, gi * Cg * K * NL, Cg * K, NL), mat_t(wt, gi * Og * Cg * K, Og, Cg * K),
-                        mat(go_onl, gi * Og * NL, Og, NL), 1, 0);
-              }
-              gx = detail::make_empty(xs, go.dtype(), go.device());
-              be.col2im(gx, gcols, p.geom);
-              gx = detail::make_alias(gx, x_shape, contiguous_strides(x_shape), 0);
-            }
-            if (n.needs_input_grad(1)) {
-              gw = detail::make_empty(w_shape, go.dtype(), go.device());
-              for (int64_t gi = 0; gi < G; ++gi) {
-                be.gemm(mat(gw, gi * Og * Cg * K, Og, Cg * K), mat(go_onl, gi * Og * NL, Og, NL),
-                        mat_t(saved_cols, gi * Cg * K * NL, Cg * K, NL), 1, 0);
-              }
-            }
-            if (n.needs_input_grad(2)) gb = go_onl.sum({1});
-            return {gx, gw, gb};
-          });
-    }
-  } else if (autograd::should_record({x, w, b})) {
-    // Empty output (N == 0 or O == 0): zero gradients.
-    autograd::record(node_name, {x, w, b}, {out},
-                     [xsz = x.sizes(), wsz = w.sizes(), bsz = b.defined() ? b.sizes() : Shape{}, dt](
-                         const TensorList&, const Node& n) -> TensorList {
-                       return {n.needs_input_grad(0) ? zeros(xsz, dt) : Tensor(),
-                               n.needs_input_grad(1) ? zeros(wsz, dt) : Tensor(),
-                               n.needs_input_grad(2) ? zeros(bsz, dt) : Tensor()};
-                     });
+  // x as (N, C, S...) contiguous; out is (N, O, out...) to the backend, whatever it is batched or not.
+  Shape xs = x.sizes(), os = p.out_shape;
+  if (!p.batched) {
+    xs.insert(xs.begin(), 1);
+    os.insert(os.begin(), 1);
   }
+  Tensor out = detail::make_empty(p.out_shape, x.dtype(), x.device());
+  if (out.numel() > 0) {
+    const Tensor xc = detail::contiguous_raw(x);
+    backend_for(x.device())
+        .conv_forward(detail::make_alias(out, os, contiguous_strides(os), 0),
+                      detail::make_alias(xc, xs, contiguous_strides(xs), xc.storage_offset()),
+                      detail::contiguous_raw(w), b.defined() ? detail::contiguous_raw(b) : Tensor(), p.geom, groups);
+  }
+  if (!autograd::should_record({x, w, b})) return out;
+  autograd::record(node_name, {x, w, b}, {out},
+                   [sx = SavedTensor(x), sw = SavedTensor(w), geom = p.geom, groups, xs, os, x_shape = x.sizes(),
+                    w_shape = w.sizes(),
+                    b_shape = b.defined() ? b.sizes() : Shape{}](const TensorList& grads, const Node& n) -> TensorList {
+                     const Tensor x = sx.get(), w = sw.get();  // raise if modified in place since the forward
+                     const Tensor& go = grads[0];
+                     const Device dev = go.device();
+                     const Dtype dt = go.dtype();
+                     Tensor gx, gw, gb;
+                     if (n.needs_input_grad(0)) gx = detail::make_empty(x_shape, dt, dev);
+                     if (n.needs_input_grad(1)) gw = detail::make_empty(w_shape, dt, dev);
+                     if (n.needs_input_grad(2)) gb = detail::make_empty(b_shape, dt, dev);
+                     if (go.numel() == 0) {
+                       // Empty output (N == 0 or O == 0): zero gradients, on the gradient's device.
+                       for (const Tensor* t : {&gx, &gw, &gb}) {
+                         if (t->defined() && t->numel() > 0) backend_for(dev).fill(*t, 0);
+                       }
+                       return {gx, gw, gb};
+                     }
+                     const Tensor goc = detail::contiguous_raw(go);
+                     Tensor xc;  // read only for the weight gradient
+                     if (gw.defined()) {
+                       xc = detail::contiguous_raw(x);
+                       xc = detail::make_alias(xc, xs, contiguous_strides(xs), xc.storage_offset());
+                     }
+                     backend_for(dev).conv_backward(
+                         gx.defined() ? detail::make_alias(gx, xs, contiguous_strides(xs), 0) : Tensor(), gw, gb,
+                         detail::make_alias(goc, os, contiguous_strides(os), goc.storage_offset()), xc,
+                         gx.defined() ? detail::contiguous_raw(w) : Tensor(), geom, groups);
+                     return {gx, gw, gb};
+                   });
   return out;
 }
 

@@ -1,6 +1,7 @@
 // F::max_pool2d / avg_pool2d / adaptive_avg_pool2d / adaptive_max_pool2d and their modules.
 // Each function checks its arguments as PyTorch 1.13 does, runs one backend kernel on the
 // (B = N*C, H, W) planes and records one autograd node whose backward is the matching kernel.
+// All compute is the backend's; gradients are allocated on the gradient's device.
 #include "twig/nn/pooling.h"
 
 #include "twig/autograd/function.h"
@@ -16,13 +17,6 @@ using functional::IntPair;
 namespace {
 
 using autograd::Node;
-
-Tensor contiguous_raw(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor c = detail::make_empty(t.sizes(), t.dtype(), t.device());
-  backend_for(t.device()).copy(c, t);
-  return c;
-}
 
 // (H, W) from a one-value-or-pair argument; RuntimeError naming the op and argument otherwise.
 std::pair<int64_t, int64_t> pair_arg(const IntPair& v, const char* op, const char* what) {
@@ -56,7 +50,7 @@ Planes to_planes(const Tensor& x, int64_t OH, int64_t OW) {
   p.H = x.size(-2);
   p.W = x.size(-1);
   p.B = x.dim() == 4 ? x.size(0) * x.size(1) : x.size(0);
-  const Tensor c = contiguous_raw(x);
+  const Tensor c = detail::contiguous_raw(x);
   p.in = detail::make_alias(c, {p.B, p.H, p.W}, {p.H * p.W, p.W, 1}, c.storage_offset());
   p.out_shape = x.sizes();
   p.out_shape[p.out_shape.size() - 2] = OH;
@@ -133,7 +127,7 @@ template <typename Kernel>
 void record_pool(const char* name, const Tensor& x, const Tensor& out, int64_t B, Kernel kernel) {
   if (!autograd::should_record({x})) return;
   autograd::record(name, {x}, {out}, [x_shape = x.sizes(), B, kernel](const TensorList& g, const Node&) -> TensorList {
-    const Tensor go = contiguous_raw(g[0]);
+    const Tensor go = detail::contiguous_raw(g[0]);
     Tensor gx = detail::make_empty(x_shape, go.dtype(), go.device());
     if (gx.numel() > 0 && go.numel() > 0)
       kernel(planes_of(gx, B), planes_of(go, B));

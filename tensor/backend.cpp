@@ -62,12 +62,6 @@ const char* backend_op_name(BackendOp op) {
       return "index_put";
     case BackendOp::Nonzero:
       return "nonzero";
-    case BackendOp::Im2col:
-      return "im2col";
-    case BackendOp::Col2im:
-      return "col2im";
-    case BackendOp::Conv2dDirect:
-      return "conv2d_direct";
     case BackendOp::MaxPool2d:
       return "max_pool2d";
     case BackendOp::MaxPool2dBackward:
@@ -89,6 +83,10 @@ const char* backend_op_name(BackendOp op) {
     case BackendOp::Bernoulli:
       return "bernoulli";
     // ---- convpool's entries ----
+    case BackendOp::ConvForward:
+      return "conv_forward";
+    case BackendOp::ConvBackward:
+      return "conv_backward";
     // ---- actlstm's entries ----
     case BackendOp::Count:
       break;
@@ -253,22 +251,25 @@ class FallbackBackend final : public Backend {
     inner_.copy(out, on_cpu);
     return out;
   }
-  void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) override {
+  // ---- convpool's entries ----
+  void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
+                    int64_t groups) override {
     dispatch(
-        BackendOp::Im2col, in.dtype(), 0b01, [&](Backend& b, const Tensor& c, const Tensor& i) { b.im2col(c, i, g); },
-        cols, in);
+        BackendOp::ConvForward, in.dtype(), 0b0001,
+        [&](Backend& be, const Tensor& o, const Tensor& i, const Tensor& wt, const Tensor& b) {
+          be.conv_forward(o, i, wt, b, g, groups);
+        },
+        out, in, w, bias);
   }
-  void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) override {
+  void conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias, const Tensor& grad_out,
+                     const Tensor& in, const Tensor& w, const ConvGeometry& g, int64_t groups) override {
     dispatch(
-        BackendOp::Col2im, cols.dtype(), 0b01, [&](Backend& b, const Tensor& i, const Tensor& c) { b.col2im(i, c, g); },
-        in, cols);
+        BackendOp::ConvBackward, grad_out.dtype(), 0b000111,
+        [&](Backend& be, const Tensor& gi, const Tensor& gw, const Tensor& gb, const Tensor& go, const Tensor& i,
+            const Tensor& wt) { be.conv_backward(gi, gw, gb, go, i, wt, g, groups); },
+        grad_in, grad_w, grad_bias, grad_out, in, w);
   }
-  bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
-                     bool accumulate) override {
-    // Declining is already part of this kernel's contract: the caller takes im2col + gemm.
-    if (!inner_.supports_op(BackendOp::Conv2dDirect, in.dtype())) return false;
-    return inner_.conv2d_direct(out, in, w, g, accumulate);
-  }
+  // ---- end convpool's entries ----
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) override {
     dispatch(
         BackendOp::MaxPool2d, in.dtype(), 0b011,

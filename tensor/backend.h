@@ -127,9 +127,6 @@ enum class BackendOp : int16_t {
   Scatter,                    // self
   IndexPut,                   // self
   Nonzero,                    // in
-  Im2col,                     // in
-  Col2im,                     // cols
-  Conv2dDirect,               // in; declined means "returns false" (the caller takes im2col + gemm), no copies
   MaxPool2d,                  // in
   MaxPool2dBackward,          // grad_out
   AvgPool2d,                  // in
@@ -141,6 +138,8 @@ enum class BackendOp : int16_t {
   Normal,                     // out
   Bernoulli,                  // out
   // ---- convpool's entries ----
+  ConvForward,   // in
+  ConvBackward,  // grad_out
   // ---- actlstm's entries ----
   Count  // not an op: the number of entries
 };
@@ -219,21 +218,22 @@ class Backend {
   // Coordinates of nonzero elements, (n, ndim) int64.
   virtual Tensor nonzero(const Tensor& in) = 0;
 
-  // ---- convolution and pooling (float32/float64, contiguous tensors) ----
-  // Letters: N batch, C channels, S... spatial input dims, K = prod(kernel), L = prod(out dims).
-  // cols (C*K, N*L) from in (N, C, S...): cols[(c, k...), (n, o...)] = in[n, c, o*stride - pad + k*dil]
-  // (0 in the padding). Row-major over (c, k...) and (n, o...). A 3-D cols (N, C*K, L) holds the
-  // same values one sample after another: cols[n, (c, k...), (o...)].
-  virtual void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) = 0;
-  // The adjoint: in (N, C, S...) = sum of the cols entries that im2col read from each element
-  // (in is overwritten).
-  virtual void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) = 0;
-  // A 2-D conv without cols: out (N, O, OH, OW) = w (O, C, kH, kW) applied to every window of
-  // in (N, C, H, W), added onto out when accumulate (it holds the bias), all contiguous. Returns
-  // false, having touched nothing, where the backend has no such kernel for this dtype, geometry
-  // or machine; the caller then takes im2col + gemm.
-  virtual bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
-                             bool accumulate) = 0;
+  // ---- convolution (convpool17): float32/float64, contiguous tensors ----
+  // Letters: N batch, C input channels, O output channels, G = groups (C and O divisible by it),
+  // S... spatial input dims (2 or 3 of them), K = prod(kernel), L = prod(out dims).
+  // out (N, O, out...) = the G-way grouped convolution of in (N, C, S...) with w (O, C/G, kernel...),
+  // plus bias (O) on every output position where bias is defined. out is overwritten.
+  virtual void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias,
+                            const ConvGeometry& g, int64_t groups) = 0;
+  // conv_forward's gradients from grad_out (N, O, out...): grad_in (N, C, S...), grad_w
+  // (O, C/G, kernel...) and grad_bias (O) are overwritten; an undefined one is not computed. `in`
+  // is read only for grad_w and `w` only for grad_in (either may be undefined when not read).
+  virtual void conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias,
+                             const Tensor& grad_out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
+                             int64_t groups) = 0;
+  // ---- end convolution ----
+
+  // ---- pooling (float32/float64, contiguous tensors) ----
   // Planes: in (B, H, W), out and indices (B, out_h, out_w); indices (int64) are h * W + w within
   // the plane. The window max (NaN wins); its first position on ties.
   virtual void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) = 0;
