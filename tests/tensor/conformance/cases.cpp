@@ -369,12 +369,12 @@ void add_sort_index_cases(Table& t) {
   });
 }
 
-// A random 2-D conv geometry over (h, w) planes with output at least 1x1.
-ConvGeometry conv_geometry(Case& c) {
+// A random conv geometry over `dims` (2 or 3) spatial dims with output at least 1 per dim.
+ConvGeometry conv_geometry(Case& c, int dims) {
   ConvGeometry g;
-  for (int d = 0; d < 2; ++d) {
+  for (int d = 0; d < dims; ++d) {
     const int64_t k = c.size(1, 3), s = c.size(1, 2), p = c.size(0, k / 2), dil = c.size(1, 2);
-    const int64_t in = c.size(dil * (k - 1) + 1, 9);
+    const int64_t in = c.size(dil * (k - 1) + 1, dims == 2 ? 9 : 5);
     g.kernel.push_back(k), g.stride.push_back(s), g.padding.push_back(p), g.dilation.push_back(dil);
     g.in.push_back(in);
     g.out.push_back((in + 2 * p - dil * (k - 1) - 1) / s + 1);
@@ -382,44 +382,63 @@ ConvGeometry conv_geometry(Case& c) {
   return g;
 }
 
-void add_conv_cases(Table& t) {
-  for (bool per_sample : {false, true}) {
-    t.add(BackendOp::Im2col, per_sample ? "im2col.per_sample" : "im2col", kFloatingDtypes, [per_sample](Case& c) {
-      const ConvGeometry g = conv_geometry(c);
-      const int64_t N = c.size(1, 2), C = c.size(1, 3), K = g.kernel[0] * g.kernel[1], L = g.out[0] * g.out[1];
-      auto in = c.input({N, C, g.in[0], g.in[1]}, c.dtype());
-      auto cols = c.output(per_sample ? Shape{N, C * K, L} : Shape{C * K, N * L}, c.dtype());
-      c.run([=](Backend& b, const Args& a) { b.im2col(a[cols], a[in], g); });
-    });
-    t.add(
-        BackendOp::Col2im, per_sample ? "col2im.per_sample" : "col2im", kFloatingDtypes,
-        [per_sample](Case& c) {
-          const ConvGeometry g = conv_geometry(c);
-          const int64_t N = c.size(1, 2), C = c.size(1, 3), K = g.kernel[0] * g.kernel[1], L = g.out[0] * g.out[1];
-          auto cols = c.input(per_sample ? Shape{N, C * K, L} : Shape{C * K, N * L}, c.dtype());
-          auto in = c.output({N, C, g.in[0], g.in[1]}, c.dtype());
-          c.run([=](Backend& b, const Args& a) { b.col2im(a[in], a[cols], g); });
-        },
-        1e-5, 1e-5);
+// The shapes of one random grouped convolution: in (N, C, S...), w (O, C/G, kernel...), out.
+struct ConvShapes {
+  ConvGeometry g;
+  int64_t groups;
+  Shape in, w, out;
+};
+
+ConvShapes conv_shapes(Case& c, int dims) {
+  ConvShapes s;
+  s.g = conv_geometry(c, dims);
+  s.groups = c.round() % 3 == 2 ? 2 : 1;
+  const int64_t N = c.size(1, 3), C = s.groups * c.size(1, 3), O = s.groups * c.size(1, 3);
+  s.in = {N, C}, s.w = {O, C / s.groups}, s.out = {N, O};
+  for (int d = 0; d < dims; ++d) {
+    s.in.push_back(s.g.in[d]), s.w.push_back(s.g.kernel[d]), s.out.push_back(s.g.out[d]);
   }
-  t.add(
-      BackendOp::Conv2dDirect, "conv2d_direct", kFloatingDtypes,
-      [](Case& c) {
-        // The CPU's direct kernel wants a unit column stride and rows that fill its vectors.
-        ConvGeometry g = conv_geometry(c);
-        g.stride[1] = 1;
-        g.out[1] = c.size(12, 16);
-        g.in[1] = g.out[1] - 2 * g.padding[1] + g.dilation[1] * (g.kernel[1] - 1);
-        const int64_t N = c.size(1, 2), C = c.size(1, 3), O = c.size(1, 4);
-        const bool accumulate = c.round() % 2 == 1;
-        auto in = c.input({N, C, g.in[0], g.in[1]}, c.dtype());
-        auto w = c.input({O, C, g.kernel[0], g.kernel[1]}, c.dtype());
-        auto out = c.output({N, O, g.out[0], g.out[1]}, c.dtype());
-        c.run([=](Backend& b, const Args& a) {
-          if (!b.conv2d_direct(a[out], a[in], a[w], g, accumulate)) throw Declined{};
-        });
-      },
-      1e-4, 1e-4);
+  return s;
+}
+
+void add_conv_cases(Table& t) {
+  for (int dims : {2, 3}) {
+    const std::string nd = dims == 2 ? "2d" : "3d";
+    t.add(
+        BackendOp::ConvForward, "conv_forward." + nd, kFloatingDtypes,
+        [dims](Case& c) {
+          const ConvShapes s = conv_shapes(c, dims);
+          auto in = c.input(s.in, c.dtype());
+          auto w = c.input(s.w, c.dtype());
+          // Odd rounds leave the bias out.
+          auto bias = c.round() % 2 == 0 ? c.input({s.out[1]}, c.dtype()) : c.undefined();
+          auto out = c.output(s.out, c.dtype());
+          const ConvGeometry g = s.g;
+          const int64_t groups = s.groups;
+          c.run([=](Backend& b, const Args& a) { b.conv_forward(a[out], a[in], a[w], a[bias], g, groups); });
+        },
+        1e-4, 1e-4);
+    t.add(
+        BackendOp::ConvBackward, "conv_backward." + nd, kFloatingDtypes,
+        [dims](Case& c) {
+          const ConvShapes s = conv_shapes(c, dims);
+          auto grad_out = c.input(s.out, c.dtype());
+          auto in = c.input(s.in, c.dtype());
+          auto w = c.input(s.w, c.dtype());
+          // Each round asks for a different subset of the three gradients (all first, never none).
+          static constexpr int kWant[] = {7, 1, 2, 4, 3, 6, 5};
+          const int want = kWant[c.round() % 7];
+          auto grad_in = want & 1 ? c.output(s.in, c.dtype()) : c.undefined();
+          auto grad_w = want & 2 ? c.output(s.w, c.dtype()) : c.undefined();
+          auto grad_bias = want & 4 ? c.output({s.out[1]}, c.dtype()) : c.undefined();
+          const ConvGeometry g = s.g;
+          const int64_t groups = s.groups;
+          c.run([=](Backend& b, const Args& a) {
+            b.conv_backward(a[grad_in], a[grad_w], a[grad_bias], a[grad_out], a[in], a[w], g, groups);
+          });
+        },
+        1e-4, 1e-4);
+  }
 }
 
 Pool2dGeometry pool_geometry(Case& c, bool dilated) {

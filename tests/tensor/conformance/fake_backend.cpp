@@ -126,17 +126,15 @@ void FakeBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index
   cpu_.index_put(A(self), dim, A(index), A(source), accumulate);
 }
 
-void FakeBackend::im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) {
-  cpu_.im2col(A(cols), A(in), g);
+void FakeBackend::conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias,
+                               const ConvGeometry& g, int64_t groups) {
+  cpu_.conv_forward(A(out), A(in), A(w), A(bias), g, groups);
 }
 
-void FakeBackend::col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) {
-  cpu_.col2im(A(in), A(cols), g);
-}
-
-bool FakeBackend::conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
-                                bool accumulate) {
-  return cpu_.conv2d_direct(A(out), A(in), A(w), g, accumulate);
+void FakeBackend::conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias,
+                                const Tensor& grad_out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
+                                int64_t groups) {
+  cpu_.conv_backward(A(grad_in), A(grad_w), A(grad_bias), A(grad_out), A(in), A(w), g, groups);
 }
 
 void FakeBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) {

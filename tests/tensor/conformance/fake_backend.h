@@ -49,10 +49,10 @@ class FakeBackend final : public Backend {
   void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) override;
   void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) override;
   void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, bool accumulate) override;
-  void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g) override;
-  void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) override;
-  bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g,
-                     bool accumulate) override;
+  void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
+                    int64_t groups) override;
+  void conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias, const Tensor& grad_out,
+                     const Tensor& in, const Tensor& w, const ConvGeometry& g, int64_t groups) override;
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) override;
   void max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) override;
   void avg_pool2d(const Tensor& out, const Tensor& in, const Pool2dGeometry& g) override;
