@@ -90,45 +90,6 @@ const char* backend_op_name(BackendOp op) {
       return "bernoulli";
       // ---- convpool's entries ----
       // ---- actlstm's entries ----
-      void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) override {
-        dispatch(
-            BackendOp::Activation, in.dtype(), 0b01,
-            [&](Backend& b, const Tensor& o, const Tensor& i) { b.activation(op, o, i, p); }, out, in);
-      }
-      void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
-                               const ActivationParams& p) override {
-        dispatch(
-            BackendOp::ActivationBackward, in.dtype(), 0b001,
-            [&](Backend& b, const Tensor& gi, const Tensor& go, const Tensor& i) {
-              b.activation_backward(op, gi, go, i, p);
-            },
-            grad_in, grad_out, in);
-      }
-      void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
-                            Generator& gen) override {
-        dispatch(
-            BackendOp::RreluWithNoise, in.dtype(), 0b011,
-            [&](Backend& b, const Tensor& o, const Tensor& n, const Tensor& i) {
-              b.rrelu_with_noise(o, n, i, lower, upper, gen);
-            },
-            out, noise, in);
-      }
-      void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
-                     const Tensor& c_prev) override {
-        dispatch(
-            BackendOp::LstmCell, gates.dtype(), 0b001111,
-            [&](Backend& b, const Tensor& h_, const Tensor& c_, const Tensor& a, const Tensor& t, const Tensor& g,
-                const Tensor& cp) { b.lstm_cell(h_, c_, a, t, g, cp); },
-            h, c, act, tanh_c, gates, c_prev);
-      }
-      void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
-                              const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override {
-        dispatch(
-            BackendOp::LstmCellBackward, act.dtype(), 0b0000011,
-            [&](Backend& b, const Tensor& dg, const Tensor& dc, const Tensor& gh, const Tensor& gc, const Tensor& a,
-                const Tensor& cp, const Tensor& t) { b.lstm_cell_backward(dg, dc, gh, gc, a, cp, t); },
-            d_gates, d_c_prev, grad_h, grad_c, act, c_prev, tanh_c);
-      }
     case BackendOp::Activation:
       return "activation";
     case BackendOp::ActivationBackward:
@@ -372,6 +333,45 @@ class FallbackBackend final : public Backend {
   }
   // ---- convpool's entries ----
   // ---- actlstm's entries ----
+  void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) override {
+    dispatch(
+        BackendOp::Activation, in.dtype(), 0b01,
+        [&](Backend& b, const Tensor& o, const Tensor& i) { b.activation(op, o, i, p); }, out, in);
+  }
+  void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                           const ActivationParams& p) override {
+    dispatch(
+        BackendOp::ActivationBackward, in.dtype(), 0b001,
+        [&](Backend& b, const Tensor& gi, const Tensor& go, const Tensor& i) {
+          b.activation_backward(op, gi, go, i, p);
+        },
+        grad_in, grad_out, in);
+  }
+  void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                        Generator& gen) override {
+    dispatch(
+        BackendOp::RreluWithNoise, in.dtype(), 0b011,
+        [&](Backend& b, const Tensor& o, const Tensor& n, const Tensor& i) {
+          b.rrelu_with_noise(o, n, i, lower, upper, gen);
+        },
+        out, noise, in);
+  }
+  void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
+                 const Tensor& c_prev) override {
+    dispatch(
+        BackendOp::LstmCell, gates.dtype(), 0b001111,
+        [&](Backend& b, const Tensor& h_, const Tensor& c_, const Tensor& a, const Tensor& t, const Tensor& g,
+            const Tensor& cp) { b.lstm_cell(h_, c_, a, t, g, cp); },
+        h, c, act, tanh_c, gates, c_prev);
+  }
+  void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
+                          const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override {
+    dispatch(
+        BackendOp::LstmCellBackward, act.dtype(), 0b0000011,
+        [&](Backend& b, const Tensor& dg, const Tensor& dc, const Tensor& gh, const Tensor& gc, const Tensor& a,
+            const Tensor& cp, const Tensor& t) { b.lstm_cell_backward(dg, dc, gh, gc, a, cp, t); },
+        d_gates, d_c_prev, grad_h, grad_c, act, c_prev, tanh_c);
+  }
 
  private:
   // The one helper every kernel goes through: call(backend, tensors...) on inner_ when it supports
