@@ -1,6 +1,8 @@
-// Activations. The hot ones (gelu, silu, leaky_relu, elu, softplus, hardtanh, ...) are one fused
-// forward loop and one recorded node whose backward is one fused loop; relu, sigmoid and tanh are
-// already single nodes in the core; the rest compose existing ops.
+// Activations. The hot ones (gelu, silu, leaky_relu, elu, softplus, hardtanh, ...) are one Backend
+// activation call forward and one recorded node whose backward is one activation_backward call (the
+// kernels live in tensor/cpu/cpu_activation.cpp); relu, sigmoid and tanh are already single nodes
+// in the ops; the rest compose existing ops. This file checks arguments, picks shapes and dtypes,
+// and records autograd.
 #include "twig/nn/activation.h"
 
 #include <cmath>
@@ -10,8 +12,9 @@
 #include "twig/nn/functional.h"
 #include "twig/nn/init.h"
 #include "twig/nn/py_format.h"
-#include "twig/tensor/parallel.h"
+#include "twig/tensor/backend.h"
 #include "twig/tensor/random.h"
+#include "twig/tensor/raw.h"
 #include "twig/tensor/trace.h"
 
 namespace twig::nn {
@@ -21,80 +24,30 @@ namespace {
 using autograd::Node;
 using autograd::SavedTensor;
 
-constexpr int64_t kGrain = 1 << 15;
-
 void check_floating(const Tensor& x, const char* name) {
   TWIG_CHECK(x.defined(), RuntimeError, name, ": expected a defined tensor");
   TWIG_CHECK(x.is_floating_point(), RuntimeError, "\"", name, "\" not implemented for '", dtype_tensor_name(x.dtype()),
              "'");
 }
 
-// out[i] = fn(a[i], b[i]) over contiguous same-shape floating tensors of one dtype; no autograd.
-// fn works in double and the result is stored in the tensors' dtype.
-template <typename Fn>
-Tensor map2(const Tensor& a_in, const Tensor& b_in, Fn fn) {
-  Tensor a = a_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : a;
-  Tensor out = empty(a.sizes(), a.dtype());
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    const T* pa = a.data_ptr<T>();
-    const T* pb = b.data_ptr<T>();
-    T* po = out.data_ptr<T>();
-    parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        po[i] = static_cast<T>(fn(static_cast<double>(pa[i]), static_cast<double>(pb[i])));
-    });
-  };
-  if (a.dtype() == kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
-  return out;
-}
-
-// The backward loop: dx[i] = fn(g[i], x[i]), the gradient times the derivative at x.
-template <typename Fn>
-Tensor map_grad(const Tensor& g_in, const Tensor& x_in, Fn fn) {
-  Tensor g = g_in.to(x_in.dtype()).contiguous(), x = x_in.contiguous();
-  Tensor out = empty(x.sizes(), x.dtype());
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    const T* pg = g.data_ptr<T>();
-    const T* px = x.data_ptr<T>();
-    T* po = out.data_ptr<T>();
-    parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        po[i] = static_cast<T>(fn(static_cast<double>(pg[i]), static_cast<double>(px[i])));
-    });
-  };
-  if (x.dtype() == kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
-  return out;
-}
-
-// y = fwd(x) elementwise, recorded as one node whose backward is dx = bwd(g, x). Only x is saved
-// (as PyTorch does for these ops), so modifying y in place later does not break the backward.
-template <typename Fwd, typename Bwd>
-Tensor pointwise(const Tensor& x, const char* name, const char* node, Fwd fwd, Bwd bwd) {
+// y = op(x) elementwise, recorded as one node whose backward is the op's activation_backward. Only
+// x is saved (as PyTorch does for these ops), so modifying y in place later does not break the
+// backward. y is contiguous whatever x's strides.
+Tensor pointwise(const Tensor& x, const char* name, const char* node, ActivationOp op, const ActivationParams& p) {
   check_floating(x, name);
   Tensor xd = x.detach();
-  Tensor y = map2(xd, Tensor(), [fwd](double v, double) { return fwd(v); });
+  Tensor y = detail::make_empty(xd.sizes(), xd.dtype(), xd.device());
+  backend_for(xd.device()).activation(op, y, xd, p);
   if (autograd::should_record({x})) {
-    autograd::record(node, {x}, {y}, [sx = SavedTensor(xd), bwd](const TensorList& g, const Node&) {
-      return TensorList{map_grad(g[0], sx.get(), bwd)};
+    autograd::record(node, {x}, {y}, [sx = SavedTensor(xd), op, p](const TensorList& g, const Node&) {
+      Tensor xs = sx.get();
+      Tensor gx = detail::make_empty(xs.sizes(), xs.dtype(), xs.device());
+      backend_for(xs.device()).activation_backward(op, gx, g[0].to(xs.dtype()), xs, p);
+      return TensorList{gx};
     });
   }
   return y;
 }
-
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-
-double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 Tensor rrelu_impl(const Tensor& x, double lower, double upper, bool training);
 Tensor gelu_impl(const Tensor& x, const std::string& approximate);
@@ -141,23 +94,11 @@ Tensor rrelu_impl(const Tensor& x, double lower, double upper, bool training) {
   TWIG_CHECK(lower <= upper, ValueError, "rrelu: lower bound (", lower, ") must not exceed upper bound (", upper, ")");
   if (!training) return functional::leaky_relu(x, (lower + upper) / 2);
   check_floating(x, "rrelu_with_noise");
-  // The slopes: U(lower, upper) for x <= 0, 1 elsewhere (PyTorch's `noise`).
-  Tensor xd = x.detach().contiguous();
-  Tensor noise = empty(xd.sizes(), xd.dtype());
-  Generator& gen = default_generator();
-  auto fill = [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = xd.data_ptr<T>();
-    T* pn = noise.data_ptr<T>();
-    for (int64_t i = 0; i < xd.numel(); ++i)
-      pn[i] = px[i] <= 0 ? static_cast<T>(lower + (upper - lower) * gen.uniform()) : T(1);
-  };
-  if (xd.dtype() == kFloat32) {
-    fill(float{});
-  } else {
-    fill(double{});
-  }
-  Tensor y = map2(xd, noise, [](double v, double a) { return v * a; });
+  // The slopes: U(lower, upper) for x <= 0, 1 elsewhere (PyTorch's `noise`), drawn by the backend.
+  Tensor xd = x.detach();
+  Tensor noise = detail::make_empty(xd.sizes(), xd.dtype(), xd.device());
+  Tensor y = detail::make_empty(xd.sizes(), xd.dtype(), xd.device());
+  backend_for(xd.device()).rrelu_with_noise(y, noise, xd, lower, upper, default_generator());
   if (autograd::should_record({x})) {
     autograd::record("RreluWithNoiseBackward0", {x}, {y}, [sn = SavedTensor(noise)](const TensorList& g, const Node&) {
       return TensorList{g[0] * sn.get()};
@@ -174,11 +115,8 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   trace::Scope scope;
   TWIG_CHECK(min_val <= max_val, ValueError, "hardtanh: min_val (", min_val, ") cannot be greater than max_val (",
              max_val, ")");
-  Tensor out = pointwise(
-      x, "hardtanh", "HardtanhBackward0", [=](double v) { return v < min_val   ? min_val
-                                                                 : v > max_val ? max_val
-                                                                               : v; },
-      [=](double g, double v) { return v > min_val && v < max_val ? g : 0.0; });
+  Tensor out =
+      pointwise(x, "hardtanh", "HardtanhBackward0", ActivationOp::Hardtanh, {.min_val = min_val, .max_val = max_val});
   if (scope.recording()) [[unlikely]]
     scope.record1("hardtanh", {x}, {{"min_val", trace::repr(min_val)}, {"max_val", trace::repr(max_val)}}, out,
                   [min_val, max_val](const TensorList& in) { return hardtanh(in[0], min_val, max_val); });
@@ -189,11 +127,7 @@ Tensor sigmoid(const Tensor& x) { return x.sigmoid(); }
 
 Tensor hardsigmoid(const Tensor& x) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "hardsigmoid", "HardsigmoidBackward0", [](double v) { return v <= -3  ? 0.0
-                                                                      : v >= 3 ? 1.0
-                                                                               : v / 6 + 0.5; },
-      [](double g, double v) { return v > -3 && v < 3 ? g / 6 : 0.0; });
+  Tensor out = pointwise(x, "hardsigmoid", "HardsigmoidBackward0", ActivationOp::Hardsigmoid, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("hardsigmoid", {x}, {}, out, [](const TensorList& in) { return hardsigmoid(in[0]); });
   return out;
@@ -203,12 +137,7 @@ Tensor tanh(const Tensor& x) { return x.tanh(); }
 
 Tensor silu(const Tensor& x) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "silu", "SiluBackward0", [](double v) { return v * sigmoid_of(v); },
-      [](double g, double v) {
-        double s = sigmoid_of(v);
-        return g * s * (1 + v * (1 - s));
-      });
+  Tensor out = pointwise(x, "silu", "SiluBackward0", ActivationOp::Silu, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("silu", {x}, {}, out, [](const TensorList& in) { return silu(in[0]); });
   return out;
@@ -216,12 +145,7 @@ Tensor silu(const Tensor& x) {
 
 Tensor mish(const Tensor& x) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "mish", "MishBackward0", [](double v) { return v * std::tanh(std::log1p(std::exp(v))); },
-      [](double g, double v) {
-        double t = std::tanh(std::log1p(std::exp(v)));
-        return g * (t + v * sigmoid_of(v) * (1 - t * t));
-      });
+  Tensor out = pointwise(x, "mish", "MishBackward0", ActivationOp::Mish, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("mish", {x}, {}, out, [](const TensorList& in) { return mish(in[0]); });
   return out;
@@ -229,13 +153,7 @@ Tensor mish(const Tensor& x) {
 
 Tensor hardswish(const Tensor& x) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "hardswish", "HardswishBackward0", [](double v) { return v <= -3  ? 0.0
-                                                                  : v >= 3 ? v
-                                                                           : v * (v + 3) / 6; },
-      [](double g, double v) { return v < -3   ? 0.0
-                                      : v <= 3 ? g * (v / 3 + 0.5)
-                                               : g; });
+  Tensor out = pointwise(x, "hardswish", "HardswishBackward0", ActivationOp::Hardswish, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("hardswish", {x}, {}, out, [](const TensorList& in) { return hardswish(in[0]); });
   return out;
@@ -243,9 +161,7 @@ Tensor hardswish(const Tensor& x) {
 
 Tensor elu(const Tensor& x, double alpha) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "elu", "EluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v); },
-      [=](double g, double v) { return v > 0 ? g : g * alpha * std::exp(v); });
+  Tensor out = pointwise(x, "elu", "EluBackward0", ActivationOp::Elu, {.alpha = alpha});
   if (scope.recording()) [[unlikely]]
     scope.record1("elu", {x}, {{"alpha", trace::repr(alpha)}}, out,
                   [alpha](const TensorList& in) { return elu(in[0], alpha); });
@@ -255,9 +171,7 @@ Tensor elu(const Tensor& x, double alpha) {
 Tensor celu(const Tensor& x, double alpha) {
   trace::Scope scope;
   TWIG_CHECK(alpha != 0, RuntimeError, "ZeroDivisionError: celu alpha must not be 0");
-  Tensor out = pointwise(
-      x, "celu", "CeluBackward0", [=](double v) { return v > 0 ? v : alpha * std::expm1(v / alpha); },
-      [=](double g, double v) { return v > 0 ? g : g * std::exp(v / alpha); });
+  Tensor out = pointwise(x, "celu", "CeluBackward0", ActivationOp::Celu, {.alpha = alpha});
   if (scope.recording()) [[unlikely]]
     scope.record1("celu", {x}, {{"alpha", trace::repr(alpha)}}, out,
                   [alpha](const TensorList& in) { return celu(in[0], alpha); });
@@ -266,9 +180,7 @@ Tensor celu(const Tensor& x, double alpha) {
 
 Tensor selu(const Tensor& x) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "selu", "EluBackward0", [](double v) { return kSeluScale * (v > 0 ? v : kSeluAlpha * std::expm1(v)); },
-      [](double g, double v) { return v > 0 ? g * kSeluScale : g * kSeluScale * kSeluAlpha * std::exp(v); });
+  Tensor out = pointwise(x, "selu", "EluBackward0", ActivationOp::Selu, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("selu", {x}, {}, out, [](const TensorList& in) { return selu(in[0]); });
   return out;
@@ -276,9 +188,7 @@ Tensor selu(const Tensor& x) {
 
 Tensor hardshrink(const Tensor& x, double lambd) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "hardshrink", "HardshrinkBackward0", [=](double v) { return v >= -lambd && v <= lambd ? 0.0 : v; },
-      [=](double g, double v) { return v >= -lambd && v <= lambd ? 0.0 : g; });
+  Tensor out = pointwise(x, "hardshrink", "HardshrinkBackward0", ActivationOp::Hardshrink, {.lambd = lambd});
   if (scope.recording()) [[unlikely]]
     scope.record1("hardshrink", {x}, {{"lambd", trace::repr(lambd)}}, out,
                   [lambd](const TensorList& in) { return hardshrink(in[0], lambd); });
@@ -287,9 +197,8 @@ Tensor hardshrink(const Tensor& x, double lambd) {
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "leaky_relu", "LeakyReluBackward0", [=](double v) { return v > 0 ? v : v * negative_slope; },
-      [=](double g, double v) { return v > 0 ? g : g * negative_slope; });
+  Tensor out =
+      pointwise(x, "leaky_relu", "LeakyReluBackward0", ActivationOp::LeakyRelu, {.negative_slope = negative_slope});
   if (scope.recording()) [[unlikely]]
     scope.record1("leaky_relu", {x}, {{"negative_slope", trace::repr(negative_slope)}}, out,
                   [negative_slope](const TensorList& in) { return leaky_relu(in[0], negative_slope); });
@@ -298,11 +207,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 
 Tensor logsigmoid(const Tensor& x) {
   trace::Scope scope;
-  // log σ(x) = min(x, 0) - log1p(exp(-|x|)), stable for either sign.
-  Tensor out = pointwise(
-      x, "log_sigmoid", "LogSigmoidBackward0",
-      [](double v) { return std::min(v, 0.0) - std::log1p(std::exp(-std::fabs(v))); },
-      [](double g, double v) { return g * sigmoid_of(-v); });
+  Tensor out = pointwise(x, "log_sigmoid", "LogSigmoidBackward0", ActivationOp::LogSigmoid, {});
   if (scope.recording()) [[unlikely]]
     scope.record1("logsigmoid", {x}, {}, out, [](const TensorList& in) { return logsigmoid(in[0]); });
   return out;
@@ -310,14 +215,8 @@ Tensor logsigmoid(const Tensor& x) {
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   trace::Scope scope;
-  Tensor out = pointwise(
-      x, "softplus", "SoftplusBackward0",
-      [=](double v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; },
-      [=](double g, double v) {
-        if (v * beta > threshold) return g;
-        double z = std::exp(v * beta);
-        return g * z / (z + 1);
-      });
+  Tensor out =
+      pointwise(x, "softplus", "SoftplusBackward0", ActivationOp::Softplus, {.beta = beta, .threshold = threshold});
   if (scope.recording()) [[unlikely]]
     scope.record1("softplus", {x}, {{"beta", trace::repr(beta)}, {"threshold", trace::repr(threshold)}}, out,
                   [beta, threshold](const TensorList& in) { return softplus(in[0], beta, threshold); });
@@ -369,27 +268,9 @@ Tensor tanhshrink(const Tensor& x) {
 namespace {
 
 Tensor gelu_impl(const Tensor& x, const std::string& approximate) {
-  if (approximate == "none") {
-    return pointwise(
-        x, "gelu", "GeluBackward0", [](double v) { return 0.5 * v * (1 + std::erf(v * M_SQRT1_2)); },
-        [](double g, double v) {
-          double cdf = 0.5 * (1 + std::erf(v * M_SQRT1_2));
-          double pdf = std::exp(-0.5 * v * v) * (M_2_SQRTPI * M_SQRT1_2 * 0.5);
-          return g * (cdf + v * pdf);
-        });
-  }
-  TWIG_CHECK(approximate == "tanh", RuntimeError, "approximate argument must be either none or tanh, got '",
-             approximate, "'");
-  constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;  // sqrt(2 / pi)
-  constexpr double kKappa = 0.044715;
-  return pointwise(
-      x, "gelu", "GeluBackward0", [=](double v) { return 0.5 * v * (1 + std::tanh(kBeta * (v + kKappa * v * v * v))); },
-      [=](double g, double v) {
-        double inner = kBeta * (v + kKappa * v * v * v);
-        double t = std::tanh(inner);
-        double d_inner = kBeta * (1 + 3 * kKappa * v * v);
-        return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * d_inner);
-      });
+  TWIG_CHECK(approximate == "none" || approximate == "tanh", RuntimeError,
+             "approximate argument must be either none or tanh, got '", approximate, "'");
+  return pointwise(x, "gelu", "GeluBackward0", approximate == "none" ? ActivationOp::Gelu : ActivationOp::GeluTanh, {});
 }
 
 }  // namespace

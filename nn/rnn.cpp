@@ -5,7 +5,8 @@
 #include "twig/autograd/function.h"
 #include "twig/autograd/ops/ops.h"
 #include "twig/nn/init.h"
-#include "twig/tensor/parallel.h"
+#include "twig/tensor/backend.h"
+#include "twig/tensor/raw.h"
 
 namespace twig::nn {
 
@@ -14,88 +15,34 @@ namespace {
 using autograd::Node;
 using autograd::SavedTensor;
 
-double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
-
-// The pointwise half of one LSTM step, fused into one recorded node:
+// The pointwise half of one LSTM step, one Backend lstm_cell call recorded as one node whose
+// backward is one lstm_cell_backward call:
 //   i, f, g, o = σ(gates[:, 0:H]), σ(gates[:, H:2H]), tanh(gates[:, 2H:3H]), σ(gates[:, 3H:4H])
 //   c = f·c_prev + i·g,  h = o·tanh(c)
-// gates (N, 4H) contiguous, c_prev (N, H). Returns {h, c}, each (N, H).
+// gates (N, 4H), c_prev (N, H), one floating dtype. Returns {h, c}, each (N, H).
 TensorList lstm_cell_pointwise(const Tensor& gates, const Tensor& c_prev) {
   const int64_t n = gates.size(0), h4 = gates.size(1), hs = h4 / 4;
-  Tensor gin = gates.detach().contiguous(), cin = c_prev.detach().contiguous();
-  Tensor act = empty({n, h4}, gin.dtype());  // (N, 4H) activated gates, kept for backward
-  Tensor c = empty({n, hs}, gin.dtype());    // (N, H)
-  Tensor tc = empty({n, hs}, gin.dtype());   // (N, H) tanh(c), kept for backward
-  Tensor h = empty({n, hs}, gin.dtype());    // (N, H)
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    const T* pg = gin.data_ptr<T>();
-    const T* pc = cin.data_ptr<T>();
-    T *pa = act.data_ptr<T>(), *pcn = c.data_ptr<T>(), *ptc = tc.data_ptr<T>(), *ph = h.data_ptr<T>();
-    parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(hs, 1)), [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const T* g = pg + b * h4;
-        T* a = pa + b * h4;
-        for (int64_t j = 0; j < hs; ++j) {
-          double i = sigmoid_of(g[j]), f = sigmoid_of(g[hs + j]), gg = std::tanh(static_cast<double>(g[2 * hs + j]));
-          double o = sigmoid_of(g[3 * hs + j]);
-          double cn = f * static_cast<double>(pc[b * hs + j]) + i * gg;
-          double t = std::tanh(cn);
-          a[j] = static_cast<T>(i);
-          a[hs + j] = static_cast<T>(f);
-          a[2 * hs + j] = static_cast<T>(gg);
-          a[3 * hs + j] = static_cast<T>(o);
-          pcn[b * hs + j] = static_cast<T>(cn);
-          ptc[b * hs + j] = static_cast<T>(t);
-          ph[b * hs + j] = static_cast<T>(o * t);
-        }
-      }
-    });
-  };
-  if (gin.dtype() == kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
+  const Dtype dtype = gates.dtype();
+  const Device device = gates.device();
+  Tensor gin = gates.detach(), cin = c_prev.detach();
+  Tensor act = detail::make_empty({n, h4}, dtype, device);  // (N, 4H) activated gates, kept for backward
+  Tensor c = detail::make_empty({n, hs}, dtype, device);    // (N, H)
+  Tensor tc = detail::make_empty({n, hs}, dtype, device);   // (N, H) tanh(c), kept for backward
+  Tensor h = detail::make_empty({n, hs}, dtype, device);    // (N, H)
+  backend_for(device).lstm_cell(h, c, act, tc, gin, cin);
   if (!autograd::should_record({gates, c_prev})) return {h, c};
-  autograd::record("LstmCellBackward", {gates, c_prev}, {h, c},
-                   [sa = SavedTensor(act), sc = SavedTensor(cin), stc = SavedTensor(tc), n, hs](const TensorList& grads,
-                                                                                                const Node&) {
-                     Tensor a_t = sa.get(), cp_t = sc.get(), tc_t = stc.get();
-                     Tensor gh = grads[0].to(a_t.dtype()).contiguous(), gc = grads[1].to(a_t.dtype()).contiguous();
-                     Tensor dgates = empty({n, 4 * hs}, a_t.dtype());
-                     Tensor dc_prev = empty({n, hs}, a_t.dtype());
-                     auto run_back = [&](auto tag) {
-                       using T = decltype(tag);
-                       const T *pa = a_t.data_ptr<T>(), *pcp = cp_t.data_ptr<T>(), *ptc = tc_t.data_ptr<T>();
-                       const T *pgh = gh.data_ptr<T>(), *pgc = gc.data_ptr<T>();
-                       T *pdg = dgates.data_ptr<T>(), *pdc = dc_prev.data_ptr<T>();
-                       parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(hs, 1)),
-                                    [&](int64_t b0, int64_t b1) {
-                                      for (int64_t b = b0; b < b1; ++b) {
-                                        const T* a = pa + b * 4 * hs;
-                                        T* dg = pdg + b * 4 * hs;
-                                        for (int64_t j = 0; j < hs; ++j) {
-                                          const int64_t k = b * hs + j;
-                                          double i = a[j], f = a[hs + j], g = a[2 * hs + j], o = a[3 * hs + j];
-                                          double t = ptc[k], ghv = pgh[k];
-                                          double dc = pgc[k] + ghv * o * (1 - t * t);
-                                          dg[j] = static_cast<T>(dc * g * i * (1 - i));
-                                          dg[hs + j] = static_cast<T>(dc * static_cast<double>(pcp[k]) * f * (1 - f));
-                                          dg[2 * hs + j] = static_cast<T>(dc * i * (1 - g * g));
-                                          dg[3 * hs + j] = static_cast<T>(ghv * t * o * (1 - o));
-                                          pdc[k] = static_cast<T>(dc * f);
-                                        }
-                                      }
-                                    });
-                     };
-                     if (a_t.dtype() == kFloat32) {
-                       run_back(float{});
-                     } else {
-                       run_back(double{});
-                     }
-                     return TensorList{dgates, dc_prev};
-                   });
+  autograd::record(
+      "LstmCellBackward", {gates, c_prev}, {h, c},
+      [sa = SavedTensor(act), sc = SavedTensor(cin), stc = SavedTensor(tc)](const TensorList& grads, const Node&) {
+        Tensor a_t = sa.get();
+        const int64_t n = a_t.size(0), hs = a_t.size(1) / 4;
+        Tensor dgates = detail::make_empty({n, 4 * hs}, a_t.dtype(), a_t.device());
+        Tensor dc_prev = detail::make_empty({n, hs}, a_t.dtype(), a_t.device());
+        backend_for(a_t.device())
+            .lstm_cell_backward(dgates, dc_prev, grads[0].to(a_t.dtype()), grads[1].to(a_t.dtype()), a_t, sc.get(),
+                                stc.get());
+        return TensorList{dgates, dc_prev};
+      });
   return {h, c};
 }
 

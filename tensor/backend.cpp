@@ -82,12 +82,20 @@ const char* backend_op_name(BackendOp op) {
       return "normal";
     case BackendOp::Bernoulli:
       return "bernoulli";
-    // ---- convpool's entries ----
     case BackendOp::ConvForward:
       return "conv_forward";
     case BackendOp::ConvBackward:
       return "conv_backward";
-    // ---- actlstm's entries ----
+    case BackendOp::Activation:
+      return "activation";
+    case BackendOp::ActivationBackward:
+      return "activation_backward";
+    case BackendOp::RreluWithNoise:
+      return "rrelu_with_noise";
+    case BackendOp::LstmCell:
+      return "lstm_cell";
+    case BackendOp::LstmCellBackward:
+      return "lstm_cell_backward";
     case BackendOp::Count:
       break;
   }
@@ -251,7 +259,6 @@ class FallbackBackend final : public Backend {
     inner_.copy(out, on_cpu);
     return out;
   }
-  // ---- convpool's entries ----
   void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
                     int64_t groups) override {
     dispatch(
@@ -269,7 +276,6 @@ class FallbackBackend final : public Backend {
             const Tensor& wt) { be.conv_backward(gi, gw, gb, go, i, wt, g, groups); },
         grad_in, grad_w, grad_bias, grad_out, in, w);
   }
-  // ---- end convpool's entries ----
   void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) override {
     dispatch(
         BackendOp::MaxPool2d, in.dtype(), 0b011,
@@ -322,8 +328,45 @@ class FallbackBackend final : public Backend {
         BackendOp::Bernoulli, out.dtype(), 0b01,
         [&](Backend& b, const Tensor& o, const Tensor& q) { b.bernoulli(o, q, gen); }, out, p);
   }
-  // ---- convpool's entries ----
-  // ---- actlstm's entries ----
+  void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) override {
+    dispatch(
+        BackendOp::Activation, in.dtype(), 0b01,
+        [&](Backend& b, const Tensor& o, const Tensor& i) { b.activation(op, o, i, p); }, out, in);
+  }
+  void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                           const ActivationParams& p) override {
+    dispatch(
+        BackendOp::ActivationBackward, in.dtype(), 0b001,
+        [&](Backend& b, const Tensor& gi, const Tensor& go, const Tensor& i) {
+          b.activation_backward(op, gi, go, i, p);
+        },
+        grad_in, grad_out, in);
+  }
+  void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                        Generator& gen) override {
+    dispatch(
+        BackendOp::RreluWithNoise, in.dtype(), 0b011,
+        [&](Backend& b, const Tensor& o, const Tensor& n, const Tensor& i) {
+          b.rrelu_with_noise(o, n, i, lower, upper, gen);
+        },
+        out, noise, in);
+  }
+  void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
+                 const Tensor& c_prev) override {
+    dispatch(
+        BackendOp::LstmCell, gates.dtype(), 0b001111,
+        [&](Backend& b, const Tensor& h_, const Tensor& c_, const Tensor& a, const Tensor& t, const Tensor& g,
+            const Tensor& cp) { b.lstm_cell(h_, c_, a, t, g, cp); },
+        h, c, act, tanh_c, gates, c_prev);
+  }
+  void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
+                          const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override {
+    dispatch(
+        BackendOp::LstmCellBackward, act.dtype(), 0b0000011,
+        [&](Backend& b, const Tensor& dg, const Tensor& dc, const Tensor& gh, const Tensor& gc, const Tensor& a,
+            const Tensor& cp, const Tensor& t) { b.lstm_cell_backward(dg, dc, gh, gc, a, cp, t); },
+        d_gates, d_c_prev, grad_h, grad_c, act, c_prev, tanh_c);
+  }
 
  private:
   // The one helper every kernel goes through: call(backend, tensors...) on inner_ when it supports

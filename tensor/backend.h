@@ -102,6 +102,36 @@ struct AdamStep {
   bool decoupled = false, amsgrad = false, maximize = false;
 };
 
+// ---- activations and the LSTM cell ----
+// The pointwise activations with a fused backward (nn/activation.cpp). The scalars each op reads
+// from ActivationParams are named beside it.
+enum class ActivationOp {
+  Hardtanh,     // min_val, max_val
+  Hardsigmoid,  //
+  Silu,         //
+  Mish,         //
+  Hardswish,    //
+  Elu,          // alpha
+  Celu,         // alpha (nonzero)
+  Selu,         //
+  Hardshrink,   // lambd
+  LeakyRelu,    // negative_slope
+  LogSigmoid,   //
+  Softplus,     // beta, threshold
+  Gelu,         // the erf form (approximate='none')
+  GeluTanh,     // approximate='tanh'
+};
+
+// PyTorch's defaults; each op reads only its own fields.
+struct ActivationParams {
+  double min_val = -1, max_val = 1;  // hardtanh
+  double alpha = 1;                  // elu, celu
+  double lambd = 0.5;                // hardshrink
+  double negative_slope = 0.01;      // leaky_relu
+  double beta = 1, threshold = 20;   // softplus
+};
+// ---- end activations ----
+
 // One entry per Backend kernel (allocate and deallocate are no kernels). supports_op is asked with
 // the op and its key dtype, named here per entry: the dtype of the first input for most.
 enum class BackendOp : int16_t {
@@ -137,11 +167,14 @@ enum class BackendOp : int16_t {
   Uniform,                    // out
   Normal,                     // out
   Bernoulli,                  // out
-  // ---- convpool's entries ----
-  ConvForward,   // in
-  ConvBackward,  // grad_out
-  // ---- actlstm's entries ----
-  Count  // not an op: the number of entries
+  ConvForward,                // in
+  ConvBackward,               // grad_out
+  Activation,                 // in
+  ActivationBackward,         // in
+  RreluWithNoise,             // in
+  LstmCell,                   // gates
+  LstmCellBackward,           // act
+  Count                       // not an op: the number of entries
 };
 constexpr int kNumBackendOps = static_cast<int>(BackendOp::Count);
 // "unary", "max_pool2d", ...: the Backend method's name.
@@ -218,7 +251,7 @@ class Backend {
   // Coordinates of nonzero elements, (n, ndim) int64.
   virtual Tensor nonzero(const Tensor& in) = 0;
 
-  // ---- convolution (convpool17): float32/float64, contiguous tensors ----
+  // ---- convolution: float32/float64, contiguous tensors ----
   // Letters: N batch, C input channels, O output channels, G = groups (C and O divisible by it),
   // S... spatial input dims (2 or 3 of them), K = prod(kernel), L = prod(out dims).
   // out (N, O, out...) = the G-way grouped convolution of in (N, C, S...) with w (O, C/G, kernel...),
@@ -252,6 +285,33 @@ class Backend {
   virtual void normal(const Tensor& out, double mean, double std, Generator& gen) = 0;
   // out[i] = 1 with probability p[i]; p broadcast to out.
   virtual void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) = 0;
+
+  // ---- activations and the LSTM cell ----
+  // Activations compute in double and store in the tensors' floating dtype (float32/float64).
+  // out = op(in); out and in have one shape and dtype, any strides.
+  virtual void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) = 0;
+  // grad_in = grad_out * op'(in), in being the forward's input; one shape and dtype, any strides
+  // (grad_out may be broadcast, stride 0).
+  virtual void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                                   const ActivationParams& p) = 0;
+  // rrelu in training: noise[i] = lower + (upper - lower) * U[0, 1) for in[i] <= 0, else 1, drawn
+  // from gen serially in row-major order (a seed gives one result whatever the thread count);
+  // out = in * noise. One shape and floating dtype, any strides.
+  virtual void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                                Generator& gen) = 0;
+  // The pointwise half of one LSTM step. Letters: N batch, H hidden size.
+  //   i, f, g, o = σ(gates[:, 0:H]), σ(gates[:, H:2H]), tanh(gates[:, 2H:3H]), σ(gates[:, 3H:4H])
+  //   c = f·c_prev + i·g,  h = o·tanh(c)
+  // gates (N, 4H) and c_prev (N, H) any strides; the outputs are contiguous: act (N, 4H) holds
+  // i, f, g, o; c, tanh_c, h (N, H). One floating dtype; computed in double.
+  virtual void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
+                         const Tensor& c_prev) = 0;
+  // Its backward from the saved act, c_prev, tanh_c and the gradients of h and c (N, H), any
+  // strides: d_gates (N, 4H) and d_c_prev (N, H), contiguous, overwritten.
+  virtual void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h,
+                                  const Tensor& grad_c, const Tensor& act, const Tensor& c_prev,
+                                  const Tensor& tanh_c) = 0;
+  // ---- end activations ----
 };
 
 // ---- the registry: one backend per (device type, index) ----------------------------------------

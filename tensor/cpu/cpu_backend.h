@@ -33,7 +33,7 @@ class CpuBackend final : public Backend {
   void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, bool accumulate) override;
   void index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, bool accumulate) override;
   Tensor nonzero(const Tensor& in) override;
-  // ---- convolution (convpool17) ----
+  // ---- convolution ----
   void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
                     int64_t groups) override;
   void conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias, const Tensor& grad_out,
@@ -49,6 +49,16 @@ class CpuBackend final : public Backend {
   void uniform(const Tensor& out, double lo, double hi, Generator& gen) override;
   void normal(const Tensor& out, double mean, double std, Generator& gen) override;
   void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) override;
+  // activations and the LSTM cell (cpu_activation.cpp)
+  void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) override;
+  void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                           const ActivationParams& p) override;
+  void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                        Generator& gen) override;
+  void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
+                 const Tensor& c_prev) override;
+  void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
+                          const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override;
 };
 
 CpuBackend& cpu_backend();

@@ -591,6 +591,9 @@ void add_random_cases(Table& t) {
 
 }  // namespace
 
+// activation_cases.cpp
+void add_activation_cases(Table& t);
+
 const Table& conformance_table() {
   static const Table table = [] {
     Table t;
@@ -602,7 +605,7 @@ const Table& conformance_table() {
     add_conv_cases(t);
     add_pool_cases(t);
     add_random_cases(t);
-    // convpool and actlstm: add_<family>_cases(t) here.
+    add_activation_cases(t);
     return t;
   }();
   return table;

@@ -173,8 +173,30 @@ void FakeBackend::normal(const Tensor& out, double mean, double std, Generator& 
 
 void FakeBackend::bernoulli(const Tensor& out, const Tensor& p, Generator& gen) { cpu_.bernoulli(A(out), A(p), gen); }
 
-// ---- convpool's entries ----
-// ---- actlstm's entries ----
+void FakeBackend::activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) {
+  cpu_.activation(op, A(out), A(in), p);
+}
+
+void FakeBackend::activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                                      const ActivationParams& p) {
+  cpu_.activation_backward(op, A(grad_in), A(grad_out), A(in), p);
+}
+
+void FakeBackend::rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                                   Generator& gen) {
+  cpu_.rrelu_with_noise(A(out), A(noise), A(in), lower, upper, gen);
+}
+
+void FakeBackend::lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c,
+                            const Tensor& gates, const Tensor& c_prev) {
+  cpu_.lstm_cell(A(h), A(c), A(act), A(tanh_c), A(gates), A(c_prev));
+}
+
+void FakeBackend::lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h,
+                                     const Tensor& grad_c, const Tensor& act, const Tensor& c_prev,
+                                     const Tensor& tanh_c) {
+  cpu_.lstm_cell_backward(A(d_gates), A(d_c_prev), A(grad_h), A(grad_c), A(act), A(c_prev), A(tanh_c));
+}
 
 std::vector<Device> register_fake_backends() {
   static FakeBackend* faithful = new FakeBackend({});

@@ -63,8 +63,15 @@ class FakeBackend final : public Backend {
   void uniform(const Tensor& out, double lo, double hi, Generator& gen) override;
   void normal(const Tensor& out, double mean, double std, Generator& gen) override;
   void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) override;
-  // ---- convpool's entries ----
-  // ---- actlstm's entries ----
+  void activation(ActivationOp op, const Tensor& out, const Tensor& in, const ActivationParams& p) override;
+  void activation_backward(ActivationOp op, const Tensor& grad_in, const Tensor& grad_out, const Tensor& in,
+                           const ActivationParams& p) override;
+  void rrelu_with_noise(const Tensor& out, const Tensor& noise, const Tensor& in, double lower, double upper,
+                        Generator& gen) override;
+  void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& act, const Tensor& tanh_c, const Tensor& gates,
+                 const Tensor& c_prev) override;
+  void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
+                          const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override;
 
   int unary_calls() const { return unary_calls_; }
 
