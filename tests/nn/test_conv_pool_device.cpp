@@ -5,9 +5,9 @@
 // backend's kernels; its backend counts the conv and pool calls it gets.
 #include <gtest/gtest.h>
 
+#include "tensor/conformance/fake_backend.h"
 #include "testing.h"
 #include "twig/nn/functional.h"
-#include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/storage.h"
 #include "twig/tensor/tensor_impl.h"
 
@@ -18,40 +18,27 @@ using twig::testing::shape_str;
 
 namespace {
 
-// t as a CPU tensor over the same memory (keeping t's storage alive).
-Tensor cpu_alias(const Tensor& t) {
-  if (!t.defined() || t.device().is_cpu()) return t;
-  const TensorImpl& src = *t.impl();
-  Storage keep = src.storage;
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<StorageImpl>(keep->data(), keep->nbytes(), Device::cpu(), [keep](void*) {});
-  impl->sizes = src.sizes;
-  impl->strides = src.strides;
-  impl->offset = src.offset;
-  impl->dtype = src.dtype;
-  return Tensor(std::move(impl));
-}
-
-class CountingBackend final : public cpu::CpuBackend {
+// The conformance harness's fake device backend (CPU kernels on CPU aliases), counting calls.
+class CountingBackend final : public conformance::FakeBackend {
  public:
-  void copy(const Tensor& dst, const Tensor& src) override { CpuBackend::copy(cpu_alias(dst), cpu_alias(src)); }
+  CountingBackend() : FakeBackend({}) {}
   void conv_forward(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g,
                     int64_t groups) override {
     ++conv_forward_calls;
-    CpuBackend::conv_forward(out, in, w, bias, g, groups);
+    FakeBackend::conv_forward(out, in, w, bias, g, groups);
   }
   void conv_backward(const Tensor& grad_in, const Tensor& grad_w, const Tensor& grad_bias, const Tensor& grad_out,
                      const Tensor& in, const Tensor& w, const ConvGeometry& g, int64_t groups) override {
     ++conv_backward_calls;
-    CpuBackend::conv_backward(grad_in, grad_w, grad_bias, grad_out, in, w, g, groups);
+    FakeBackend::conv_backward(grad_in, grad_w, grad_bias, grad_out, in, w, g, groups);
   }
   void max_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) override {
     ++pool_backward_calls;
-    CpuBackend::max_pool2d_backward(grad_in, grad_out, indices);
+    FakeBackend::max_pool2d_backward(grad_in, grad_out, indices);
   }
   void avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out, const Pool2dGeometry& g) override {
     ++pool_backward_calls;
-    CpuBackend::avg_pool2d_backward(grad_in, grad_out, g);
+    FakeBackend::avg_pool2d_backward(grad_in, grad_out, g);
   }
   int conv_forward_calls = 0, conv_backward_calls = 0, pool_backward_calls = 0;
 };

@@ -321,11 +321,11 @@ TEST(ActivationBackend, FunctionalNonContiguousMatchesContiguous) {
   };
   for (const auto& [name, fn] : fns) {
     SCOPED_TRACE(name);
-    auto [view, base] = testing::noncontiguous({6, 9}, 3);
+    auto [view, base] = twig::testing::noncontiguous({6, 9}, 3);
     Tensor copy = view.detach().contiguous().requires_grad_();
     Tensor y1 = fn(view), y2 = fn(copy);
     EXPECT_EQ(y1.to_vector<double>(), y2.to_vector<double>());
-    Tensor w = testing::leaf({6, 9}, 8).detach();
+    Tensor w = twig::testing::leaf({6, 9}, 8).detach();
     (y1 * w).sum().backward();
     (y2 * w).sum().backward();
     EXPECT_EQ(base.grad().t().contiguous().to_vector<double>(), copy.grad().to_vector<double>());
@@ -333,7 +333,7 @@ TEST(ActivationBackend, FunctionalNonContiguousMatchesContiguous) {
 }
 
 TEST(ActivationBackend, RreluTrainingSameDrawsForStridedInput) {
-  auto [view, base] = testing::noncontiguous({5, 8}, 4);
+  auto [view, base] = twig::testing::noncontiguous({5, 8}, 4);
   Tensor copy = view.detach().contiguous().requires_grad_();
   manual_seed(17);
   Tensor y1 = nn::F::rrelu(view, 0.1, 0.3, true);
@@ -351,7 +351,7 @@ TEST(ActivationBackend, LstmNonContiguousInputMatchesContiguous) {
   manual_seed(5);
   nn::LSTM lstm(nn::LSTMOptions(3, 4).num_layers(2));
   lstm.to(kFloat64);
-  auto [view, base] = testing::noncontiguous({2, 6, 3}, 9);  // (L, N, I) with reversed strides
+  auto [view, base] = twig::testing::noncontiguous({2, 6, 3}, 9);  // (L, N, I) with reversed strides
   Tensor copy = view.detach().contiguous().requires_grad_();
   auto [o1, h1, c1] = lstm.forward(view, Tensor(), Tensor());
   (o1.sum() + c1.sum() * 0.5).backward();

@@ -11,7 +11,7 @@
 
 namespace twig::conformance {
 
-class FakeBackend final : public Backend {
+class FakeBackend : public Backend {
  public:
   struct Options {
     std::set<BackendOp> declined;   // ops it declines for every dtype
