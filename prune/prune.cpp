@@ -285,10 +285,13 @@ Tensor PruningContainer::compute_mask(const Tensor& t, const Tensor& default_mas
              " does not match the tensor's shape ", t.sizes());
   Tensor new_mask = default_mask.detach().to(t.dtype(), /*copy=*/true).contiguous();
   if (type == "unstructured") {
-    // The entries still unpruned, flattened.
-    std::vector<int64_t> slots = detail::positions_equal_to_one(default_mask);
-    Tensor partial = method->compute_mask(detail::gather_flat(t, slots), detail::gather_flat(default_mask, slots));
-    detail::scatter_flat(new_mask, slots, partial);
+    // The entries still unpruned, flattened: slc = default_mask == 1; new_mask[slc] = compute_mask(t[slc], ...).
+    Tensor slots = default_mask.detach() == 1;
+    Tensor unpruned = t.detach().masked_select(slots);
+    Tensor partial = method->compute_mask(unpruned, default_mask.detach().masked_select(slots));
+    TWIG_CHECK(partial.numel() == unpruned.numel(), RuntimeError, "the pruning method returned ", partial.numel(),
+               " mask values for ", unpruned.numel(), " unpruned entries");
+    new_mask.index_put_({slots}, partial.detach().reshape({-1}).to(new_mask.dtype()));
   } else if (type == "structured") {
     std::optional<int64_t> dim = method->structured_dim();
     TWIG_CHECK(dim.has_value(), AttributeError,
@@ -392,8 +395,9 @@ Tensor RandomStructured::compute_mask(const Tensor& t, const Tensor& default_mas
   const int64_t k = compute_nparams_toprune(amount, channels);
   validate_pruning_amount(Amount(k), channels);
   if (k == 0) return default_mask;
-  std::vector<uint8_t> keep(static_cast<size_t>(channels), 1);
-  for (int64_t c : detail::random_subset(channels, k)) keep[c] = 0;
+  NoGradGuard no_grad;
+  Tensor keep = ones({channels}, TensorOptions(kBool).device(t.device()));
+  keep.index_fill_(0, detail::random_subset(channels, k).to(t.device()), false);
   return detail::channel_mask(t, d, keep, default_mask);
 }
 
