@@ -5,6 +5,7 @@
 
 #include "twig/autograd/grad_mode.h"
 #include "twig/autograd/ops/ops.h"
+#include "twig/autograd/ops/topk_mask.h"
 #include "twig/tensor/error.h"
 
 namespace twig::prune::detail {
@@ -15,9 +16,9 @@ void zero_smallest_magnitudes(const Tensor& mask, const Tensor& t, int64_t k) {
   if (k <= 0) return;
   // PyTorch: topk = torch.topk(torch.abs(t).view(-1), k=nparams_toprune, largest=False);
   //          mask.view(-1)[topk.indices] = 0
-  Tensor magnitudes = t.detach().abs().reshape({-1});
-  auto [values, indices] = magnitudes.topk(k, /*dim=*/0, /*largest=*/false, /*sorted=*/false);
-  zero_at(mask, indices);
+  // topk_mask is topk's set, which backends may find faster (the CPU one by radix selection).
+  Tensor pruned = topk_mask(t.detach().abs(), k, /*largest=*/false);
+  mask.masked_fill_(pruned.view(mask.sizes()), 0);
 }
 
 Tensor random_subset(int64_t n, int64_t k) {
@@ -30,25 +31,24 @@ void zero_at(const Tensor& mask, const Tensor& indices) {
   mask.view({-1}).index_fill_(0, indices.to(mask.device()), 0);
 }
 
-Tensor keep_largest(const Tensor& values, int64_t k) {
+Tensor smallest_channels(const Tensor& values, int64_t k) {
   NoGradGuard no_grad;
-  Tensor v = values.detach();
-  Tensor keep = zeros(v.sizes(), TensorOptions(kBool).device(v.device()));
-  if (k <= 0) return keep;
-  auto [top, indices] = v.topk(k, /*dim=*/0, /*largest=*/true, /*sorted=*/false);  // only the set matters
-  keep.index_fill_(0, indices, true);
-  return keep;
+  // PyTorch keeps torch.topk(norm, k=nparams_tokeep).indices; the others are pruned.
+  Tensor kept = topk_mask(values.detach(), values.numel() - k, /*largest=*/true);
+  return kept.logical_not().nonzero().view({-1});
 }
 
-Tensor channel_mask(const Tensor& t, int64_t dim, const Tensor& keep, const Tensor& default_mask) {
+Tensor channel_mask(const Tensor& t, int64_t dim, const Tensor& pruned, const Tensor& default_mask) {
   NoGradGuard no_grad;
-  const int64_t channels = t.size(dim);
-  TWIG_INTERNAL_ASSERT(keep.dim() == 1 && keep.numel() == channels);
-  // The channel flags along dim, broadcast over the rest of t.
-  Shape shape(static_cast<size_t>(t.dim()), 1);
-  shape[static_cast<size_t>(dim)] = channels;
-  Tensor flags = keep.to(kBool).view(shape).expand(t.sizes());
-  return where(flags, default_mask.detach().to(t.dtype()), Scalar(0));
+  TWIG_INTERNAL_ASSERT(pruned.dim() == 1);
+  // default_mask in t's dtype (broadcast to t's shape, when it has fewer dims or sizes of 1), the
+  // pruned channels along dim zeroed.
+  const Shape shape = broadcast_shapes(t.sizes(), default_mask.sizes());
+  Tensor out = empty(shape, TensorOptions(t.dtype()).device(t.device()));
+  out.copy_(default_mask.detach());
+  const int64_t d = dim + static_cast<int64_t>(shape.size()) - t.dim();
+  out.index_fill_(d, pruned.to(out.device()), 0);
+  return out;
 }
 
 Tensor channel_norm(const Tensor& t, NormP n, int64_t dim) {

@@ -22,13 +22,14 @@ Tensor random_subset(int64_t n, int64_t k);
 // Sets mask.view(-1)[indices] = 0 in place (mask contiguous, any dtype; indices int64).
 void zero_at(const Tensor& mask, const Tensor& indices);
 
-// Keep flags (bool, values' shape) for the k largest entries of a 1-D tensor's values (NaN largest;
-// among equal values the ones torch.topk(values, k) returns). 0 <= k <= numel.
-Tensor keep_largest(const Tensor& values, int64_t k);
+// The k channels to prune by their norms (1-D values): the positions that are not among the
+// numel - k that torch.topk(values, numel - k) keeps (NaN largest, equal values resolved as topk
+// resolves them), ascending, int64. 0 <= k <= numel.
+Tensor smallest_channels(const Tensor& values, int64_t k);
 
 // A new tensor of t's dtype and shape (broadcast with default_mask's): default_mask (converted to
-// t's dtype) where keep (bool, [t.size(dim)]) marks the channel along dim, 0 elsewhere.
-Tensor channel_mask(const Tensor& t, int64_t dim, const Tensor& keep, const Tensor& default_mask);
+// t's dtype) with the channels along dim that pruned (int64, 1-D) names set to 0.
+Tensor channel_mask(const Tensor& t, int64_t dim, const Tensor& pruned, const Tensor& default_mask);
 
 // The L_n norm over every dim but dim (dim already wrapped); shape [t.size(dim)], t's dtype.
 Tensor channel_norm(const Tensor& t, NormP n, int64_t dim);

@@ -395,10 +395,7 @@ Tensor RandomStructured::compute_mask(const Tensor& t, const Tensor& default_mas
   const int64_t k = compute_nparams_toprune(amount, channels);
   validate_pruning_amount(Amount(k), channels);
   if (k == 0) return default_mask;
-  NoGradGuard no_grad;
-  Tensor keep = ones({channels}, TensorOptions(kBool).device(t.device()));
-  keep.index_fill_(0, detail::random_subset(channels, k).to(t.device()), false);
-  return detail::channel_mask(t, d, keep, default_mask);
+  return detail::channel_mask(t, d, detail::random_subset(channels, k), default_mask);
 }
 
 PruningMethodPtr RandomStructured::apply(nn::Module& module, const std::string& name, Amount amount, int64_t dim) {
@@ -422,7 +419,7 @@ Tensor LnStructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
   validate_pruning_amount(Amount(k), channels);
   Tensor norm = detail::channel_norm(t, n, d);
   if (k == 0) return default_mask;
-  return detail::channel_mask(t, d, detail::keep_largest(norm, channels - k), default_mask);
+  return detail::channel_mask(t, d, detail::smallest_channels(norm, k), default_mask);
 }
 
 PruningMethodPtr LnStructured::apply(nn::Module& module, const std::string& name, Amount amount, NormP n, int64_t dim,
