@@ -2,10 +2,17 @@
 // shapes and dtypes, allocate outputs and record autograd; a Backend only runs kernels on tensors
 // whose shapes already agree. The CPU backend always builds and is the reference; cuda/ registers
 // a CUDA backend when it is built. Every tensor a kernel receives is on that backend's device.
+//
+// A backend need not implement every kernel: supports_op(op, dtype) says which it does, and backend_for
+// runs the others on the CPU backend with copies (a one-time note says so). Backends are registered
+// explicitly, per (device type, index), at the bottom of this file. tests/tensor/conformance/ runs every
+// kernel of every registered backend against the CPU backend.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "twig/tensor/tensor.h"
 
@@ -95,9 +102,60 @@ struct AdamStep {
   bool decoupled = false, amsgrad = false, maximize = false;
 };
 
+// One entry per Backend kernel (allocate and deallocate are no kernels). supports_op is asked with
+// the op and its key dtype, named here per entry: the dtype of the first input for most.
+enum class BackendOp : int16_t {
+  Copy,                       // dst; every backend implements copy (the CPU fallback is made of it)
+  Fill,                       // dst
+  Unary,                      // in
+  Binary,                     // a
+  Where,                      // a
+  ThresholdBackward,          // self
+  Addcmul,                    // self
+  AdamStep,                   // param
+  Clamp,                      // in
+  Reduce,                     // in
+  ArgReduce,                  // in
+  Cumsum,                     // in
+  Gemm,                       // a
+  GemmSum,                    // a
+  Sort,                       // in
+  Topk,                       // in
+  Kthvalue,                   // in
+  IndexSelect,                // in
+  Gather,                     // in
+  Scatter,                    // self
+  IndexPut,                   // self
+  Nonzero,                    // in
+  Im2col,                     // in
+  Col2im,                     // cols
+  Conv2dDirect,               // in; declined means "returns false" (the caller takes im2col + gemm), no copies
+  MaxPool2d,                  // in
+  MaxPool2dBackward,          // grad_out
+  AvgPool2d,                  // in
+  AvgPool2dBackward,          // grad_out
+  AdaptiveAvgPool2d,          // in
+  AdaptiveAvgPool2dBackward,  // grad_out
+  AdaptiveMaxPool2d,          // in
+  Uniform,                    // out
+  Normal,                     // out
+  Bernoulli,                  // out
+  // ---- convpool's entries ----
+  // ---- actlstm's entries ----
+  Count  // not an op: the number of entries
+};
+constexpr int kNumBackendOps = static_cast<int>(BackendOp::Count);
+// "unary", "max_pool2d", ...: the Backend method's name.
+const char* backend_op_name(BackendOp op);
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // Whether this backend implements op for the op's key dtype (BackendOp names it). The default
+  // claims everything; a backend under construction declines what it lacks, and backend_for runs
+  // those on the CPU. Copy cannot be declined.
+  virtual bool supports_op(BackendOp /*op*/, Dtype /*dtype*/) const { return true; }
 
   virtual void* allocate(size_t nbytes) = 0;
   virtual void deallocate(void* ptr) = 0;
@@ -202,9 +260,31 @@ class Backend {
   virtual void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) = 0;
 };
 
-// The backend serving device d; RuntimeError if none is built for it (CUDA without cuda/).
+// ---- the registry: one backend per (device type, index) ----------------------------------------
+// The CPU backend is always there: the registry installs it when first used, from code every
+// build links (no static initializer a linker could drop). A device library registers its
+// backends explicitly at start-up from an init function (cuda/: cuda::init(), which twig::init()
+// in twig/core.h calls), never from a static initializer.
+
+// Device indices run from 0 to kMaxDeviceIndex - 1.
+constexpr int kMaxDeviceIndex = 64;
+
+// Makes backend (not owned: it must outlive every tensor on device) serve device, replacing an
+// earlier registration. ValueError for the CPU, a null backend or an index out of range.
+void register_backend(Device device, Backend* backend);
+// Removes device's backend (tests); tensors still on the device must not be used afterwards.
+void unregister_backend(Device device);
+// Whether device has a backend.
+bool has_backend(Device device);
+// Every device with a backend: the CPU first, then by type and index.
+std::vector<Device> registered_devices();
+// The backend registered for device, as it is: what the conformance harness tests.
+// RuntimeError naming the device when there is none.
+Backend& registered_backend(Device device);
+// The backend ops use for device d. For the CPU, the CPU backend. For another device, its backend
+// behind the CPU fallback: a kernel whose (op, dtype) the backend declines runs on the CPU backend
+// with each tensor argument copied to the CPU and the written ones copied back, and twig::warn
+// notes it once per (backend, op). RuntimeError naming d when no backend is registered for it.
 Backend& backend_for(Device d);
-// Called by device libraries (cuda/) at load time.
-void register_backend(DeviceType type, Backend* backend);
 
 }  // namespace twig

@@ -1,5 +1,6 @@
 // Where a tensor's storage lives. CPU always exists; CUDA devices are served by cuda/ when it is
-// built, behind the same backend interface (tensor/backend.h).
+// built, behind the same backend interface (tensor/backend.h). PrivateUse1 is PyTorch's slot for a
+// backend that lives outside the tree ("privateuseone:N"); twig's tests register a fake one there.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +9,14 @@
 
 namespace twig {
 
-enum class DeviceType : int8_t { CPU = 0, CUDA = 1 };
+enum class DeviceType : int8_t { CPU = 0, CUDA = 1, PrivateUse1 = 2 };
+constexpr int kNumDeviceTypes = 3;
 
 class Device {
  public:
   Device() = default;
   Device(DeviceType type, int index = 0) : type_(type), index_(type == DeviceType::CPU ? 0 : index) {}
-  // Parses "cpu", "cuda", "cuda:1"; ValueError otherwise.
+  // Parses "cpu", "cuda", "cuda:1", "privateuseone:0"; ValueError otherwise.
   explicit Device(const std::string& spec);
 
   static Device cpu() { return Device(DeviceType::CPU); }

@@ -104,28 +104,43 @@ Device::Device(const std::string& spec) {
     index_ = 0;
     return;
   }
-  if (spec.rfind("cuda", 0) == 0) {
-    type_ = DeviceType::CUDA;
+  for (auto [name, type] : {std::pair<std::string, DeviceType>{"cuda", DeviceType::CUDA},
+                            std::pair<std::string, DeviceType>{"privateuseone", DeviceType::PrivateUse1}}) {
+    if (spec.rfind(name, 0) != 0) continue;
+    type_ = type;
     index_ = 0;
-    if (spec.size() == 4) return;
-    if (spec[4] == ':' && spec.size() > 5) {
+    const size_t n = name.size();
+    if (spec.size() == n) return;
+    if (spec[n] == ':' && spec.size() > n + 1) {
       size_t used = 0;
       int idx = -1;
       try {
-        idx = std::stoi(spec.substr(5), &used);
+        idx = std::stoi(spec.substr(n + 1), &used);
       } catch (const std::exception&) {
         used = 0;
       }
-      if (used == spec.size() - 5 && idx >= 0) {
+      if (used == spec.size() - n - 1 && idx >= 0) {
         index_ = idx;
         return;
       }
     }
+    break;
   }
-  TWIG_THROW(ValueError, "invalid device string '", spec, "' (expected 'cpu', 'cuda' or 'cuda:N')");
+  TWIG_THROW(ValueError, "invalid device string '", spec,
+             "' (expected 'cpu', 'cuda', 'cuda:N' or 'privateuseone:N')");
 }
 
-std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index_); }
+std::string Device::str() const {
+  switch (type_) {
+    case DeviceType::CPU:
+      return "cpu";
+    case DeviceType::CUDA:
+      return "cuda:" + std::to_string(index_);
+    case DeviceType::PrivateUse1:
+      return "privateuseone:" + std::to_string(index_);
+  }
+  return "unknown:" + std::to_string(index_);
+}
 
 std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 

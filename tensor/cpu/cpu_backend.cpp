@@ -1,4 +1,4 @@
-// CPU backend: memory, copies, fills, random numbers, and backend registration.
+// CPU backend: memory, copies, fills and random numbers.
 #include "twig/tensor/cpu/cpu_backend.h"
 
 #include <cmath>
@@ -12,44 +12,6 @@
 #include "twig/tensor/cpu/loops.h"
 #include "twig/tensor/random.h"
 #include "twig/tensor/raw.h"
-
-namespace twig {
-
-namespace {
-// Function-local, so a storage allocated during another file's static initialization still finds it.
-Backend*& registry_slot(DeviceType type) {
-  static Backend* registry[2] = {&cpu::cpu_backend(), nullptr};
-  return registry[static_cast<int>(type)];
-}
-}  // namespace
-
-Backend& backend_for(Device d) {
-  Backend* b = registry_slot(d.type());
-  TWIG_CHECK(b != nullptr, RuntimeError, "no backend for device ", d,
-             ": twig was built without CUDA support, or no CUDA device is available");
-  return *b;
-}
-
-void register_backend(DeviceType type, Backend* backend) { registry_slot(type) = backend; }
-
-bool is_comparison(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Eq:
-    case BinaryOp::Ne:
-    case BinaryOp::Lt:
-    case BinaryOp::Le:
-    case BinaryOp::Gt:
-    case BinaryOp::Ge:
-    case BinaryOp::LogicalAnd:
-    case BinaryOp::LogicalOr:
-    case BinaryOp::LogicalXor:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace twig
 
 namespace twig::cpu {
 

@@ -1,11 +1,12 @@
-// The CPU backend: always built, and the reference every other backend is tested against.
+// The CPU backend: always built, and the reference every other backend is tested against. Not
+// final: the tests' fake device backend (tests/tensor/conformance/) derives from it.
 #pragma once
 
 #include "twig/tensor/backend.h"
 
 namespace twig::cpu {
 
-class CpuBackend final : public Backend {
+class CpuBackend : public Backend {
  public:
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr) override;
