@@ -90,6 +90,9 @@ const char* backend_op_name(BackendOp op) {
       return "bernoulli";
     // ---- convpool's entries ----
     // ---- actlstm's entries ----
+    // ---- masks's entries ----
+    case BackendOp::TopkMask:
+      return "topk_mask";
     case BackendOp::Count:
       break;
   }
@@ -323,6 +326,12 @@ class FallbackBackend final : public Backend {
   }
   // ---- convpool's entries ----
   // ---- actlstm's entries ----
+  // ---- masks's entries ----
+  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override {
+    dispatch(
+        BackendOp::TopkMask, in.dtype(), 0b01,
+        [&](Backend& b, const Tensor& m, const Tensor& i) { b.topk_mask(m, i, k, largest); }, mask, in);
+  }
 
  private:
   // The one helper every kernel goes through: call(backend, tensors...) on inner_ when it supports

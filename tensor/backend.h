@@ -142,7 +142,9 @@ enum class BackendOp : int16_t {
   Bernoulli,                  // out
   // ---- convpool's entries ----
   // ---- actlstm's entries ----
-  Count  // not an op: the number of entries
+  // ---- masks's entries ----
+  TopkMask,  // in
+  Count      // not an op: the number of entries
 };
 constexpr int kNumBackendOps = static_cast<int>(BackendOp::Count);
 // "unary", "max_pool2d", ...: the Backend method's name.
@@ -248,16 +250,16 @@ class Backend {
   virtual void adaptive_avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out) = 0;
   virtual void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in) = 0;
 
-  // ---- selection masks (prune/'s mask computation) ----
-  // mask (bool, contiguous, in's numel) = true at the k positions of in (contiguous, read flat) that
-  // topk(in.view(-1), k, largest) returns (NaN largest; among equal values the ones this backend's
-  // topk returns), false elsewhere. 0 <= k <= in.numel().
-  virtual void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) = 0;
-
   virtual void uniform(const Tensor& out, double lo, double hi, Generator& gen) = 0;
   virtual void normal(const Tensor& out, double mean, double std, Generator& gen) = 0;
   // out[i] = 1 with probability p[i]; p broadcast to out.
   virtual void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) = 0;
+
+  // ---- masks's entries: selection masks (prune/'s mask computation) ----
+  // mask (bool, contiguous, in's numel) = true at the k positions of in (contiguous, read flat) that
+  // topk(in.view(-1), k, largest) returns (NaN largest; among equal values the ones this backend's
+  // topk returns), false elsewhere. 0 <= k <= in.numel().
+  virtual void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) = 0;
 };
 
 // ---- the registry: one backend per (device type, index) ----------------------------------------

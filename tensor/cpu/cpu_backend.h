@@ -45,10 +45,11 @@ class CpuBackend : public Backend {
   void adaptive_avg_pool2d(const Tensor& out, const Tensor& in) override;
   void adaptive_avg_pool2d_backward(const Tensor& grad_in, const Tensor& grad_out) override;
   void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in) override;
-  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override;
   void uniform(const Tensor& out, double lo, double hi, Generator& gen) override;
   void normal(const Tensor& out, double mean, double std, Generator& gen) override;
   void bernoulli(const Tensor& out, const Tensor& p, Generator& gen) override;
+  // masks's entries
+  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override;
 };
 
 CpuBackend& cpu_backend();
