@@ -565,8 +565,6 @@ void add_random_cases(Table& t) {
   });
 }
 
-}  // namespace
-
 // masks: the set topk selects, over a whole contiguous input (distinct values: no tie to resolve).
 void add_masks_cases(Table& t) {
   t.add(BackendOp::TopkMask, "topk_mask", kNumericDtypes, [](Case& c) {
@@ -578,6 +576,8 @@ void add_masks_cases(Table& t) {
     c.run([=](Backend& b, const Args& a) { b.topk_mask(a[mask], a[in], k, largest); });
   });
 }
+
+}  // namespace
 
 const Table& conformance_table() {
   static const Table table = [] {
