@@ -285,10 +285,13 @@ Tensor PruningContainer::compute_mask(const Tensor& t, const Tensor& default_mas
              " does not match the tensor's shape ", t.sizes());
   Tensor new_mask = default_mask.detach().to(t.dtype(), /*copy=*/true).contiguous();
   if (type == "unstructured") {
-    // The entries still unpruned, flattened.
-    std::vector<int64_t> slots = detail::positions_equal_to_one(default_mask);
-    Tensor partial = method->compute_mask(detail::gather_flat(t, slots), detail::gather_flat(default_mask, slots));
-    detail::scatter_flat(new_mask, slots, partial);
+    // The entries still unpruned, flattened: slc = default_mask == 1; new_mask[slc] = compute_mask(t[slc], ...).
+    Tensor slots = default_mask.detach() == 1;
+    Tensor unpruned = t.detach().masked_select(slots);
+    Tensor partial = method->compute_mask(unpruned, default_mask.detach().masked_select(slots));
+    TWIG_CHECK(partial.numel() == unpruned.numel(), RuntimeError, "the pruning method returned ", partial.numel(),
+               " mask values for ", unpruned.numel(), " unpruned entries");
+    new_mask.index_put_({slots}, partial.detach().reshape({-1}).to(new_mask.dtype()));
   } else if (type == "structured") {
     std::optional<int64_t> dim = method->structured_dim();
     TWIG_CHECK(dim.has_value(), AttributeError,
@@ -392,9 +395,7 @@ Tensor RandomStructured::compute_mask(const Tensor& t, const Tensor& default_mas
   const int64_t k = compute_nparams_toprune(amount, channels);
   validate_pruning_amount(Amount(k), channels);
   if (k == 0) return default_mask;
-  std::vector<uint8_t> keep(static_cast<size_t>(channels), 1);
-  for (int64_t c : detail::random_subset(channels, k)) keep[c] = 0;
-  return detail::channel_mask(t, d, keep, default_mask);
+  return detail::channel_mask(t, d, detail::random_subset(channels, k), default_mask);
 }
 
 PruningMethodPtr RandomStructured::apply(nn::Module& module, const std::string& name, Amount amount, int64_t dim) {
@@ -418,7 +419,7 @@ Tensor LnStructured::compute_mask(const Tensor& t, const Tensor& default_mask) {
   validate_pruning_amount(Amount(k), channels);
   Tensor norm = detail::channel_norm(t, n, d);
   if (k == 0) return default_mask;
-  return detail::channel_mask(t, d, detail::keep_largest(norm, channels - k), default_mask);
+  return detail::channel_mask(t, d, detail::smallest_channels(norm, k), default_mask);
 }
 
 PruningMethodPtr LnStructured::apply(nn::Module& module, const std::string& name, Amount amount, NormP n, int64_t dim,

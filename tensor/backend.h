@@ -174,6 +174,7 @@ enum class BackendOp : int16_t {
   RreluWithNoise,             // in
   LstmCell,                   // gates
   LstmCellBackward,           // act
+  TopkMask,                   // in
   Count                       // not an op: the number of entries
 };
 constexpr int kNumBackendOps = static_cast<int>(BackendOp::Count);
@@ -312,6 +313,12 @@ class Backend {
                                   const Tensor& grad_c, const Tensor& act, const Tensor& c_prev,
                                   const Tensor& tanh_c) = 0;
   // ---- end activations ----
+
+  // ---- selection masks (prune/'s mask computation) ----
+  // mask (bool, contiguous, in's numel) = true at the k positions of in (contiguous, read flat) that
+  // topk(in.view(-1), k, largest) returns (NaN largest; among equal values the ones this backend's
+  // topk returns), false elsewhere. 0 <= k <= in.numel().
+  virtual void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) = 0;
 };
 
 // ---- the registry: one backend per (device type, index) ----------------------------------------

@@ -1,9 +1,10 @@
-// Sorting and order statistics: sort, argsort, topk, kthvalue. The kernels work along the last dim
-// of contiguous tensors, so each op moves `dim` last, runs, and moves it back. The values'
-// gradient goes back to the positions the indices name.
+// Sorting and order statistics: sort, argsort, topk (and topk_mask, its set), kthvalue. The kernels work along the last
+// dim of contiguous tensors, so each op moves `dim` last, runs, and moves it back. The values' gradient goes back to
+// the positions the indices name.
 #include "twig/autograd/function.h"
 #include "twig/autograd/ops/internal.h"
 #include "twig/autograd/ops/ops.h"
+#include "twig/autograd/ops/topk_mask.h"
 
 namespace twig {
 
@@ -68,6 +69,16 @@ std::tuple<Tensor, Tensor> Tensor::topk(int64_t k, int64_t dim, bool largest, bo
   });
   record_gather_like("TopkBackward0", *this, values, indices, d);
   return {values, indices};
+}
+
+Tensor topk_mask(const Tensor& a, int64_t k, bool largest) {
+  detail::check_defined(a, "topk_mask");
+  TWIG_CHECK(k >= 0 && k <= a.numel(), RuntimeError, "topk_mask(): selected index k out of range (k = ", k,
+             ", the tensor has ", a.numel(), " elements)");
+  Tensor in = a.detach().contiguous();
+  Tensor mask = detail::make_empty(a.sizes(), kBool, a.device());
+  backend_for(a.device()).topk_mask(mask, in, k, largest);
+  return mask;
 }
 
 // The k-th smallest (1-based, NaN largest) along dim, by PyTorch's own quickselect so that equal

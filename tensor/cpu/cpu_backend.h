@@ -59,6 +59,8 @@ class CpuBackend final : public Backend {
                  const Tensor& c_prev) override;
   void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
                           const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override;
+  // selection masks (cpu_topk_mask.cpp)
+  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override;
 };
 
 CpuBackend& cpu_backend();

@@ -1,7 +1,7 @@
 // Equal values in topk, sort and kthvalue: twig returns the indices PyTorch 1.13 returns on CPU
 // (tools/gen_ties_fixtures.py -> tests/fixtures/ties.json), in float32 and float64, for k in both
 // of topk's regimes (partial sort when k * 64 <= n, else nth_element), largest and sorted both
-// ways, selection along either dim, zeros of both signs, infinities and NaNs.
+// ways, selection along either dim, zeros of both signs, infinities and NaNs; and topk_mask, topk's set.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +13,7 @@
 #include "tests/fixture_file.h"
 #include "tests/testing.h"
 #include "twig/autograd/ops/ops.h"
+#include "twig/autograd/ops/topk_mask.h"
 
 namespace twig {
 namespace {
@@ -147,6 +148,59 @@ TEST(TiesFixture, KthvaluePicksWhatPyTorchPicks) {
     expect_selection(values, indices, dtype, out_shape, c);
   });
   EXPECT_GE(n, 40);
+}
+
+// topk_mask is topk's set: along a 1-D case, exactly the positions PyTorch's topk returns.
+TEST(TiesFixture, TopkMaskMarksWhatPyTorchPicks) {
+  int n = 0;
+  for_each_case("topk", [&](const json& c, Dtype dtype) {
+    const Shape shape = c.at("shape").get<Shape>();
+    if (shape.size() != 1) return;
+    const int64_t k = c.at("k").get<int64_t>();
+    Tensor x = decode_tensor(c.at("values"), shape, dtype);
+    std::vector<uint8_t> want(static_cast<size_t>(shape[0]), 0);
+    for (int64_t i : c.at("indices").get<std::vector<int64_t>>()) want[static_cast<size_t>(i)] = 1;
+    Tensor mask = topk_mask(x, k, c.at("largest").get<bool>());
+    EXPECT_EQ(mask.dtype(), kBool);
+    EXPECT_EQ(mask.to(kUInt8).to_vector<uint8_t>(), want);
+    ++n;
+  });
+  EXPECT_GE(n, 50);
+}
+
+// The same set as topk's on larger lines, in both of the CPU kernel's paths (no equal values
+// straddling the k-th: radix selection; straddling: topk's own selection), every dtype it serves
+// differently, few distinct values (many ties), NaNs and zeros of both signs, shapes of any rank.
+TEST(TopkMask, MatchesTopkIndices) {
+  Generator gen(7);
+  const std::vector<double> specials = {NAN, -0.0, 0.0, INFINITY, -INFINITY};
+  for (Dtype dtype : {kFloat32, kFloat64, kInt64, kInt32}) {
+    for (int distinct : {3, 50, 100000}) {
+      for (bool largest : {false, true}) {
+        for (int64_t k :
+             {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{100}, int64_t{2500}, int64_t{4999}, int64_t{5000}}) {
+          SCOPED_TRACE(std::string(dtype_name(dtype)) + " distinct " + std::to_string(distinct) + " k " +
+                       std::to_string(k) + (largest ? " largest" : " smallest"));
+          Tensor x = randint(-distinct, distinct, {50, 100}, TensorOptions(kFloat64), &gen);
+          if (is_floating(dtype)) {
+            for (int64_t i = 0; i < 40; ++i) x.view({-1})[i * 97 % 5000].fill_(specials[i % specials.size()]);
+          }
+          x = x.to(dtype);
+          auto [values, indices] = x.reshape({-1}).topk(k, 0, largest, /*sorted=*/false);
+          Tensor want = zeros({5000}, TensorOptions(kBool));
+          want.index_fill_(0, indices, true);
+          Tensor got = topk_mask(x, k, largest);
+          EXPECT_EQ(got.sizes(), x.sizes());
+          EXPECT_TRUE(equal(got.reshape({-1}), want));
+        }
+      }
+    }
+  }
+}
+
+TEST(TopkMask, RejectsAnOutOfRangeK) {
+  EXPECT_ERROR(topk_mask(zeros({2, 3}), 7), RuntimeError, "k = 7");
+  EXPECT_ERROR(topk_mask(zeros({2, 3}), -1), RuntimeError, "k = -1");
 }
 
 }  // namespace

@@ -589,6 +589,18 @@ void add_random_cases(Table& t) {
   });
 }
 
+// masks: the set topk selects, over a whole contiguous input (distinct values: no tie to resolve).
+void add_masks_cases(Table& t) {
+  t.add(BackendOp::TopkMask, "topk_mask", kNumericDtypes, [](Case& c) {
+    const Shape s = random_shape(c, 1, 3, 1, 6);
+    auto in = c.input(distinct(c, s, c.dtype()));
+    const int64_t k = c.size(0, shape_numel(s));
+    auto mask = c.output(s, kBool);
+    const bool largest = c.round() % 2 == 0;
+    c.run([=](Backend& b, const Args& a) { b.topk_mask(a[mask], a[in], k, largest); });
+  });
+}
+
 }  // namespace
 
 // activation_cases.cpp
@@ -606,6 +618,7 @@ const Table& conformance_table() {
     add_pool_cases(t);
     add_random_cases(t);
     add_activation_cases(t);
+    add_masks_cases(t);
     return t;
   }();
   return table;

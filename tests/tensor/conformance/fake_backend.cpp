@@ -198,6 +198,10 @@ void FakeBackend::lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_pr
   cpu_.lstm_cell_backward(A(d_gates), A(d_c_prev), A(grad_h), A(grad_c), A(act), A(c_prev), A(tanh_c));
 }
 
+void FakeBackend::topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) {
+  cpu_.topk_mask(A(mask), A(in), k, largest);
+}
+
 std::vector<Device> register_fake_backends() {
   static FakeBackend* faithful = new FakeBackend({});
   static FakeBackend* declining = new FakeBackend({.declined = {BackendOp::Unary, BackendOp::Sort, BackendOp::Nonzero},

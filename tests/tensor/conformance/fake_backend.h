@@ -72,6 +72,7 @@ class FakeBackend : public Backend {
                  const Tensor& c_prev) override;
   void lstm_cell_backward(const Tensor& d_gates, const Tensor& d_c_prev, const Tensor& grad_h, const Tensor& grad_c,
                           const Tensor& act, const Tensor& c_prev, const Tensor& tanh_c) override;
+  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override;
 
   int unary_calls() const { return unary_calls_; }
 
