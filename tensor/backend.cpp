@@ -368,120 +368,120 @@ class FallbackBackend final : public Backend {
         [&](Backend& b, const Tensor& dg, const Tensor& dc, const Tensor& gh, const Tensor& gc, const Tensor& a,
             const Tensor& cp, const Tensor& t) { b.lstm_cell_backward(dg, dc, gh, gc, a, cp, t); },
         d_gates, d_c_prev, grad_h, grad_c, act, c_prev, tanh_c);
-    void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override {
-      dispatch(
-          BackendOp::TopkMask, in.dtype(), 0b01,
-          [&](Backend& b, const Tensor& m, const Tensor& i) { b.topk_mask(m, i, k, largest); }, mask, in);
-    }
-
-   private:
-    // The one helper every kernel goes through: call(backend, tensors...) on inner_ when it supports
-    // (op, dtype); otherwise on the CPU backend with a CPU copy of each tensor, then the tensors whose
-    // bit is set in `written` (bit i for the i-th tensor) are copied back.
-    template <typename F, typename... T>
-    void dispatch(BackendOp op, Dtype dtype, unsigned written, F&& call, const T&... tensors) {
-      if (inner_.supports_op(op, dtype)) [[likely]] {
-        call(inner_, tensors...);
-        return;
-      }
-      note_fallback(op, dtype);
-      std::array<const Tensor*, sizeof...(T)> given = {&tensors...};
-      std::array<Tensor, sizeof...(T)> on_cpu = {to_cpu(tensors)...};
-      std::apply([&](const auto&... c) { call(cpu::cpu_backend(), c...); }, on_cpu);
-      for (size_t i = 0; i < given.size(); ++i) {
-        if ((written >> i & 1u) && !given[i]->is_same(on_cpu[i])) inner_.copy(*given[i], on_cpu[i]);
-      }
-    }
-
-    // A contiguous CPU copy of t (t itself when it is undefined or already on the CPU).
-    Tensor to_cpu(const Tensor& t) {
-      if (!t.defined() || t.device().is_cpu()) return t;
-      Tensor c = detail::make_empty(t.sizes(), t.dtype(), Device::cpu());
-      inner_.copy(c, t);
-      return c;
-    }
-
-    void note_fallback(BackendOp op, Dtype dtype) {
-      static std::mutex mutex;
-      static std::set<std::pair<const Backend*, BackendOp>>* noted =
-          new std::set<std::pair<const Backend*, BackendOp>>();
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!noted->insert({&inner_, op}).second) return;
-      }
-      warn(detail::str_cat("the backend of ", device_, " does not implement ", backend_op_name(op), " for ",
-                           dtype_name(dtype), ": it runs on the CPU with copies (noted once per backend and op)"));
-    }
-
-    Backend& inner_;
-    Device device_;
-  };
-
-  // One slot per (device type, index). Lookups read atomics; registration takes the mutex. Replaced
-  // and removed entries are kept (a storage's deleter may still call through them), so a slot's
-  // pointers stay valid for the life of the process.
-  class Registry {
-   public:
-    Registry() {
-      slots_[0][0].backend = &cpu::cpu_backend();
-      slots_[0][0].ops = &cpu::cpu_backend();
-    }
-
-    void set(Device d, Backend* backend) {
-      Slot& s = slot(d);
-      std::lock_guard<std::mutex> lock(mutex_);
-      Backend* ops = nullptr;
-      if (backend != nullptr) {
-        kept_.push_back(std::make_unique<FallbackBackend>(*backend, d));
-        ops = kept_.back().get();
-      }
-      s.ops.store(ops);
-      s.backend.store(backend);
-    }
-
-    Backend* backend(Device d) { return in_range(d) ? slot(d).backend.load(std::memory_order_acquire) : nullptr; }
-    Backend* ops(Device d) { return in_range(d) ? slot(d).ops.load(std::memory_order_acquire) : nullptr; }
-
-    std::vector<Device> devices() {
-      std::vector<Device> out;
-      for (int type = 0; type < kNumDeviceTypes; ++type) {
-        for (int index = 0; index < kMaxDeviceIndex; ++index) {
-          if (slots_[type][index].backend.load() != nullptr) out.emplace_back(static_cast<DeviceType>(type), index);
-        }
-      }
-      return out;
-    }
-
-    static bool in_range(Device d) {
-      const int type = static_cast<int>(d.type());
-      return type >= 0 && type < kNumDeviceTypes && d.index() >= 0 && d.index() < kMaxDeviceIndex;
-    }
-
-   private:
-    struct Slot {
-      std::atomic<Backend*> backend{nullptr};  // as registered
-      std::atomic<Backend*> ops{nullptr};      // what backend_for returns: backend behind the fallback
-    };
-    Slot& slot(Device d) { return slots_[static_cast<int>(d.type())][d.index()]; }
-
-    std::array<std::array<Slot, kMaxDeviceIndex>, kNumDeviceTypes> slots_;
-    std::mutex mutex_;
-    std::vector<std::unique_ptr<FallbackBackend>> kept_;
-  };
-
-  Registry& registry() {
-    static Registry* r = new Registry();  // outlives every static tensor
-    return *r;
+  }
+  void topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool largest) override {
+    dispatch(
+        BackendOp::TopkMask, in.dtype(), 0b01,
+        [&](Backend& b, const Tensor& m, const Tensor& i) { b.topk_mask(m, i, k, largest); }, mask, in);
   }
 
-  [[noreturn]] void throw_unregistered(Device d) {
-    if (d.is_cuda()) {
-      TWIG_THROW(
-          RuntimeError, "no backend for device ", d,
-          ": twig was built without CUDA support, or no CUDA device is available (or twig::init() was not called)");
+ private:
+  // The one helper every kernel goes through: call(backend, tensors...) on inner_ when it supports
+  // (op, dtype); otherwise on the CPU backend with a CPU copy of each tensor, then the tensors whose
+  // bit is set in `written` (bit i for the i-th tensor) are copied back.
+  template <typename F, typename... T>
+  void dispatch(BackendOp op, Dtype dtype, unsigned written, F&& call, const T&... tensors) {
+    if (inner_.supports_op(op, dtype)) [[likely]] {
+      call(inner_, tensors...);
+      return;
     }
-    TWIG_THROW(RuntimeError, "no backend is registered for device ", d);
+    note_fallback(op, dtype);
+    std::array<const Tensor*, sizeof...(T)> given = {&tensors...};
+    std::array<Tensor, sizeof...(T)> on_cpu = {to_cpu(tensors)...};
+    std::apply([&](const auto&... c) { call(cpu::cpu_backend(), c...); }, on_cpu);
+    for (size_t i = 0; i < given.size(); ++i) {
+      if ((written >> i & 1u) && !given[i]->is_same(on_cpu[i])) inner_.copy(*given[i], on_cpu[i]);
+    }
   }
+
+  // A contiguous CPU copy of t (t itself when it is undefined or already on the CPU).
+  Tensor to_cpu(const Tensor& t) {
+    if (!t.defined() || t.device().is_cpu()) return t;
+    Tensor c = detail::make_empty(t.sizes(), t.dtype(), Device::cpu());
+    inner_.copy(c, t);
+    return c;
+  }
+
+  void note_fallback(BackendOp op, Dtype dtype) {
+    static std::mutex mutex;
+    static std::set<std::pair<const Backend*, BackendOp>>* noted = new std::set<std::pair<const Backend*, BackendOp>>();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!noted->insert({&inner_, op}).second) return;
+    }
+    warn(detail::str_cat("the backend of ", device_, " does not implement ", backend_op_name(op), " for ",
+                         dtype_name(dtype), ": it runs on the CPU with copies (noted once per backend and op)"));
+  }
+
+  Backend& inner_;
+  Device device_;
+};
+
+// One slot per (device type, index). Lookups read atomics; registration takes the mutex. Replaced
+// and removed entries are kept (a storage's deleter may still call through them), so a slot's
+// pointers stay valid for the life of the process.
+class Registry {
+ public:
+  Registry() {
+    slots_[0][0].backend = &cpu::cpu_backend();
+    slots_[0][0].ops = &cpu::cpu_backend();
+  }
+
+  void set(Device d, Backend* backend) {
+    Slot& s = slot(d);
+    std::lock_guard<std::mutex> lock(mutex_);
+    Backend* ops = nullptr;
+    if (backend != nullptr) {
+      kept_.push_back(std::make_unique<FallbackBackend>(*backend, d));
+      ops = kept_.back().get();
+    }
+    s.ops.store(ops);
+    s.backend.store(backend);
+  }
+
+  Backend* backend(Device d) { return in_range(d) ? slot(d).backend.load(std::memory_order_acquire) : nullptr; }
+  Backend* ops(Device d) { return in_range(d) ? slot(d).ops.load(std::memory_order_acquire) : nullptr; }
+
+  std::vector<Device> devices() {
+    std::vector<Device> out;
+    for (int type = 0; type < kNumDeviceTypes; ++type) {
+      for (int index = 0; index < kMaxDeviceIndex; ++index) {
+        if (slots_[type][index].backend.load() != nullptr) out.emplace_back(static_cast<DeviceType>(type), index);
+      }
+    }
+    return out;
+  }
+
+  static bool in_range(Device d) {
+    const int type = static_cast<int>(d.type());
+    return type >= 0 && type < kNumDeviceTypes && d.index() >= 0 && d.index() < kMaxDeviceIndex;
+  }
+
+ private:
+  struct Slot {
+    std::atomic<Backend*> backend{nullptr};  // as registered
+    std::atomic<Backend*> ops{nullptr};      // what backend_for returns: backend behind the fallback
+  };
+  Slot& slot(Device d) { return slots_[static_cast<int>(d.type())][d.index()]; }
+
+  std::array<std::array<Slot, kMaxDeviceIndex>, kNumDeviceTypes> slots_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<FallbackBackend>> kept_;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry();  // outlives every static tensor
+  return *r;
+}
+
+[[noreturn]] void throw_unregistered(Device d) {
+  if (d.is_cuda()) {
+    TWIG_THROW(
+        RuntimeError, "no backend for device ", d,
+        ": twig was built without CUDA support, or no CUDA device is available (or twig::init() was not called)");
+  }
+  TWIG_THROW(RuntimeError, "no backend is registered for device ", d);
+}
 
 }  // namespace
 
