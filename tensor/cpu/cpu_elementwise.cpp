@@ -274,6 +274,23 @@ void CpuBackend::binary(BinaryOp op, const Tensor& out, const Tensor& a, const T
 void CpuBackend::where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
   TWIG_DISPATCH_ALL(out.dtype(), "where", [&] {
     for_each<4>(out.sizes(), {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
+      constexpr int64_t sz = sizeof(scalar_t);
+      if (s[0] == sz && s[1] == 1 && (s[2] == 0 || s[2] == sz) && (s[3] == 0 || s[3] == sz)) {
+        // The common runs (masked_fill_, a pruning mask applied): dense out and cond, each value
+        // operand dense or one broadcast scalar. Index steps of 0 or 1 keep the loop vectorizable.
+        scalar_t* o = reinterpret_cast<scalar_t*>(p[0]);
+        const bool* c = reinterpret_cast<const bool*>(p[1]);
+        const scalar_t* x = reinterpret_cast<const scalar_t*>(p[2]);
+        const scalar_t* y = reinterpret_cast<const scalar_t*>(p[3]);
+        if (s[2] == 0 && s[3] == sz) {
+          const scalar_t v = *x;
+          for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? v : y[i];
+        } else {
+          const int64_t sx = s[2] / sz, sy = s[3] / sz;
+          for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? x[i * sx] : y[i * sy];
+        }
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
         *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = c ? *reinterpret_cast<const scalar_t*>(p[2] + i * s[2])

@@ -145,6 +145,15 @@ void CpuBackend::scatter(const Tensor& self, int64_t dim, const Tensor& index, c
 void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
                            bool accumulate) {
   Tensor idx = detail::contiguous_raw(index);
+  if (dim > 0 && self.dim() > 1 && source.numel() > 0 && source.dtype() == self.dtype() && source.dim() == self.dim()) {
+    // The slices along an inner dim are strided (a pruned column each): one pass over source
+    // instead, as a scatter whose index is idx broadcast along every other dim. Along each
+    // destination the writes (or adds) still come in index order.
+    Shape istrides(static_cast<size_t>(self.dim()), 0);
+    istrides[dim] = 1;
+    return scatter(self, dim, detail::make_alias(idx, source.sizes(), istrides, idx.storage_offset()), source,
+                   accumulate);
+  }
   const int64_t* ip = idx.data_ptr<int64_t>();
   Shape slice_shape = line_starts(self, dim).sizes();
   for (int64_t i = 0; i < idx.numel(); ++i) {
@@ -163,22 +172,28 @@ void CpuBackend::index_put(const Tensor& self, int64_t dim, const Tensor& index,
 Tensor CpuBackend::nonzero(const Tensor& in) {
   Tensor c = detail::contiguous_raw(in);
   const int64_t nd = c.dim(), n = c.numel();
-  std::vector<int64_t> hits;
+  const Shape sizes = c.sizes();
+  Tensor out;
   TWIG_DISPATCH_ALL(c.dtype(), "nonzero", [&] {
     const scalar_t* x = static_cast<const scalar_t*>(c.raw_data_ptr());
+    // Two passes: count, then write each hit's coordinates straight into the result, carried
+    // along with a running multi-index (no division per element).
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; ++i) count += x[i] != scalar_t(0);
+    out = detail::make_empty({count, nd}, kInt64, Device::cpu());
+    int64_t* o = static_cast<int64_t*>(out.raw_data_ptr());
+    if (nd == 1) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (x[i] != scalar_t(0)) *o++ = i;
+      }
+      return;
+    }
+    Shape idx(static_cast<size_t>(nd), 0);
     for (int64_t i = 0; i < n; ++i) {
-      if (x[i] != scalar_t(0)) hits.push_back(i);
+      if (x[i] != scalar_t(0)) o = std::copy(idx.begin(), idx.end(), o);
+      for (int64_t d = nd - 1; d >= 0 && ++idx[d] == sizes[d]; --d) idx[d] = 0;
     }
   });
-  Tensor out = detail::make_empty({static_cast<int64_t>(hits.size()), nd}, kInt64, Device::cpu());
-  int64_t* o = static_cast<int64_t*>(out.raw_data_ptr());
-  for (size_t h = 0; h < hits.size(); ++h) {
-    int64_t rem = hits[h];
-    for (int64_t d = nd - 1; d >= 0; --d) {
-      o[static_cast<int64_t>(h) * nd + d] = rem % c.size(d);
-      rem /= c.size(d);
-    }
-  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // position) and reduced dims (walked for each output). One output: the reduced range is split over
 // threads and partial accumulators are combined. Floating sums accumulate in double.
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "twig/tensor/cpu/cpu_backend.h"
@@ -138,8 +139,11 @@ Out cast_out(Acc a) {
 // ones (a conv's L) are summed with four interleaved partial sums first, which keeps four adds in
 // flight instead of one chain (the conv bias gradient was 3-4% of a LeNet-5 epoch). The order is
 // fixed, so results do not depend on the thread count. Returns false when the layout does not fit.
-template <typename T>
-bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced) {
+// It sums f(x) and stores finish(sum): the identity for sum; x² and sqrt for the 2-norm, |x| for
+// the 1-norm (a pruned layer's channel norms: the generic walk took a strided column each).
+template <typename T, typename F = std::identity, typename Finish = std::identity>
+bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool>& reduced, F f = {},
+                     Finish finish = {}) {
   if (!in.is_contiguous() || !out.is_contiguous()) return false;
   int64_t r1 = 1, k = 1, r2 = 1;
   int phase = 0;  // 0: leading reduced dims, 1: kept dims, 2: trailing reduced dims
@@ -164,12 +168,12 @@ bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool
     for (int64_t i = 0; i < r1; ++i) {
       const T* row = x + i * k * r2;
       if (r2 == 1) {
-        for (int64_t j = k0; j < k1; ++j) acc[j - k0] += static_cast<double>(row[j]);
+        for (int64_t j = k0; j < k1; ++j) acc[j - k0] += f(static_cast<double>(row[j]));
       } else if (r2 < 16) {
         // l outer: the kept elements' chains of dependent adds interleave instead of running
         // one after another.
         for (int64_t l = 0; l < r2; ++l) {
-          for (int64_t j = k0; j < k1; ++j) acc[j - k0] += static_cast<double>(row[j * r2 + l]);
+          for (int64_t j = k0; j < k1; ++j) acc[j - k0] += f(static_cast<double>(row[j * r2 + l]));
         }
       } else {
         for (int64_t j = k0; j < k1; ++j) {
@@ -177,17 +181,17 @@ bool sum_outer_inner(const Tensor& out, const Tensor& in, const std::vector<bool
           double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
           int64_t l = 0;
           for (; l + 4 <= r2; l += 4) {
-            p0 += static_cast<double>(run[l]);
-            p1 += static_cast<double>(run[l + 1]);
-            p2 += static_cast<double>(run[l + 2]);
-            p3 += static_cast<double>(run[l + 3]);
+            p0 += f(static_cast<double>(run[l]));
+            p1 += f(static_cast<double>(run[l + 1]));
+            p2 += f(static_cast<double>(run[l + 2]));
+            p3 += f(static_cast<double>(run[l + 3]));
           }
-          for (; l < r2; ++l) p0 += static_cast<double>(run[l]);
+          for (; l < r2; ++l) p0 += f(static_cast<double>(run[l]));
           acc[j - k0] += (p0 + p1) + (p2 + p3);
         }
       }
     }
-    for (int64_t j = k0; j < k1; ++j) o[j] = static_cast<T>(acc[j - k0]);
+    for (int64_t j = k0; j < k1; ++j) o[j] = static_cast<T>(finish(acc[j - k0]));
   });
   return true;
 }
@@ -243,6 +247,14 @@ void reduce_typed(const Tensor& out, const Tensor& in, const std::vector<bool>& 
   using Acc = typename Op::Acc;
   if constexpr (std::is_floating_point_v<T> && std::is_same_v<Op, SumOp<T>> && std::is_same_v<Acc, double>) {
     if (out.dtype() == in.dtype() && sum_outer_inner<T>(out, in, reduced)) return;
+  }
+  if constexpr (std::is_floating_point_v<T> && std::is_same_v<Op, NormPOp<T>>) {
+    if (out.dtype() == in.dtype()) {
+      if (op.p == 2.0 && sum_outer_inner<T>(
+                             out, in, reduced, [](double v) { return v * v; }, [](double a) { return std::sqrt(a); }))
+        return;
+      if (op.p == 1.0 && sum_outer_inner<T>(out, in, reduced, [](double v) { return std::fabs(v); })) return;
+    }
   }
   const ReducePlan plan = plan_reduce(out, in, reduced);
   const StoreFn<Acc> store = store_for<Acc>(out.dtype());

@@ -425,3 +425,37 @@ TEST(JoinRepeatInterleave, TensorRepeats) {
   Tensor reps = tensor({2, 0, 1});
   gradcheck_both([reps](const TL& x) { return TL{x[0].repeat_interleave(reps, 1)}; }, {2, 3});
 }
+
+// index_add_ / index_copy_ / index_fill_ along an inner dim (the CPU backend scatters in one pass
+// there) against element loops over the same data: duplicate indices add in index order, and
+// the last duplicate's value wins a copy.
+TEST(IndexInnerDim, MatchesElementLoops) {
+  const Tensor x = leaf({3, 4, 5}, 11).detach(), src = leaf({3, 5, 5}, 12).detach();
+  const std::vector<int64_t> idx = {2, 0, 2, 3, 0};
+  const Tensor index = tensor({2, 0, 2, 3, 0}, kInt64);
+  const D xv = x.to_vector<double>(), sv = src.to_vector<double>();
+  auto at = [](int64_t i, int64_t j, int64_t k, int64_t J) { return (i * J + j) * 5 + k; };
+  D added = xv, copied = xv, filled = xv;
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t q = 0; q < 5; ++q) {
+      for (int64_t k = 0; k < 5; ++k) {
+        added[at(i, idx[q], k, 4)] += sv[at(i, q, k, 5)];
+        copied[at(i, idx[q], k, 4)] = sv[at(i, q, k, 5)];
+        filled[at(i, idx[q], k, 4)] = -1.5;
+      }
+    }
+  }
+  EXPECT_EQ(x.clone().index_add_(1, index, src).to_vector<double>(), added);
+  EXPECT_EQ(x.clone().index_copy_(1, index, src).to_vector<double>(), copied);
+  EXPECT_EQ(x.clone().index_fill_(1, index, -1.5).to_vector<double>(), filled);
+  // The last dim too, on a transposed (non-contiguous) destination.
+  Tensor xt = x.clone().transpose(1, 2);  // (3, 5, 4)
+  xt.index_fill_(2, index, 7.0);
+  D filled_t = xv;
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t q : idx) {
+      for (int64_t k = 0; k < 5; ++k) filled_t[at(i, q, k, 4)] = 7.0;
+    }
+  }
+  EXPECT_EQ(xt.transpose(1, 2).contiguous().to_vector<double>(), filled_t);
+}
