@@ -18,6 +18,11 @@ anything and are not checked. What a layer may include (its own folder always):
     ao            -> serialize, nn and below (not prune/: torch.ao.pruning stands beside it)
     cuda          -> tensor                 (a backend plugs in behind tensor/backend.h)
 
+Two parts of tensor/ are private to it, so that device compute stays behind the Backend: the CPU
+backend's headers (tensor/cpu/) and the thread pool's parallel_for (tensor/parallel.h). No other
+library layer may include them (apps, bench, examples and tests may: set_num_threads is public
+through twig/core.h).
+
 The link check in CMakeLists.txt (twig_layer_check_tensor, twig_layer_check_autograd) adds what
 an include check cannot see: tensor/ and tensor/ + autograd/ link as shared libraries with
 -Wl,--no-undefined, so calling a Tensor method that autograd/ops/ defines fails the build.
@@ -42,6 +47,8 @@ ALLOWED = {
 }
 # Longest prefix first, so autograd/ops/x.cpp is in autograd/ops, not autograd.
 LAYERS = sorted(ALLOWED, key=len, reverse=True)
+# Headers only their own layer may include (longest prefix first, as LAYERS).
+PRIVATE = {"tensor/cpu/": "tensor", "tensor/parallel.h": "tensor"}
 UMBRELLA = {"twig.h": "umbrella", "core.h": "umbrella"}
 SUFFIXES = (".h", ".hpp", ".cpp", ".cc", ".inc", ".cu", ".cuh")
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]twig/([^">]+)[">]|__has_include\s*\(\s*[<"]twig/([^">]+)[">]', re.MULTILINE)
@@ -67,6 +74,11 @@ def violations(root: pathlib.Path, files):
         for m in INCLUDE.finditer(text):
             target = m.group(1) or m.group(2)
             to = layer_of(target)
+            private = next((p for p in PRIVATE if target.startswith(p)), None)
+            if private is not None and layer != PRIVATE[private]:
+                line = text.count("\n", 0, m.start()) + 1
+                found.append((rel, line, target, layer, private.rstrip("/") + " (private to " + PRIVATE[private] + "/)"))
+                continue
             if to is None or to == layer or to in ALLOWED[layer]:
                 continue
             line = text.count("\n", 0, m.start()) + 1
@@ -81,6 +93,9 @@ def tracked_files(root: pathlib.Path):
 
 def report(found) -> int:
     for rel, line, target, layer, to in found:
+        if "private" in to:
+            print(f"{rel}:{line}: includes twig/{target}: layer {layer} may not include {to}")
+            continue
         print(f"{rel}:{line}: includes twig/{target}: layer {layer} may not include {to} "
               f"(allowed: {', '.join(sorted(ALLOWED[layer])) or 'only itself'})")
     return 1 if found else 0
@@ -100,10 +115,16 @@ def self_test(root: pathlib.Path) -> int:
         target = copy / "tensor" / "tensor.cpp"
         target.write_text('#include "twig/autograd/ops/ops.h"\n' + target.read_text(encoding="utf-8"), encoding="utf-8")
         bad = violations(copy, files)
+        conv = copy / "nn" / "conv.cpp"
+        conv.write_text('#include "twig/tensor/parallel.h"\n' + conv.read_text(encoding="utf-8"), encoding="utf-8")
+        bad_private = [v for v in violations(copy, files) if v[0] == "nn/conv.cpp"]
     print("self-test: the unmodified tree:", "passes" if not clean else f"{len(clean)} violations")
     print("self-test: with tensor/tensor.cpp including twig/autograd/ops/ops.h:")
     report(bad)
+    print("self-test: with nn/conv.cpp also including twig/tensor/parallel.h:")
+    report(bad_private)
     ok = not clean and len(bad) == 1 and bad[0][0] == "tensor/tensor.cpp" and bad[0][4] == "autograd/ops"
+    ok = ok and len(bad_private) == 1 and bad_private[0][2] == "tensor/parallel.h"
     print("self-test:", "ok (the upward include fails the check)" if ok else "FAILED")
     return 0 if ok else 1
 
