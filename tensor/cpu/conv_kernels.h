@@ -19,5 +19,10 @@ void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g);
 // touched nothing, where there is no such kernel for this dtype, geometry or machine; the caller
 // then takes im2col + gemm.
 bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate);
+// Its weight gradient without cols: grad_w (O, C*kH*kW) = the sum over the samples of in
+// (ns, C, H, W) of grad_out[n] (O, OH*OW) @ the window rows of in[n], read in place (a dot product
+// per output row). Serial (a conv_backward chunk calls it). Returns false, having touched nothing,
+// where conv2d_direct would decline the same geometry.
+bool conv2d_direct_weight_grad(const Tensor& grad_w, const Tensor& grad_out, const Tensor& in, const ConvGeometry& g);
 
 }  // namespace twig::cpu

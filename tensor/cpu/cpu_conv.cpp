@@ -620,6 +620,56 @@ bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const C
   return true;
 }
 
+bool conv2d_direct_weight_grad(const Tensor& grad_w, const Tensor& grad_out, const Tensor& in, const ConvGeometry& g) {
+  check_contiguous({&grad_w, &grad_out, &in}, "conv2d_direct_weight_grad");
+  const SimdLevel level = best_simd_level();
+  if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || level == SimdLevel::kNone) return false;
+  const int64_t N = in.size(0), C = in.size(1), H = g.in[0], W = g.in[1], O = grad_out.size(1);
+  const int64_t kh = g.kernel[0], kw = g.kernel[1], OH = g.out[0], OW = g.out[1];
+  // conv2d_direct's rule: an output row must fill 3/4 of the lanes of its vectors (here it is the
+  // length of every dot product).
+  const int64_t lanes = level == SimdLevel::kAvx512 ? 16 : 8;
+  if (4 * OW < 3 * lanes * ((OW + lanes - 1) / lanes)) return false;
+  const int64_t ph = g.padding[0], pw = g.padding[1], sh = g.stride[0];
+  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, CK = C * kh * kw;
+  // Column (c, ky, kx) of B: the window row under output row 0, in a padded sample.
+  std::vector<int64_t> noff(CK);
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      for (int64_t kx = 0; kx < kw; ++kx)
+        noff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
+    }
+  }
+  // grad_w (O, CK) += Σ over output rows oy (the batch) of grad_out[n, :, oy, :] (O, OW) · the
+  // window rows under oy (CK, OW), as dot products along ox.
+  SmallGemm gemm;
+  gemm.M = O, gemm.N = CK, gemm.K = OW, gemm.batch = OH;
+  gemm.a_m = OH * OW, gemm.a_k = 1, gemm.a_bs = OW;
+  gemm.b_bs = sh * Wp, gemm.b_noff = noff.data();
+  gemm.c = grad_w.data_ptr<float>(), gemm.ldc = CK;
+  if (OH * OW == 0 || N == 0 || !small_gemm_fits(gemm)) return false;
+  const float* x = in.data_ptr<float>();
+  const float* go = grad_out.data_ptr<float>();
+  std::vector<float> padded;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xs = x + n * C * H * W;
+    if (ph != 0 || pw != 0) {
+      padded.assign(C * Hp * Wp, 0.0f);
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t y = 0; y < H; ++y) {
+          std::copy(xs + (c * H + y) * W, xs + (c * H + y + 1) * W, padded.data() + (c * Hp + y + ph) * Wp + pw);
+        }
+      }
+      xs = padded.data();
+    }
+    gemm.a = go + n * O * OH * OW;
+    gemm.b = xs;
+    gemm.beta = n == 0 ? 0.0f : 1.0f;
+    small_gemm(gemm);
+  }
+  return true;
+}
+
 void CpuBackend::max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dGeometry& g) {
   check_contiguous({&out, &indices, &in}, "max_pool2d");
   TWIG_DISPATCH_FLOATING(in.dtype(), "max_pool2d", [&] {

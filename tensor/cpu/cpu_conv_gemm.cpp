@@ -180,10 +180,12 @@ void CpuBackend::conv_backward(const Tensor& grad_in, const Tensor& grad_w, cons
             col2im(samples(grad_in, s0, ns, C * d.S), gcols, g);
           }
           if (need_gw) {
-            // Σ over the chunk's samples of grad_out[s] (O, L) @ cols[s]ᵀ (L, CK).
+            // Σ over the chunk's samples of grad_out[s] (O, L) @ cols[s]ᵀ (L, CK): read in place
+            // where the direct kernel takes the geometry (LeNet-5's conv1), else from cols.
+            const Tensor gw_c = mat(gw_parts, c * O * CK, O, CK);
+            if (conv2d_direct_weight_grad(gw_c, go_c, samples(in, s0, ns, C * d.S), g)) continue;
             const Tensor cols_c = chunk_cols(in, d, g, s0, ns);
-            gemm_sum(mat(gw_parts, c * O * CK, O, CK), go_c, detail::make_alias(cols_c, {ns, L, CK}, {CK * L, 1, L}, 0),
-                     1, 0);
+            gemm_sum(gw_c, go_c, detail::make_alias(cols_c, {ns, L, CK}, {CK * L, 1, L}, 0), 1, 0);
           }
         }
       });

@@ -44,6 +44,9 @@ Layout layout_for(const SmallGemm& g, SimdLevel level) {
   if (level == SimdLevel::kNone || g.K > kMaxK || g.M * g.N * g.K > kMaxMacs) return Layout::kNone;
   // BLAS reads neither A nor B when alpha is 0 (NaN in them does not reach C); so does BLAS here.
   if (g.alpha == 0.0f) return Layout::kNone;
+  if (g.b_noff != nullptr) {
+    return (g.a_k == 1 || g.K == 1) && g.b_koff == nullptr ? Layout::kDot : Layout::kNone;
+  }
   // A dimension of size 1 has no stride to speak of.
   if (g.b_n == 1 || g.N == 1) return Layout::kNn;
   const bool k_rows = (g.a_k == 1 || g.K == 1) && (g.b_k == 1 || g.K == 1) && g.b_koff == nullptr;
@@ -80,8 +83,9 @@ void reference_gemm(const SmallGemm& g) {
       double acc = 0;
       for (int64_t s = 0; s < g.batch; ++s) {
         for (int64_t k = 0; k < g.K; ++k) {
-          const int64_t b_row = g.b_koff != nullptr ? g.b_koff[k] : k * g.b_k;
-          acc += static_cast<double>(g.a[s * g.a_bs + m * g.a_m + k * g.a_k]) * g.b[s * g.b_bs + b_row + n * g.b_n];
+          const int64_t b_at =
+              g.b_noff != nullptr ? g.b_noff[n] + k : (g.b_koff != nullptr ? g.b_koff[k] : k * g.b_k) + n * g.b_n;
+          acc += static_cast<double>(g.a[s * g.a_bs + m * g.a_m + k * g.a_k]) * g.b[s * g.b_bs + b_at];
         }
       }
       float& c = g.c[m * g.ldc + n];

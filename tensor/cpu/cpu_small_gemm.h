@@ -30,6 +30,10 @@ struct SmallGemm {
   // When set (nn layout only), row k of B starts at b[s * b_bs + b_koff[k]] instead of at
   // k * b_k: a conv reads its input windows in place this way, row k being (channel, ky, kx).
   const int64_t* b_koff = nullptr;
+  // When set (dot layout only), column n of B (a unit-stride run along k) starts at
+  // b[s * b_bs + b_noff[n]] instead of at n * b_n: a conv's weight gradient reads the input
+  // windows in place this way, column n being (channel, ky, kx).
+  const int64_t* b_noff = nullptr;
   float* c = nullptr;
   int64_t ldc = 0;
   float alpha = 1, beta = 0;

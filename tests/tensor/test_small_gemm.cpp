@@ -162,6 +162,43 @@ TEST(SmallGemm, RowOffsetTableMatchesTheReference) {
   }
 }
 
+// Dot layout with B's columns found through an offset table (a conv's weight gradient reading the
+// input windows in place): columns out of order and overlapping, a batch stepping through rows,
+// lengths with and without a vector tail.
+TEST(SmallGemm, ColumnOffsetTableMatchesTheReference) {
+  const std::vector<SimdLevel> levels = levels_here();
+  if (levels.empty()) GTEST_SKIP() << "neither AVX2 + FMA nor AVX-512 on this CPU (or allowed by TWIG_CPU_CAPABILITY)";
+  std::mt19937 rng(17);
+  for (SimdLevel level : levels) {
+    for (int64_t M : {1, 6, 7}) {
+      for (int64_t N : {1, 4, 25, 27}) {
+        for (int64_t K : {10, 16, 28, 33}) {
+          for (int64_t batch : {1, 5}) {
+            for (float beta : {0.0f, 1.0f}) {
+              Case got = make_case(Layout::kDot, M, N, K, batch, 1.0f, beta, rng);
+              const int64_t row = K + 9;  // one batch step in B
+              std::vector<float> wide(batch * row + N * 3 + K + 8);
+              for (float& x : wide) x = std::uniform_real_distribution<float>(-1, 1)(rng);
+              std::vector<int64_t> noff(N);
+              for (int64_t n = 0; n < N; ++n) noff[n] = (N - 1 - n) * 3 % (N + 2) + (n % 2);  // reversed, overlapping
+              got.b = wide;
+              got.g.b = got.b.data(), got.g.b_noff = noff.data(), got.g.b_bs = row, got.g.b_n = 0;
+              Case want = got;
+              want.g.a = want.a.data(), want.g.b = want.b.data(), want.g.c = want.c.data();
+              ASSERT_TRUE(cpu::small_gemm(got.g, level));
+              cpu::reference_gemm(want.g);
+              for (size_t i = 0; i < got.c.size(); ++i) {
+                ASSERT_NEAR(got.c[i], want.c[i], 1e-5f * K * batch)
+                    << "M=" << M << " N=" << N << " K=" << K << " batch=" << batch << " at " << i;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(SmallGemm, DeclinesWhatItDoesNotCover) {
   std::mt19937 rng(3);
   Case t = make_case(Layout::kNn, 4, 5, 6, 1, 1.0f, 1.0f, rng);
