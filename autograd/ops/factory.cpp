@@ -239,7 +239,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, const TensorOption
   Tensor tmp = detail::make_empty(shape, kInt64, Device::cpu());
   int64_t* p = tmp.data_ptr<int64_t>();
   uint64_t span = static_cast<uint64_t>(high - low);
-  for (int64_t i = 0; i < tmp.numel(); ++i) p[i] = low + static_cast<int64_t>(g.below(span));
+  for (int64_t i = 0, n = tmp.numel(); i < n; ++i) p[i] = low + static_cast<int64_t>(g.below(span));
   backend_for(t.device()).copy(t, tmp);
   return t;
 }

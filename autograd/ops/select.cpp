@@ -24,7 +24,8 @@ Tensor checked_index(const Tensor& index, int64_t size, const char* op) {
   Tensor cpu = idx.device().is_cpu() ? idx : idx.cpu();
   const int64_t* p = cpu.data_ptr<int64_t>();
   bool negative = false;
-  for (int64_t i = 0; i < cpu.numel(); ++i) {
+  const int64_t n = cpu.numel();
+  for (int64_t i = 0; i < n; ++i) {
     TWIG_CHECK(p[i] >= -size && p[i] < size, IndexError, op, "(): index ", p[i],
                " is out of bounds for dimension with size ", size);
     negative = negative || p[i] < 0;
