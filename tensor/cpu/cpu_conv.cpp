@@ -566,52 +566,74 @@ void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g) {
   });
 }
 
-bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate) {
-  check_contiguous({&out, &in, &w}, "conv2d_direct");
-  // Output rows are runs of input columns only with a unit column stride.
+namespace {
+
+// What conv2d_direct and its weight gradient share: whether the geometry suits reading input
+// windows in place, the padded sample's sizes, and where each window row (c, ky, kx) starts in it.
+struct DirectWindows {
+  int64_t N, C, H, W, Hp, Wp, ph, pw, CK;
+  std::vector<int64_t> offsets;  // row (c, ky, kx) under output row 0, in a padded sample
+};
+
+// False where the direct kernels decline: float32 2-D with a unit column stride only (output rows
+// are then runs of input columns), a SIMD level, and rows that fill 3/4 of their vectors' lanes
+// (below that im2col + gemm is faster: LeNet-5's conv1, 28 wide, gains; its conv2, 10 wide in 16
+// lanes, loses).
+bool direct_windows(const Tensor& in, const ConvGeometry& g, DirectWindows& d) {
   const SimdLevel level = best_simd_level();
   if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || level == SimdLevel::kNone) return false;
-  const int64_t N = in.size(0), C = in.size(1), H = g.in[0], W = g.in[1], O = w.size(0);
-  const int64_t kh = g.kernel[0], kw = g.kernel[1], OH = g.out[0], OW = g.out[1];
-  // A row of OW outputs fills ceil(OW / lanes) vectors; below 3/4 of their lanes in use, im2col +
-  // gemm is faster (LeNet-5's conv1, 28 wide, gains; its conv2, 10 wide in 16 lanes, loses).
-  const int64_t lanes = level == SimdLevel::kAvx512 ? 16 : 8;
+  const int64_t OW = g.out[1], lanes = level == SimdLevel::kAvx512 ? 16 : 8;
   if (4 * OW < 3 * lanes * ((OW + lanes - 1) / lanes)) return false;
-  const int64_t ph = g.padding[0], pw = g.padding[1], sh = g.stride[0];
-  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, CK = C * kh * kw;
-  // Row (c, ky, kx) of the implicit cols starts this far into a padded sample.
-  std::vector<int64_t> koff(CK);
-  for (int64_t c = 0; c < C; ++c) {
+  const int64_t kh = g.kernel[0], kw = g.kernel[1];
+  d.N = in.size(0), d.C = in.size(1), d.H = g.in[0], d.W = g.in[1];
+  d.ph = g.padding[0], d.pw = g.padding[1];
+  d.Hp = d.H + 2 * d.ph, d.Wp = d.W + 2 * d.pw, d.CK = d.C * kh * kw;
+  d.offsets.resize(static_cast<size_t>(d.CK));
+  for (int64_t c = 0; c < d.C; ++c) {
     for (int64_t ky = 0; ky < kh; ++ky) {
       for (int64_t kx = 0; kx < kw; ++kx)
-        koff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
+        d.offsets[(c * kh + ky) * kw + kx] = (c * d.Hp + ky * g.dilation[0]) * d.Wp + kx * g.dilation[1];
     }
   }
+  return true;
+}
+
+// Sample xs (C, H, W) with its zero border, in `buffer`; xs itself where there is no border.
+const float* padded_sample(const float* xs, const DirectWindows& d, std::vector<float>& buffer) {
+  if (d.ph == 0 && d.pw == 0) return xs;
+  buffer.assign(d.C * d.Hp * d.Wp, 0.0f);
+  for (int64_t c = 0; c < d.C; ++c) {
+    for (int64_t y = 0; y < d.H; ++y) {
+      std::copy(xs + (c * d.H + y) * d.W, xs + (c * d.H + y + 1) * d.W,
+                buffer.data() + (c * d.Hp + y + d.ph) * d.Wp + d.pw);
+    }
+  }
+  return buffer.data();
+}
+
+}  // namespace
+
+bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate) {
+  check_contiguous({&out, &in, &w}, "conv2d_direct");
+  DirectWindows d;
+  if (!direct_windows(in, g, d)) return false;
+  const int64_t O = w.size(0), OH = g.out[0], OW = g.out[1], sh = g.stride[0];
   SmallGemm row;  // one output row of every channel: (O, OW) = w (O, CK) @ window rows (CK, OW)
-  row.M = O, row.N = OW, row.K = CK;
-  row.a = w.data_ptr<float>(), row.a_m = CK, row.a_k = 1;
-  row.b_n = 1, row.b_koff = koff.data();
+  row.M = O, row.N = OW, row.K = d.CK;
+  row.a = w.data_ptr<float>(), row.a_m = d.CK, row.a_k = 1;
+  row.b_n = 1, row.b_koff = d.offsets.data();
   row.ldc = OH * OW;
   row.beta = accumulate ? 1.0f : 0.0f;
   if (OH * OW == 0 || !small_gemm_fits(row)) return false;
   const float* x = in.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
-    std::vector<float> padded;  // the sample with its zero border, where there is one
+  parallel_for(0, d.N, 1, [&](int64_t n0, int64_t n1) {
+    std::vector<float> padded;
     for (int64_t n = n0; n < n1; ++n) {
-      const float* xs = x + n * C * H * W;
-      if (ph != 0 || pw != 0) {
-        padded.assign(C * Hp * Wp, 0.0f);
-        for (int64_t c = 0; c < C; ++c) {
-          for (int64_t y = 0; y < H; ++y) {
-            std::copy(xs + (c * H + y) * W, xs + (c * H + y + 1) * W, padded.data() + (c * Hp + y + ph) * Wp + pw);
-          }
-        }
-        xs = padded.data();
-      }
+      const float* xs = padded_sample(x + n * d.C * d.H * d.W, d, padded);
       SmallGemm r = row;
       for (int64_t oy = 0; oy < OH; ++oy) {
-        r.b = xs + oy * sh * Wp;
+        r.b = xs + oy * sh * d.Wp;
         r.c = o + n * O * OH * OW + oy * OW;
         small_gemm(r);
       }
@@ -622,48 +644,24 @@ bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const C
 
 bool conv2d_direct_weight_grad(const Tensor& grad_w, const Tensor& grad_out, const Tensor& in, const ConvGeometry& g) {
   check_contiguous({&grad_w, &grad_out, &in}, "conv2d_direct_weight_grad");
-  const SimdLevel level = best_simd_level();
-  if (in.dtype() != kFloat32 || g.in.size() != 2 || g.stride[1] != 1 || level == SimdLevel::kNone) return false;
-  const int64_t N = in.size(0), C = in.size(1), H = g.in[0], W = g.in[1], O = grad_out.size(1);
-  const int64_t kh = g.kernel[0], kw = g.kernel[1], OH = g.out[0], OW = g.out[1];
-  // conv2d_direct's rule: an output row must fill 3/4 of the lanes of its vectors (here it is the
-  // length of every dot product).
-  const int64_t lanes = level == SimdLevel::kAvx512 ? 16 : 8;
-  if (4 * OW < 3 * lanes * ((OW + lanes - 1) / lanes)) return false;
-  const int64_t ph = g.padding[0], pw = g.padding[1], sh = g.stride[0];
-  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, CK = C * kh * kw;
-  // Column (c, ky, kx) of B: the window row under output row 0, in a padded sample.
-  std::vector<int64_t> noff(CK);
-  for (int64_t c = 0; c < C; ++c) {
-    for (int64_t ky = 0; ky < kh; ++ky) {
-      for (int64_t kx = 0; kx < kw; ++kx)
-        noff[(c * kh + ky) * kw + kx] = (c * Hp + ky * g.dilation[0]) * Wp + kx * g.dilation[1];
-    }
-  }
+  DirectWindows d;
+  if (!direct_windows(in, g, d)) return false;
+  const int64_t O = grad_out.size(1), OH = g.out[0], OW = g.out[1], sh = g.stride[0];
   // grad_w (O, CK) += Σ over output rows oy (the batch) of grad_out[n, :, oy, :] (O, OW) · the
-  // window rows under oy (CK, OW), as dot products along ox.
+  // window rows under oy (CK, OW), as dot products along ox; column (c, ky, kx) of B is window row
+  // (c, ky, kx).
   SmallGemm gemm;
-  gemm.M = O, gemm.N = CK, gemm.K = OW, gemm.batch = OH;
+  gemm.M = O, gemm.N = d.CK, gemm.K = OW, gemm.batch = OH;
   gemm.a_m = OH * OW, gemm.a_k = 1, gemm.a_bs = OW;
-  gemm.b_bs = sh * Wp, gemm.b_noff = noff.data();
-  gemm.c = grad_w.data_ptr<float>(), gemm.ldc = CK;
-  if (OH * OW == 0 || N == 0 || !small_gemm_fits(gemm)) return false;
+  gemm.b_bs = sh * d.Wp, gemm.b_noff = d.offsets.data();
+  gemm.c = grad_w.data_ptr<float>(), gemm.ldc = d.CK;
+  if (OH * OW == 0 || d.N == 0 || !small_gemm_fits(gemm)) return false;
   const float* x = in.data_ptr<float>();
   const float* go = grad_out.data_ptr<float>();
   std::vector<float> padded;
-  for (int64_t n = 0; n < N; ++n) {
-    const float* xs = x + n * C * H * W;
-    if (ph != 0 || pw != 0) {
-      padded.assign(C * Hp * Wp, 0.0f);
-      for (int64_t c = 0; c < C; ++c) {
-        for (int64_t y = 0; y < H; ++y) {
-          std::copy(xs + (c * H + y) * W, xs + (c * H + y + 1) * W, padded.data() + (c * Hp + y + ph) * Wp + pw);
-        }
-      }
-      xs = padded.data();
-    }
+  for (int64_t n = 0; n < d.N; ++n) {
     gemm.a = go + n * O * OH * OW;
-    gemm.b = xs;
+    gemm.b = padded_sample(x + n * d.C * d.H * d.W, d, padded);
     gemm.beta = n == 0 ? 0.0f : 1.0f;
     small_gemm(gemm);
   }
