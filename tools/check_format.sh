@@ -8,7 +8,7 @@ if [ -z "$cf" ]; then
   echo "check_format: clang-format not found (tools/install_deps.sh installs clang-format)" >&2
   exit 1
 fi
-mapfile -t files < <(git ls-files '*.cpp' '*.h' '*.cc' '*.hpp')
+mapfile -t files < <(git ls-files '*.cpp' '*.h' '*.cc' '*.hpp' '*.inc')
 if [ "${1:-}" = "--fix" ]; then
   "$cf" -i "${files[@]}"
   exit 0

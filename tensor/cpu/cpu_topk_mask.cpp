@@ -83,6 +83,7 @@ auto kth_smallest_key(const T* x, int64_t n, int64_t k, bool largest) {
 // topk's own selection: the k entries CpuBackend::topk returns for this line.
 template <typename T>
 void mark_by_topk(bool* m, const T* x, int64_t n, int64_t k, bool largest) {
+  std::fill(m, m + n, false);
   std::vector<Ranked<T>> line;
   fill_line(line, x, n);
   topk_line(line, k, largest, /*sorted=*/false);  // only the set matters
@@ -103,8 +104,7 @@ void CpuBackend::topk_mask(const Tensor& mask, const Tensor& in, int64_t k, bool
                        mask.numel() == in.numel() && k >= 0 && k <= in.numel());
   const int64_t n = in.numel();
   bool* m = mask.data_ptr<bool>();
-  std::fill(m, m + n, false);
-  if (k == 0) return;
+  if (k == 0) return std::fill(m, m + n, false);
   if (in.dtype() == kFloat32) return mark_by_keys(m, in.data_ptr<float>(), n, k, largest);
   if (in.dtype() == kFloat64) return mark_by_keys(m, in.data_ptr<double>(), n, k, largest);
   TWIG_DISPATCH_ALL(in.dtype(), "topk_mask", [&] { mark_by_topk(m, in.data_ptr<scalar_t>(), n, k, largest); });

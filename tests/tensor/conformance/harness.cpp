@@ -78,7 +78,7 @@ uint64_t seed_of(const std::string& name, Dtype dtype, int round) {
   return h ^ (static_cast<uint64_t>(dtype) << 32) ^ static_cast<uint64_t>(round);
 }
 
-enum class Outcome { Compared, Declined, Skipped, Failed };
+enum class Outcome { Compared, Skipped, Failed };
 
 // One run of a case on device: fills `failures` and says what happened.
 Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend, std::vector<std::string>& failures) {
@@ -118,8 +118,6 @@ Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend,
     } else {
       c.call()(cpu(), ref_args);
     }
-  } catch (const Declined&) {
-    return Outcome::Declined;
   } catch (const Error&) {
     return Outcome::Skipped;  // the CPU backend does not take this (op, dtype): nothing to compare
   }
@@ -129,8 +127,6 @@ Outcome run_case(const Entry& e, const Case& c, Device device, Backend& backend,
     } else {
       c.call()(backend, dev_args);
     }
-  } catch (const Declined&) {
-    return Outcome::Declined;
   } catch (const std::exception& ex) {
     failures.push_back(where + "threw: " + ex.what());
     return Outcome::Failed;
@@ -320,7 +316,6 @@ std::vector<std::string> check_entry(const Entry& entry, Device device, int roun
       if (run_case(entry, c, device, backend, failures) != Outcome::Skipped) ++compared;
     }
   }
-  // (A run the kernel declined by returning false counts: declining is in its contract.)
   if (claimed > 0 && compared == 0) {
     failures.push_back(entry.name + " on " + device.str() + ": nothing compared (the CPU backend refused every run)");
   }

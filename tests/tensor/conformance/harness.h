@@ -42,9 +42,6 @@ const std::vector<Dtype> kAllDtypes = {kBool, kUInt8, kInt32, kInt64, kFloat32, 
 const std::vector<Dtype> kNumericDtypes = {kUInt8, kInt32, kInt64, kFloat32, kFloat64};
 const std::vector<Dtype> kFloatingDtypes = {kFloat32, kFloat64};
 
-// Thrown by a call to skip its run (a kernel that may decline a call, as a backend's own fast path).
-struct Declined {};
-
 // The tensors of one run, in the order the case made them, on the device of the backend called.
 using Args = std::vector<Tensor>;
 using Call = std::function<void(Backend&, const Args&)>;
