@@ -19,6 +19,7 @@
 #include "twig/tensor/cpu/conv_kernels.h"
 #include "twig/tensor/cpu/cpu_backend.h"
 #include "twig/tensor/cpu/cpu_small_gemm.h"
+#include "twig/tensor/cpu/simd.h"
 #include "twig/tensor/parallel.h"
 
 namespace twig::cpu {
@@ -192,6 +193,54 @@ void col2im_plane_2d(T* dst, const T* block, int64_t row_len, const Geom3& g) {
   }
 }
 
+}  // namespace
+
+#if TWIG_SIMD_X86
+namespace avx512 {
+namespace {  // internal linkage: other files instantiate their own kernels per set
+#define TWIG_SIMD_FN TWIG_AVX512_FN
+#include "twig/tensor/cpu/cpu_conv_rows.inc"
+#undef TWIG_SIMD_FN
+}  // namespace
+}  // namespace avx512
+
+namespace avx2 {
+namespace {  // internal linkage: other files instantiate their own kernels per set
+#define TWIG_SIMD_FN TWIG_AVX2_FN
+#include "twig/tensor/cpu/cpu_conv_rows.inc"
+#undef TWIG_SIMD_FN
+}  // namespace
+}  // namespace avx2
+#endif  // TWIG_SIMD_X86
+
+namespace {
+
+// One 2-D plane's cols rows: the vector row kernels (cpu_conv_rows.inc) for float32 windows
+// that step one column at a time, where the CPU has AVX2 or AVX-512; the plane loops above else.
+template <typename T>
+void im2col_plane(T* block, int64_t row_len, const T* src, const Geom3& g, SimdLevel level) {
+#if TWIG_SIMD_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.s[2] == 1 && level == SimdLevel::kAvx512) return avx512::im2col_plane_rows(block, row_len, src, g);
+    if (g.s[2] == 1 && level == SimdLevel::kAvx2) return avx2::im2col_plane_rows(block, row_len, src, g);
+  }
+#endif
+  (void)level;
+  im2col_plane_2d(block, row_len, src, g);
+}
+
+template <typename T>
+void col2im_plane(T* dst, const T* block, int64_t row_len, const Geom3& g, SimdLevel level) {
+#if TWIG_SIMD_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.s[2] == 1 && level == SimdLevel::kAvx512) return avx512::col2im_plane_rows(dst, block, row_len, g);
+    if (g.s[2] == 1 && level == SimdLevel::kAvx2) return avx2::col2im_plane_rows(dst, block, row_len, g);
+  }
+#endif
+  (void)level;
+  col2im_plane_2d(dst, block, row_len, g);
+}
+
 bool is_2d(const Geom3& g) { return g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1; }
 
 template <typename T>
@@ -205,13 +254,14 @@ void im2col_impl(T* cols, const T* in, int64_t N, int64_t C, const Geom3& g, boo
   const int64_t row_len = per_sample ? L : N * L;
   const int64_t sample_off = per_sample ? C * K * L : L;
   const bool plane_2d = is_2d(g);
+  const SimdLevel level = best_simd_level();
   parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = b / C, c = b % C;
       const T* src = in + b * S;
       T* block = cols + c * K * row_len + n * sample_off;  // row (c, 0) of sample n
       if (plane_2d) {
-        im2col_plane_2d(block, row_len, src, g);
+        im2col_plane(block, row_len, src, g, level);
         continue;
       }
       for_each_window_row(g, [&](int64_t kidx, int64_t out_off, int64_t in_row, int64_t lo, int64_t hi, int64_t ix0) {
@@ -244,13 +294,14 @@ void col2im_impl(T* in, const T* cols, int64_t N, int64_t C, const Geom3& g, boo
   const int64_t row_len = per_sample ? L : N * L;
   const int64_t sample_off = per_sample ? C * K * L : L;
   const bool plane_2d = is_2d(g);
+  const SimdLevel level = best_simd_level();
   parallel_for(0, N * C, plane_grain(K * L), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = b / C, c = b % C;
       T* dst_plane = in + b * S;
       const T* block = cols + c * K * row_len + n * sample_off;
       if (plane_2d) {
-        col2im_plane_2d(dst_plane, block, row_len, g);
+        col2im_plane(dst_plane, block, row_len, g, level);
         continue;
       }
       std::fill(dst_plane, dst_plane + S, T(0));

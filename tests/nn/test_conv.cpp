@@ -113,10 +113,11 @@ TEST(ConvForward, MatchesDirectSumLoop) {
 }
 
 // float32 through the fast paths (per-sample chunks, twig's own gemm kernels, the direct conv that
-// reads input windows in place, the 2-D im2col / col2im rows moved 4 floats at a time) against
-// float64 through the im2col path, which the
-// gradchecks and the direct sum above pin down. Rows 1 to 40 floats wide, padded and not, strided
-// and dilated, batch 1 (one big gemm) and batch 5 (chunks of samples, the last one short).
+// reads input windows in place, the 2-D im2col / col2im row kernels of cpu_conv_rows.inc: masked
+// vector loads, col2im summing in registers) against float64 through the plain im2col path, which
+// the gradchecks and the direct sum above pin down; ctest runs it again capped at AVX2 and at none. Rows 1 to 40 floats
+// wide, padded and not, strided and dilated, batch 1 (one big gemm) and batch 5 (chunks of samples, the last one
+// short).
 TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
   struct Case {
     Shape x, w;
@@ -130,6 +131,8 @@ TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
       {{5, 2, 6, 3}, {3, 2, 2, 2}, {1}, {1}, {1}},  // rows shorter than one vector
       {{5, 2, 9, 21}, {3, 2, 3, 4}, {1, 3}, {0, 3}, {2, 1}},
       {{5, 2, 11, 40}, {3, 2, 3, 3}, {2, 1}, {1, 0}, {2, 1}},  // direct kernel: rows 38 wide
+      {{5, 2, 5, 3}, {3, 2, 2, 2}, {1}, {1, 20}, {1}},         // rows of 42, nearly all padding
+      {{5, 2, 7, 9}, {3, 2, 2, 3}, {1}, {4, 5}, {3, 4}},       // padding rows and columns, dilated
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
