@@ -15,10 +15,10 @@ void im2col(const Tensor& cols, const Tensor& in, const ConvGeometry& g);
 // (in is overwritten).
 void col2im(const Tensor& in, const Tensor& cols, const ConvGeometry& g);
 // A 2-D conv without cols: out (N, O, OH, OW) = w (O, C, kH, kW) applied to every window of
-// in (N, C, H, W), added onto out when accumulate (it holds the bias). Returns false, having
-// touched nothing, where there is no such kernel for this dtype, geometry or machine; the caller
-// then takes im2col + gemm.
-bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate);
+// in (N, C, H, W), plus bias (O) where it is defined. Returns false, having touched nothing,
+// where there is no such kernel for this dtype, geometry or machine; the caller then takes
+// im2col + gemm.
+bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g);
 // Its weight gradient without cols: grad_w (O, C*kH*kW) = the sum over the samples of in
 // (ns, C, H, W) of grad_out[n] (O, OH*OW) @ the window rows of in[n], read in place (a dot product
 // per output row). Serial (a conv_backward chunk calls it). Returns false, having touched nothing,

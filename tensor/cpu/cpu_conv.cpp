@@ -664,7 +664,7 @@ const float* padded_sample(const float* xs, const DirectWindows& d, std::vector<
 
 }  // namespace
 
-bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const ConvGeometry& g, bool accumulate) {
+bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
   check_contiguous({&out, &in, &w}, "conv2d_direct");
   DirectWindows d;
   if (!direct_windows(in, g, d)) return false;
@@ -674,7 +674,7 @@ bool conv2d_direct(const Tensor& out, const Tensor& in, const Tensor& w, const C
   row.a = w.data_ptr<float>(), row.a_m = d.CK, row.a_k = 1;
   row.b_n = 1, row.b_koff = d.offsets.data();
   row.ldc = OH * OW;
-  row.beta = accumulate ? 1.0f : 0.0f;
+  row.row_bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
   if (OH * OW == 0 || !small_gemm_fits(row)) return false;
   const float* x = in.data_ptr<float>();
   float* o = out.data_ptr<float>();

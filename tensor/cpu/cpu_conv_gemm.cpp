@@ -22,6 +22,7 @@
 
 #include "twig/tensor/cpu/conv_kernels.h"
 #include "twig/tensor/cpu/cpu_backend.h"
+#include "twig/tensor/cpu/cpu_small_gemm.h"
 #include "twig/tensor/parallel.h"
 #include "twig/tensor/raw.h"
 
@@ -93,6 +94,27 @@ Tensor chunk_cols(const Tensor& in, const ConvDims& d, const ConvGeometry& g, in
   return cols;
 }
 
+// out_c (ns, O, L) = w (O, CK) @ cols_c[n] (CK, L) + bias (O) per sample with twig's own float32
+// kernels, the bias added as each result is stored (no pass over out_c before the gemm). False,
+// having touched nothing, where they do not take the product.
+bool small_gemm_with_bias(const Tensor& out_c, const Tensor& w, const Tensor& cols_c, const Tensor& bias) {
+  if (out_c.dtype() != kFloat32) return false;
+  const int64_t ns = out_c.size(0), O = out_c.size(1), L = out_c.size(2), CK = cols_c.size(1);
+  SmallGemm prod;
+  prod.M = O, prod.N = L, prod.K = CK;
+  prod.a = w.data_ptr<float>(), prod.a_m = CK, prod.a_k = 1;
+  prod.b_k = L, prod.b_n = 1;
+  prod.ldc = L;
+  prod.row_bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  if (!small_gemm_fits(prod)) return false;
+  for (int64_t n = 0; n < ns; ++n) {
+    prod.b = cols_c.data_ptr<float>() + n * CK * L;
+    prod.c = out_c.data_ptr<float>() + n * O * L;
+    small_gemm(prod);
+  }
+  return true;
+}
+
 void check_conv_operands(std::initializer_list<const Tensor*> ts, const char* op) {
   for (const Tensor* t : ts) {
     TWIG_INTERNAL_ASSERT(!t->defined() || t->is_contiguous(), op, ": conv operands must be contiguous");
@@ -116,13 +138,14 @@ void CpuBackend::conv_forward(const Tensor& out, const Tensor& in, const Tensor&
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t s0 = c * kSampleChunk, ns = std::min(kSampleChunk, N - s0);
         const Tensor out_c = detail::make_alias(out, {ns, O, L}, {O * L, L, 1}, out.storage_offset() + s0 * O * L);
+        if (conv2d_direct(out_c, samples(in, s0, ns, C * d.S), w, bias, g)) continue;
+        const Tensor cols_c = chunk_cols(in, d, g, s0, ns);
+        if (small_gemm_with_bias(out_c, w, cols_c, bias)) continue;
         Scalar beta = 0;
         if (has_bias) {
           copy(out_c, detail::make_alias(bias, {ns, O, L}, {0, bias.stride(0), 0}, bias.storage_offset()));
           beta = 1;
         }
-        if (conv2d_direct(samples(out, s0, ns, O * L), samples(in, s0, ns, C * d.S), w, g, has_bias)) continue;
-        const Tensor cols_c = chunk_cols(in, d, g, s0, ns);
         gemm(out_c, detail::make_alias(w, {ns, O, CK}, {0, CK, 1}, w.storage_offset()), cols_c, 1, beta);
       }
     });

@@ -3,6 +3,7 @@
 #include "twig/tensor/cpu/cpu_small_gemm.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace twig::cpu {
 
@@ -89,7 +90,7 @@ void reference_gemm(const SmallGemm& g) {
         }
       }
       float& c = g.c[m * g.ldc + n];
-      const float r = g.alpha * static_cast<float>(acc);
+      const float r = g.alpha * static_cast<float>(acc) + (g.row_bias != nullptr ? g.row_bias[m] : 0.0f);
       c = g.beta != 0.0f ? r + g.beta * c : r;
     }
   }

@@ -37,6 +37,9 @@ struct SmallGemm {
   float* c = nullptr;
   int64_t ldc = 0;
   float alpha = 1, beta = 0;
+  // When set, row m of C also gets row_bias[m]: c = alpha * (A @ B) + row_bias[m] (+ beta * c).
+  // A conv's bias this way costs no pass over its output.
+  const float* row_bias = nullptr;
 };
 
 // Computes g with the kernels of `level` and returns true, or returns false without touching C

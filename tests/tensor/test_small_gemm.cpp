@@ -72,9 +72,13 @@ Case make_case(Layout layout, int64_t M, int64_t N, int64_t K, int64_t batch, fl
   return t;
 }
 
+// With row_bias, every row of C also gets its own bias (a conv's, added as results are stored).
 void expect_matches_reference(Layout layout, SimdLevel level, int64_t M, int64_t N, int64_t K, int64_t batch,
-                              float alpha, float beta, std::mt19937& rng) {
+                              float alpha, float beta, std::mt19937& rng, bool row_bias = false) {
   Case got = make_case(layout, M, N, K, batch, alpha, beta, rng);
+  std::vector<float> bias(M);
+  for (float& x : bias) x = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+  if (row_bias) got.g.row_bias = bias.data();
   Case want = got;
   want.g.a = want.a.data(), want.g.b = want.b.data(), want.g.c = want.c.data();
   ASSERT_TRUE(cpu::small_gemm(got.g, level));
@@ -104,6 +108,24 @@ TEST(SmallGemm, EveryTileEdgeMatchesTheReference) {
         for (int64_t N : {1, 2, 3, 7, 8, 9, 16, 17, 31, 32, 33, 50}) {
           for (int64_t K : {1, 7, 8, 16, 17, 40}) {
             expect_matches_reference(layout, level, M, N, K, 1, 1.0f, 0.0f, rng);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SmallGemm, AddsTheRowBiasAsItStores) {
+  const std::vector<SimdLevel> levels = levels_here();
+  if (levels.empty()) GTEST_SKIP() << "neither AVX2 + FMA nor AVX-512 on this CPU (or allowed by TWIG_CPU_CAPABILITY)";
+  std::mt19937 rng(19);
+  for (SimdLevel level : levels) {
+    for (Layout layout : {Layout::kNn, Layout::kNnTransposedA, Layout::kDot}) {
+      for (int64_t M : {1, 5, 6, 7, 16}) {
+        for (int64_t N : {1, 9, 17, 33, 100}) {
+          for (float beta : {0.0f, 1.0f}) {
+            expect_matches_reference(layout, level, M, N, 25, 1, 1.0f, beta, rng, true);
+            expect_matches_reference(layout, level, M, N, 150, 2, -0.5f, beta, rng, true);
           }
         }
       }
