@@ -233,8 +233,9 @@ template <typename T>
 void col2im_plane(T* dst, const T* block, int64_t row_len, const Geom3& g, SimdLevel level) {
 #if TWIG_SIMD_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (g.s[2] == 1 && level == SimdLevel::kAvx512) return avx512::col2im_plane_rows(dst, block, row_len, g);
-    if (g.s[2] == 1 && level == SimdLevel::kAvx2) return avx2::col2im_plane_rows(dst, block, row_len, g);
+    const bool rows = g.s[2] == 1 && g.k[2] <= avx512::kRowsMaxKw;
+    if (rows && level == SimdLevel::kAvx512) return avx512::col2im_plane_rows(dst, block, row_len, g);
+    if (rows && level == SimdLevel::kAvx2) return avx2::col2im_plane_rows(dst, block, row_len, g);
   }
 #endif
   (void)level;
