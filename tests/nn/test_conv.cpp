@@ -133,6 +133,7 @@ TEST(ConvForward, Float32AgreesWithFloat64ForwardAndBackward) {
       {{5, 2, 11, 40}, {3, 2, 3, 3}, {2, 1}, {1, 0}, {2, 1}},  // direct kernel: rows 38 wide
       {{5, 2, 5, 3}, {3, 2, 2, 2}, {1}, {1, 20}, {1}},         // rows of 42, nearly all padding
       {{5, 2, 7, 9}, {3, 2, 2, 3}, {1}, {4, 5}, {3, 4}},       // padding rows and columns, dilated
+      {{5, 2, 3, 40}, {3, 2, 2, 17}, {1}, {0, 3}, {1}},        // kernel wider than the col2im rows take
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
