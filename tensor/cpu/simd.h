@@ -122,8 +122,9 @@ struct V {
 // tells GCC of no memory access. Through the intrinsics (or an asm with a memory operand), GCC 12
 // would not keep a tile's accumulator array in registers across a loop holding a masked load: it
 // stored all of them to the stack on every step (LeNet-5's conv1 forward tile: 12 stores per 12
-// FMAs). Hiding the read is sound because no kernel writes memory that it reads through a masked
-// load, and the asm is volatile: it stays in order with calls and other volatile asm. The lanes
+// FMAs). Hiding the read is sound because no kernel reads through a masked load what it wrote
+// earlier in the same call (where a kernel reads and then writes the same place, C under beta,
+// the store depends on the load), and the asm is volatile: it stays in order with calls. The lanes
 // outside the mask are not read, so a load may start before or run past the end of a buffer.
 
 #endif  // TWIG_SIMD_X86
