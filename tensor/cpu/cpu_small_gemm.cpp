@@ -16,25 +16,9 @@ constexpr int64_t kMaxK = 1024;
 
 }  // namespace
 
-#if TWIG_SIMD_X86
-
-namespace avx512 {
-namespace {  // internal linkage: other files instantiate their own kernels per set
-#define TWIG_SIMD_FN TWIG_AVX512_FN
-#include "twig/tensor/cpu/cpu_small_gemm_kernels.inc"
-#undef TWIG_SIMD_FN
-}  // namespace
-}  // namespace avx512
-
-namespace avx2 {
-namespace {  // internal linkage: other files instantiate their own kernels per set
-#define TWIG_SIMD_FN TWIG_AVX2_FN
-#include "twig/tensor/cpu/cpu_small_gemm_kernels.inc"
-#undef TWIG_SIMD_FN
-}  // namespace
-}  // namespace avx2
-
-#endif  // TWIG_SIMD_X86
+#define TWIG_SIMD_KERNELS "twig/tensor/cpu/cpu_small_gemm_kernels.inc"
+#include "twig/tensor/cpu/simd_levels.inc"
+#undef TWIG_SIMD_KERNELS
 
 namespace {
 

@@ -2,10 +2,10 @@
 // baseline x86-64; the wide code carries its instruction set as a target attribute, and runs only
 // after best_simd_level() has said the CPU has it.
 //
-// A kernel file writes its loops once over a vector type V in a .inc file and includes that file
-// once per level, inside namespace avx512 and namespace avx2, after defining TWIG_SIMD_FN as
-// that level's TWIG_AVX512_FN / TWIG_AVX2_FN (lambdas do not inherit a target attribute, so the
-// .inc files use plain loops). V offers:
+// A kernel file writes its loops once over a vector type V in a .inc file, and simd_levels.inc
+// includes that file once per level, inside namespace avx512 and namespace avx2, with TWIG_SIMD_FN
+// defined as that level's TWIG_AVX512_FN / TWIG_AVX2_FN (lambdas do not inherit a target
+// attribute, so the .inc files use plain loops). V offers:
 //   W                  floats per register; Reg, Mask
 //   zero, bcast        all lanes 0 / x
 //   load(p), store(p, v)
